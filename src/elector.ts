@@ -1,0 +1,396 @@
+import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from './clock.js';
+import { ClosedError, LeadershipEndedError, MysqlLeaderError, NotLeaderError, QueryTimeoutError, type RevokeReason } from './errors.js';
+import type { LeaderEvents, LeaderInfo } from './events.js';
+import type { Leader } from './leader.js';
+import type { ResolvedOptions } from './options.js';
+import type { Lease, LeaseStore } from './store.js';
+
+/** One tenure: this node leads under `term` until `deadline` (monotonic ms) unless renewed. */
+interface Tenure {
+  readonly term: number;
+  deadline: number;
+  readonly controller: AbortController;
+  stepDown: unknown;
+}
+
+/** The running `acquire()` call: aborting `stop` ends the campaign. */
+interface Campaign {
+  readonly stop: AbortController;
+  readonly done: Promise<void>;
+}
+
+/** The reason `close()` gives the campaign's stop signal, to tell it from the caller's abort. */
+const CLOSING = Symbol('closing');
+
+/** Followers look at the row every tick minus up to this fraction, so that they do not move in step. */
+const JITTER = 0.2;
+
+/**
+ * The election state machine: follower → leader → follower, the local
+ * deadline, timers and events. It knows nothing of SQL: every statement goes
+ * through a {@link LeaseStore}, and time comes from a {@link Clock}.
+ *
+ * Safety rests on one rule: this node believes it leads only until
+ * `sent + age - margin` on its monotonic clock, where `sent` is when the
+ * statement that set the lease was sent. The database set `expires_at` to its
+ * own clock plus `age` after that moment, so the belief always ends first.
+ */
+export class Elector extends EventEmitter<LeaderEvents> implements Leader {
+  readonly #store: LeaseStore;
+  readonly #options: ResolvedOptions;
+  readonly #clock: Clock;
+  #tenure: Tenure | undefined;
+  /** A term this node obtained in the row and has not released yet (its tenure may be over). */
+  #heldTerm: number | undefined;
+  #observed: LeaderInfo | undefined;
+  #campaign: Campaign | undefined;
+  /** Ends the campaign loop's current pause early. */
+  #wake: (() => void) | undefined;
+  /** After `resign()`, this node does not claim the lease before this time, so another can. */
+  #holdOffUntil = 0;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use `MysqlLeader`. */
+  constructor(store: LeaseStore, options: ResolvedOptions, clock: Clock = systemClock) {
+    super();
+    this.#store = store;
+    this.#options = options;
+    this.#clock = clock;
+    // An `error` event without a listener would throw; errors also reach
+    // `onError` and `acquire()`, so a silent default is safe.
+    this.on('error', () => {});
+  }
+
+  /** This participant's name, as stored in the row while it leads. */
+  get nodeName(): string {
+    return this.#options.nodeName;
+  }
+
+  /** The frozen options in effect, defaults included. */
+  get options(): ResolvedOptions {
+    return this.#options;
+  }
+
+  /**
+   * Whether this node leads at this instant: a live tenure whose local
+   * deadline has not passed. No query; a process that was paused answers
+   * `false` the moment it runs again (and its tenure ends on the spot).
+   */
+  get leading(): boolean {
+    return this.#liveTenure() !== undefined;
+  }
+
+  /** The fencing token of the current tenure, or `undefined` when not leading. */
+  get term(): number | undefined {
+    return this.#liveTenure()?.term;
+  }
+
+  /**
+   * The current tenure's `AbortSignal`, to hand to leader-only work: it
+   * aborts, with a `LeadershipEndedError` as reason, the moment the tenure
+   * ends. When not leading, an already aborted signal.
+   */
+  get signal(): AbortSignal {
+    return this.#liveTenure()?.controller.signal ?? AbortSignal.abort(new NotLeaderError(`${this.nodeName} is not the leader`));
+  }
+
+  /** Whether this node leads now (the `leading` getter; no query). */
+  async isLeader(signal?: AbortSignal): Promise<boolean> {
+    signal?.throwIfAborted();
+    return this.leading;
+  }
+
+  /**
+   * Reads the election row: the live leader with its term and the remaining
+   * life of its lease by the database clock, or `undefined` when the lease is
+   * vacant or has lapsed. One query, limited by `queryTimeout`.
+   */
+  async currentLeader(signal?: AbortSignal): Promise<Lease | undefined> {
+    if (this.#closing) throw new ClosedError('currentLeader');
+    signal?.throwIfAborted();
+    const lease = await this.#query('reading the election row', (inner) => this.#store.read(inner), this.#options.queryTimeout, signal);
+    return lease && lease.expiresInMs > 0 ? lease : undefined;
+  }
+
+  /**
+   * Campaigns for leadership and keeps the lease while it leads. Resolves
+   * when `close()` is called; rejects with `signal.reason` when `signal`
+   * aborts, or with the error `onError` returned. In each case it has
+   * stepped down and released the lease before settling.
+   */
+  async acquire(signal?: AbortSignal): Promise<void> {
+    if (this.#closing) throw new ClosedError('acquire');
+    signal?.throwIfAborted();
+    if (this.#campaign) throw new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', 'acquire() is already running on this MysqlLeader');
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const campaign: Campaign = { stop, done: this.#run(stop.signal) };
+    this.#campaign = campaign;
+    try {
+      await campaign.done;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.#campaign = undefined;
+    }
+    if (stop.signal.aborted && stop.signal.reason !== CLOSING) throw stop.signal.reason;
+  }
+
+  /**
+   * Steps down and releases the lease, so that another node takes over at
+   * once; keeps campaigning, but lets one `tick` pass before claiming again.
+   * Does nothing when this node does not lead.
+   */
+  async resign(): Promise<void> {
+    if (this.#closing) throw new ClosedError('resign');
+    const tenure = this.#tenure;
+    if (!tenure) return;
+    this.#holdOffUntil = this.#clock.now() + this.#options.tick;
+    this.#endTenure(tenure, 'resigned');
+    await this.#release(tenure.term);
+    this.#wake?.();
+  }
+
+  /**
+   * Stops campaigning: ends the tenure, waits for the statement in flight,
+   * releases the lease and frees the store's connections. Idempotent; the
+   * `acquire()` call in progress resolves.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    const campaign = this.#campaign;
+    if (campaign) {
+      campaign.stop.abort(CLOSING);
+      // acquire() reports a failure of the campaign to its own caller.
+      await campaign.done.catch(() => {});
+    }
+    await this.#store.close();
+  }
+
+  /** The campaign of one `acquire()` call, from the first read to the final release. */
+  async #run(stop: AbortSignal): Promise<void> {
+    stop.addEventListener('abort', () => this.#endTenure(this.#tenure, stop.reason === CLOSING ? 'closed' : 'aborted'), { once: true });
+    let failure: unknown;
+    try {
+      await this.#loop(stop);
+    } catch (error) {
+      failure = error;
+      this.#endTenure(this.#tenure, 'error', error);
+    }
+    if (this.#heldTerm !== undefined) {
+      try {
+        await this.#release(this.#heldTerm);
+      } catch (error) {
+        this.#emit('error', toError(error));
+      }
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  async #loop(stop: AbortSignal): Promise<void> {
+    while (!stop.aborted) {
+      let wait: number;
+      try {
+        wait = this.#tenure ? await this.#renew() : await this.#follow(stop);
+      } catch (caught) {
+        const error = toError(caught);
+        this.#emit('error', error);
+        if (stop.aborted) return;
+        const verdict = await this.#options.onError(error);
+        if (verdict) throw verdict;
+        wait = this.#jitteredTick();
+      }
+      await this.#pause(wait, stop);
+    }
+  }
+
+  /** One follower step: read the row, claim it if vacant; returns how long to wait before the next step. */
+  async #follow(stop: AbortSignal): Promise<number> {
+    const { queryTimeout, nodeName } = this.#options;
+    const lease = await this.#query('reading the election row', (signal) => this.#store.read(signal), queryTimeout);
+    this.#see(lease);
+    if (lease?.term !== this.#heldTerm) this.#heldTerm = undefined;
+    if (lease && lease.expiresInMs > 0) {
+      if (lease.nodeName === nodeName && lease.term === this.#heldTerm) {
+        // A lease of ours this node no longer believes in (a renewal in
+        // doubt, a reply that came too late): free it so that a new tenure,
+        // with a new term, can begin at once.
+        await this.#release(lease.term);
+        return 0;
+      }
+      // The database computed the remaining life before the reply arrived,
+      // so waiting that long from now always reaches past the lease's end.
+      return Math.min(this.#jitteredTick(), Math.ceil(lease.expiresInMs) + 1);
+    }
+    const holdOff = this.#holdOffUntil - this.#clock.now();
+    if (holdOff > 0) return holdOff;
+    const sent = this.#clock.now();
+    const term = await this.#query('claiming the lease', (signal) => this.#store.claim(nodeName, lease ? 'expired' : 'absent', signal), queryTimeout);
+    if (term === undefined) return 0; // another node won: read who.
+    this.#heldTerm = term;
+    if (stop.aborted) return 0; // #run releases it.
+    return this.#begin(term, sent);
+  }
+
+  /** Starts a tenure confirmed by a statement sent at `sent`; returns the wait until the first renewal. */
+  #begin(term: number, sent: number): number {
+    const deadline = sent + this.#options.age - this.#options.margin;
+    // A reply that arrives after the deadline computed from its send time
+    // confers nothing; the next step finds the lease ours and releases it.
+    if (this.#clock.now() >= deadline) return 0;
+    const tenure: Tenure = { term, deadline, controller: new AbortController(), stepDown: undefined };
+    this.#tenure = tenure;
+    this.#armStepDown(tenure);
+    this.#see({ nodeName: this.#options.nodeName, term, expiresInMs: deadline - this.#clock.now() });
+    this.#emit('elected', { term });
+    return Math.max(0, sent + this.#options.tick - this.#clock.now());
+  }
+
+  /** One leader step: renew the lease; returns the wait until the next step. */
+  async #renew(): Promise<number> {
+    const tenure = this.#tenure as Tenure;
+    const { age, margin, tick, queryTimeout, nodeName } = this.#options;
+    const sent = this.#clock.now();
+    const left = tenure.deadline - sent;
+    if (left <= 0) {
+      this.#endTenure(tenure, 'expired');
+      return 0;
+    }
+    let renewed: boolean;
+    try {
+      // Never wait for a reply past the local deadline.
+      renewed = await this.#query('renewing the lease', (signal) => this.#store.renew(nodeName, tenure.term, signal), Math.min(queryTimeout, left));
+    } catch (error) {
+      // The outcome is unknown: step down now, read the row next.
+      this.#endTenure(tenure, 'error', error);
+      throw error;
+    }
+    if (this.#tenure !== tenure) return 0; // ended while the renewal was in flight.
+    const deadline = sent + age - margin;
+    if (!renewed || this.#clock.now() >= deadline) {
+      this.#endTenure(tenure, renewed ? 'expired' : 'lost');
+      return 0;
+    }
+    tenure.deadline = deadline;
+    this.#armStepDown(tenure);
+    return Math.max(0, sent + tick - this.#clock.now());
+  }
+
+  async #release(term: number): Promise<void> {
+    await this.#query('releasing the lease', (signal) => this.#store.release(this.#options.nodeName, term, signal), this.#options.queryTimeout);
+    if (this.#heldTerm === term) this.#heldTerm = undefined;
+  }
+
+  /** The tenure, if its deadline has not passed; ends it on the spot if it has. */
+  #liveTenure(): Tenure | undefined {
+    const tenure = this.#tenure;
+    if (tenure && this.#clock.now() >= tenure.deadline) {
+      this.#endTenure(tenure, 'expired');
+      return undefined;
+    }
+    return tenure;
+  }
+
+  /** Ends the tenure when its deadline passes, driven by a timer and never by a reply. */
+  #armStepDown(tenure: Tenure): void {
+    this.#clock.clearTimeout(tenure.stepDown);
+    tenure.stepDown = this.#clock.setTimeout(() => {
+      if (this.#tenure !== tenure) return;
+      if (this.#clock.now() >= tenure.deadline) this.#endTenure(tenure, 'expired');
+      else this.#armStepDown(tenure);
+    }, tenure.deadline - this.#clock.now());
+  }
+
+  #endTenure(tenure: Tenure | undefined, reason: RevokeReason, cause?: unknown): void {
+    if (!tenure || this.#tenure !== tenure) return;
+    this.#tenure = undefined;
+    this.#clock.clearTimeout(tenure.stepDown);
+    const error = cause === undefined ? undefined : toError(cause);
+    tenure.controller.abort(new LeadershipEndedError(tenure.term, reason, error && { cause: error }));
+    this.#emit('revoked', { term: tenure.term, reason, ...(error && { error }) });
+  }
+
+  /** Records the live leader seen in the row and emits `leaderChange` when it differs. */
+  #see(lease: Pick<Lease, 'nodeName' | 'term' | 'expiresInMs'> | undefined): void {
+    const leader = lease && lease.expiresInMs > 0 ? { nodeName: lease.nodeName, term: lease.term } : undefined;
+    const previous = this.#observed;
+    if (previous?.nodeName === leader?.nodeName && previous?.term === leader?.term) return;
+    this.#observed = leader;
+    this.#emit('leaderChange', { leader, previous });
+  }
+
+  /**
+   * Runs one statement with a time limit; on timeout (or when `caller`
+   * aborts) its signal aborts, so the store abandons it.
+   */
+  #query<T>(what: string, run: (signal: AbortSignal) => Promise<T>, timeoutMs: number, caller?: AbortSignal): Promise<T> {
+    const controller = new AbortController();
+    return new Promise<T>((resolve, reject) => {
+      const fail = (error: unknown): void => {
+        controller.abort(error);
+        reject(error);
+      };
+      const onCallerAbort = (): void => fail(caller?.reason);
+      const timer = this.#clock.setTimeout(() => fail(new QueryTimeoutError(what, timeoutMs)), timeoutMs);
+      caller?.addEventListener('abort', onCallerAbort, { once: true });
+      const settle = (): void => {
+        this.#clock.clearTimeout(timer);
+        caller?.removeEventListener('abort', onCallerAbort);
+      };
+      run(controller.signal).then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Waits `ms`, or less if `stop` aborts or something wakes the loop. */
+  #pause(ms: number, stop: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#clock.clearTimeout(timer);
+        stop.removeEventListener('abort', done);
+        if (this.#wake === done) this.#wake = undefined;
+        resolve();
+      };
+      const timer = this.#clock.setTimeout(done, ms);
+      stop.addEventListener('abort', done, { once: true });
+      this.#wake = done;
+    });
+  }
+
+  #jitteredTick(): number {
+    return Math.round(this.#options.tick * (1 - JITTER * Math.random()));
+  }
+
+  /** Emits without letting a throwing listener break the state machine: its error is rethrown on its own. */
+  #emit<K extends keyof LeaderEvents>(event: K, ...args: LeaderEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: LeaderEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  }
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}

@@ -1,0 +1,120 @@
+/**
+ * The errors this package throws or emits. Programmer errors (bad options,
+ * calls on a closed leader) are `TypeError`/`RangeError` or
+ * {@link ClosedError}; operational errors (the database) are
+ * {@link DatabaseError} and its subclasses, with the driver's error as `cause`.
+ */
+
+/** Stable codes of the errors below, safe to `switch` on. */
+export type MysqlLeaderErrorCode =
+  | 'ERR_MYSQL_LEADER_DATABASE'
+  | 'ERR_MYSQL_LEADER_TIMEOUT'
+  | 'ERR_MYSQL_LEADER_SCHEMA'
+  | 'ERR_MYSQL_LEADER_CLOSED'
+  | 'ERR_MYSQL_LEADER_BUSY'
+  | 'ERR_MYSQL_LEADER_NOT_LEADER'
+  | 'ERR_MYSQL_LEADER_LEADERSHIP_ENDED';
+
+/** Base class of every error defined by this package. */
+export class MysqlLeaderError extends Error {
+  /** A stable identifier of the kind of error. */
+  readonly code: MysqlLeaderErrorCode;
+
+  /** @internal */
+  constructor(code: MysqlLeaderErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * A statement failed: the server is down or unreachable, refused the
+ * statement (permissions, read-only server) or the connection dropped.
+ * `cause` holds the driver's error; `sqlCode` its MySQL error name when known.
+ */
+export class DatabaseError extends MysqlLeaderError {
+  /** The driver's error code (for example `ER_ACCESS_DENIED_ERROR`), when it had one. */
+  readonly sqlCode: string | undefined;
+
+  /** @internal */
+  constructor(message: string, options?: ErrorOptions & { sqlCode?: string | undefined }, code: MysqlLeaderErrorCode = 'ERR_MYSQL_LEADER_DATABASE') {
+    super(code, message, options);
+    this.sqlCode = options?.sqlCode;
+  }
+}
+
+/**
+ * A statement took longer than its time limit (the `queryTimeout` option, or
+ * what was left of the lease). Its outcome is unknown; for a renewal this
+ * ends the tenure at once.
+ */
+export class QueryTimeoutError extends DatabaseError {
+  /** @internal */
+  constructor(what: string, timeoutMs: number) {
+    super(`${what} did not complete within ${Math.round(timeoutMs)} ms`, {}, 'ERR_MYSQL_LEADER_TIMEOUT');
+  }
+}
+
+/**
+ * The election table is missing or does not have the expected columns. The
+ * message says what to do (create it, or migrate an older table).
+ */
+export class SchemaError extends MysqlLeaderError {
+  /** @internal */
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_MYSQL_LEADER_SCHEMA', message, options);
+  }
+}
+
+/** A method was called on a leader after `close()`. Nothing was sent to the database. */
+export class ClosedError extends MysqlLeaderError {
+  /** @internal */
+  constructor(method: string) {
+    super('ERR_MYSQL_LEADER_CLOSED', `${method}() was called on a closed MysqlLeader`);
+  }
+}
+
+/**
+ * Leader-only work was attempted by a node that does not hold a live lease
+ * (or holds it under another term than the one given).
+ */
+export class NotLeaderError extends MysqlLeaderError {
+  /** @internal */
+  constructor(message: string) {
+    super('ERR_MYSQL_LEADER_NOT_LEADER', message);
+  }
+}
+
+/** Why a tenure ended. */
+export type RevokeReason =
+  /** A renewal found the lease taken or lapsed in the database. */
+  | 'lost'
+  /** The local deadline passed before a renewal succeeded (slow database, paused process). */
+  | 'expired'
+  /** `resign()` was called. */
+  | 'resigned'
+  /** `close()` was called. */
+  | 'closed'
+  /** The signal given to `acquire()` aborted. */
+  | 'aborted'
+  /** A renewal failed or its outcome is unknown (error, timeout, dropped connection). */
+  | 'error';
+
+/**
+ * The `reason` of a tenure's `AbortSignal` once the tenure is over: which
+ * term ended and why.
+ */
+export class LeadershipEndedError extends MysqlLeaderError {
+  /** The term of the tenure that ended. */
+  readonly term: number;
+  /** Why it ended. */
+  readonly reason: RevokeReason;
+
+  /** @internal */
+  constructor(term: number, reason: RevokeReason, options?: ErrorOptions) {
+    super('ERR_MYSQL_LEADER_LEADERSHIP_ENDED', `leadership of term ${term} ended (${reason})`, options);
+    this.term = term;
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Driver adapters. The library types its database handle structurally
+ * (kysely's way) and works with what users already have: a `mysql2` pool or
+ * connection (promise or callback API), a `mariadb` pool or connection, or
+ * any object with a compatible `query`. Results are normalised here, so
+ * that the store sees one shape whatever the driver.
+ */
+
+/**
+ * A database handle: a `mysql2` pool or connection (`mysql2/promise` or the
+ * callback API), a `mariadb` pool or connection, or any object whose
+ * `query(sql, values)` returns a promise of `[rows, fields]` (mysql2's shape)
+ * or of the rows themselves (mariadb's). Handles with `getConnection()`
+ * (pools) let each statement run on a connection that is destroyed if the
+ * statement times out, and allow the features that need a connection of
+ * their own.
+ */
+export interface Queryable {
+  query(sql: string, values: unknown[]): unknown;
+}
+
+/** A result row, by column name. */
+export type Row = Readonly<Record<string, unknown>>;
+
+/** What a write statement reports. */
+export interface WriteResult {
+  /** Rows matched (with mysql2's and mariadb's default `FOUND_ROWS` flag). */
+  readonly affectedRows: number;
+  /** The value passed to `LAST_INSERT_ID(expr)`, or the insert's id. */
+  readonly insertId: number;
+}
+
+/** A connection of its own, taken from a pool. */
+export interface Session {
+  query(sql: string, values?: unknown[]): Promise<unknown>;
+  /** Gives the connection back to the pool. */
+  release(): void;
+  /** Closes the connection (for one whose state is unknown). */
+  destroy(): void;
+}
+
+interface PromiseHandle {
+  query(sql: string, values?: unknown[]): unknown;
+  getConnection?: () => Promise<RawConnection>;
+}
+
+interface RawConnection {
+  query(sql: string, values?: unknown[]): unknown;
+  release(): unknown;
+  destroy(): unknown;
+}
+
+/** Runs statements on a user's handle, each abandoned (and its connection destroyed) when `signal` aborts. */
+export class Driver {
+  readonly #handle: PromiseHandle;
+
+  /** Throws a `TypeError` naming `option` unless `db` looks like a database handle. */
+  constructor(db: Queryable, option = 'db') {
+    const candidate = db as Partial<PromiseHandle & { promise: () => PromiseHandle }> | null | undefined;
+    if (candidate === null || typeof candidate !== 'object' || typeof candidate.query !== 'function') {
+      throw new TypeError(
+        `${option} must be a mysql2 or mariadb pool or connection, or an object with query(sql, values); received ${candidate === null ? 'null' : typeof candidate}`,
+      );
+    }
+    // mysql2's callback API (`mysql2`, not `mysql2/promise`): use its promise wrapper.
+    this.#handle = typeof candidate.promise === 'function' ? candidate.promise() : (candidate as PromiseHandle);
+  }
+
+  /** Whether connections of its own can be taken (the handle is a pool). */
+  get pooled(): boolean {
+    return typeof this.#handle.getConnection === 'function';
+  }
+
+  /** Runs one statement; the time spent waiting for a pooled connection counts against `signal`. */
+  async query(sql: string, values: unknown[], signal: AbortSignal): Promise<unknown> {
+    if (!this.pooled) return normalize(await abortable(promiseOf(this.#handle.query(sql, values)), signal));
+    const session = await this.connect(signal);
+    let settled = false;
+    try {
+      const result = await abortable(session.query(sql, values), signal);
+      settled = true;
+      return result;
+    } catch (error) {
+      settled = !signal.aborted && !isFatal(error);
+      throw error;
+    } finally {
+      // A statement abandoned mid-flight leaves its connection in an unknown
+      // state (possibly hung on a dead link): never give it back.
+      if (settled) session.release();
+      else session.destroy();
+    }
+  }
+
+  /** Takes a connection of its own from the pool. */
+  async connect(signal?: AbortSignal): Promise<Session> {
+    const getConnection = this.#handle.getConnection;
+    if (typeof getConnection !== 'function') throw new TypeError('db must be a pool (with getConnection()) for this feature');
+    const pending = getConnection.call(this.#handle);
+    if (signal) {
+      // If we stop waiting, the connection that arrives later goes straight back.
+      signal.addEventListener('abort', () => void pending.then((connection) => connection.release(), () => {}), { once: true });
+    }
+    const connection = signal ? await abortable(pending, signal) : await pending;
+    return {
+      query: async (sql, values) => normalize(await promiseOf(connection.query(sql, values))),
+      release: () => void Promise.resolve(connection.release()).catch(() => {}),
+      destroy: () => void connection.destroy(),
+    };
+  }
+}
+
+/** Resolves or rejects with `promise`, or rejects with `signal.reason` as soon as `signal` aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => {}); // abandoned: its outcome no longer matters.
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function promiseOf(value: unknown): Promise<unknown> {
+  if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
+    return Promise.resolve(value);
+  }
+  return Promise.reject(new TypeError('db.query() did not return a promise: pass a mysql2/promise or mariadb handle, or a mysql2 callback pool'));
+}
+
+/** mysql2 resolves to `[rows | header, fields]`, mariadb to `rows | header`: keep the first part. */
+function normalize(result: unknown): unknown {
+  if (Array.isArray(result) && result.length === 2 && (result[1] === undefined || Array.isArray(result[1]))) {
+    const [first] = result as [unknown, unknown];
+    if (Array.isArray(first) || isHeader(first)) return first;
+  }
+  return result;
+}
+
+/** Both drivers flag errors that leave the connection unusable with `fatal: true`. */
+function isFatal(error: unknown): boolean {
+  return error !== null && typeof error === 'object' && (error as { fatal?: unknown }).fatal === true;
+}
+
+function isHeader(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && 'affectedRows' in value;
+}
+
+/** The rows of a `SELECT` result. */
+export function rowsOf(result: unknown): Row[] {
+  if (!Array.isArray(result)) throw new TypeError('expected rows from a SELECT, received a write result');
+  return result as Row[];
+}
+
+/** The header of a write result. */
+export function writeResultOf(result: unknown): WriteResult {
+  if (!isHeader(result)) throw new TypeError('expected a write result, received rows');
+  const header = result as { affectedRows: unknown; insertId?: unknown };
+  return { affectedRows: toNumber(header.affectedRows), insertId: toNumber(header.insertId ?? 0) };
+}
+
+/** BIGINT arrives as a number (mysql2), a string (mysql2 `bigNumberStrings`) or a bigint (mariadb). */
+export function toNumber(value: unknown): number {
+  const number = typeof value === 'number' ? value : Number(value as string | bigint);
+  if (!Number.isFinite(number)) throw new TypeError(`expected a number from the database, received ${String(value)}`);
+  return number;
+}

@@ -1,0 +1,65 @@
+import { DatabaseError, MysqlLeaderError, SchemaError } from '../errors.js';
+import { COLUMNS, quoteTable } from './sql.js';
+
+/** What the drivers put on their errors. */
+interface DriverError {
+  code?: unknown;
+  errno?: unknown;
+  message?: unknown;
+}
+
+/** MySQL/MariaDB error numbers this library explains (same on both servers). */
+const ER = {
+  NO_SUCH_TABLE: 1146,
+  BAD_FIELD: 1054,
+  BAD_DB: 1049,
+  /** --read-only / super_read_only: "The MySQL/MariaDB server is running with the --read-only option". */
+  OPTION_PREVENTS_STATEMENT: 1290,
+  READ_ONLY_TRANSACTION: 1792,
+  /** MySQL 8: "Running in read-only mode" (innodb_read_only and friends). */
+  READ_ONLY_MODE: 1836,
+} as const;
+const ACCESS_DENIED: ReadonlySet<number> = new Set([1044, 1045, 1142, 1143, 1227, 1370]);
+
+/**
+ * Turns a driver's error into this library's: {@link SchemaError} for a
+ * missing table or missing columns, {@link DatabaseError} (with a hint for
+ * permissions and read-only servers) for everything else. The driver's error
+ * is kept as `cause`. Errors of this library pass through.
+ */
+export function translateError(error: unknown, what: string, tableName: string, columns?: readonly string[]): MysqlLeaderError {
+  if (error instanceof MysqlLeaderError) return error;
+  const driver = (error ?? {}) as DriverError;
+  const errno = typeof driver.errno === 'number' ? driver.errno : undefined;
+  const sqlCode = typeof driver.code === 'string' ? driver.code : undefined;
+  const message = typeof driver.message === 'string' ? driver.message : String(error);
+  const table = quoteTable(tableName);
+  if (errno === ER.NO_SUCH_TABLE) {
+    return new SchemaError(
+      `${what} failed: the election table ${table} does not exist. Create it with createMysqlLeaderTable(db) or apply CREATE_MYSQL_LEADER_SQL in a migration (\`npx mysql-leader schema\` prints it).`,
+      { cause: error },
+    );
+  }
+  if (errno === ER.BAD_FIELD) return wrongColumnsError(what, tableName, columns, error);
+  let hint = '';
+  if (errno !== undefined && ACCESS_DENIED.has(errno)) hint = ' (permission denied: the user needs SELECT, INSERT and UPDATE on the election table)';
+  else if (errno === ER.OPTION_PREVENTS_STATEMENT || errno === ER.READ_ONLY_TRANSACTION || errno === ER.READ_ONLY_MODE) {
+    hint = ' (the server is read-only: point every participant at the primary)';
+  } else if (errno === ER.BAD_DB) hint = ' (unknown database)';
+  return new DatabaseError(`${what} failed: ${message}${hint}`, { cause: error, sqlCode });
+}
+
+/** The table lacks some of {@link COLUMNS}; says which table it looks like (the Go package's, say). */
+export function wrongColumnsError(what: string, tableName: string, columns: readonly string[] | undefined, cause?: unknown): SchemaError {
+  const table = quoteTable(tableName);
+  const expected = COLUMNS.join(', ');
+  const found = columns?.join(', ');
+  let message = `${what} failed: the election table ${table} has columns (${found}) but this library needs (${expected}).`;
+  if (!columns) message = `${what} failed: the election table ${table} lacks columns this library needs (${expected}).`;
+  else if (columns.includes('last_update') && !columns.includes('term')) {
+    message =
+      `${what} failed: the election table ${table} has the Go package's columns (${found}), not this library's (${expected}). ` +
+      'Use another table (the tableName option) or migrate this one: the two protocols must not share a table.';
+  }
+  return new SchemaError(message, cause === undefined ? undefined : { cause });
+}

@@ -1,0 +1,73 @@
+import type { Lease, LeaseStore, Vacancy } from '../store.js';
+import { rowsOf, toNumber, writeResultOf, type Driver, type Row } from './driver.js';
+import { translateError } from './errors.js';
+import { readColumns } from './schema.js';
+import { statements, type Statements } from './sql.js';
+
+/** The protocol's statements for one election, on MySQL or MariaDB. */
+export class MysqlStore implements LeaseStore {
+  readonly #driver: Driver;
+  readonly #tableName: string;
+  readonly #leaderName: string;
+  /** The lease's length, in the unit of `INTERVAL ? MICROSECOND`. */
+  readonly #ageUs: number;
+  readonly #sql: Statements;
+
+  constructor(driver: Driver, tableName: string, leaderName: string, ageMs: number) {
+    this.#driver = driver;
+    this.#tableName = tableName;
+    this.#leaderName = leaderName;
+    this.#ageUs = ageMs * 1000;
+    this.#sql = statements(tableName);
+  }
+
+  async read(signal: AbortSignal): Promise<Lease | undefined> {
+    const [row] = rowsOf(await this.#run('reading the election row', this.#sql.read, [this.#leaderName], signal));
+    return row && toLease(row);
+  }
+
+  async claim(nodeName: string, vacancy: Vacancy, signal: AbortSignal): Promise<number | undefined> {
+    if (vacancy === 'absent') {
+      const result = writeResultOf(await this.#run('claiming the lease', this.#sql.insert, [this.#leaderName, nodeName, this.#ageUs], signal));
+      return result.affectedRows === 1 ? 1 : undefined;
+    }
+    const result = writeResultOf(await this.#run('claiming the lease', this.#sql.takeOver, [nodeName, this.#ageUs, this.#leaderName], signal));
+    return result.affectedRows === 1 ? result.insertId : undefined;
+  }
+
+  async renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
+    const values = [this.#ageUs, this.#leaderName, nodeName, term];
+    return writeResultOf(await this.#run('renewing the lease', this.#sql.renew, values, signal)).affectedRows === 1;
+  }
+
+  async release(nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
+    const values = [this.#leaderName, nodeName, term];
+    return writeResultOf(await this.#run('releasing the lease', this.#sql.release, values, signal)).affectedRows === 1;
+  }
+
+  async close(): Promise<void> {}
+
+  async #run(what: string, sql: string, values: unknown[], signal: AbortSignal): Promise<unknown> {
+    try {
+      return await this.#driver.query(sql, values, signal);
+    } catch (error) {
+      const columns = isBadField(error) ? await readColumns(this.#driver, this.#tableName, signal).catch(() => undefined) : undefined;
+      throw translateError(error, what, this.#tableName, columns);
+    }
+  }
+}
+
+/** A row of `Statements.read` as a {@link Lease}. */
+export function toLease(row: Row): Lease {
+  return {
+    nodeName: String(row['node_name']),
+    term: toNumber(row['term']),
+    expiresInMs: toNumber(row['expires_in_us']) / 1000,
+    acquiredAt: new Date(String(row['acquired_at'])),
+    renewedAt: new Date(String(row['renewed_at'])),
+  };
+}
+
+function isBadField(error: unknown): boolean {
+  return (error as { errno?: unknown } | null)?.errno === 1054;
+}

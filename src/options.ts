@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import { inspect } from 'node:util';
+import { abortOnError, type OnError } from './on-error.js';
+
+/** Options of `new MysqlLeader(db, leaderName, options)`. Durations are in milliseconds. */
+export interface MysqlLeaderOptions {
+  /**
+   * This participant's name, stored in the election row while it leads. Must
+   * be unique among the participants of an election.
+   * @default randomUUID()
+   */
+  nodeName?: string;
+  /**
+   * Lifespan of a lease: how long a leader that stops renewing (crash,
+   * partition) keeps the others out. Fail-over after a crash takes about this long.
+   * @default 60_000
+   */
+  age?: number;
+  /**
+   * How often the leader renews its lease and followers look at the row
+   * (with up to 20 % jitter). Must satisfy `tick + margin < age`.
+   * @default 15_000
+   */
+  tick?: number;
+  /**
+   * How much earlier than the database's `expires_at` the leader stops
+   * believing it leads, measured on its monotonic clock from the moment the
+   * successful statement was sent. It absorbs a database clock that runs
+   * faster than this host's (500 ppm at worst under NTP, 30 ms per minute)
+   * or steps forward. The default, 5 % of `age`, is 100 times that drift and
+   * leaves 3 s at the default `age` for a stepped database clock.
+   * @default Math.ceil(age / 20)
+   */
+  margin?: number;
+  /**
+   * Time limit of each statement, including the wait for a pooled
+   * connection. A renewal's limit is further capped by what remains of the
+   * lease. A statement that times out is treated as failed, its connection
+   * destroyed.
+   * @default tick
+   */
+  queryTimeout?: number;
+  /**
+   * The election table: an identifier (`[A-Za-z_][A-Za-z0-9_$]*`, up to 64
+   * characters) or `schema.table`. Always quoted in SQL.
+   * @default 'leader_election'
+   */
+  tableName?: string;
+  /**
+   * What to do with a database error met while campaigning.
+   * @default abortOnError
+   */
+  onError?: OnError;
+}
+
+/** Options after defaults, validation and freezing. */
+export interface ResolvedOptions {
+  readonly nodeName: string;
+  readonly age: number;
+  readonly tick: number;
+  readonly margin: number;
+  readonly queryTimeout: number;
+  readonly tableName: string;
+  readonly onError: OnError;
+}
+
+/** The default table name, shared with the Go package this library ports. */
+export const DEFAULT_TABLE_NAME = 'leader_election';
+
+/** Largest delay `setTimeout` honours (about 24.8 days). */
+const MAX_DURATION = 2 ** 31 - 1;
+/** `VARCHAR(255)` counts characters (code points), not UTF-16 units. */
+const MAX_NAME_LENGTH = 255;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,63}$/;
+
+const show = (value: unknown): string => inspect(value, { breakLength: Infinity, maxStringLength: 80 });
+
+/** Throws unless `value` is a whole number of milliseconds in `[1, 2^31 - 1]`. */
+export function checkDuration(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`${option} must be a whole number of milliseconds, received ${show(value)}`);
+  }
+  if (value < 1 || value > MAX_DURATION) {
+    throw new RangeError(`${option} must be between 1 and ${MAX_DURATION} ms, received ${show(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is a non-empty string of at most 255 characters. */
+export function checkName(option: string, value: unknown): string {
+  if (typeof value !== 'string') {
+    throw new TypeError(`${option} must be a string, received ${show(value)}`);
+  }
+  const length = [...value].length;
+  if (length === 0 || length > MAX_NAME_LENGTH) {
+    throw new RangeError(`${option} must be 1 to ${MAX_NAME_LENGTH} characters long, received ${length} characters: ${show(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is `table` or `schema.table`, each a plain identifier. */
+export function checkTableName(value: unknown, option = 'options.tableName'): string {
+  if (typeof value !== 'string') {
+    throw new TypeError(`${option} must be a string, received ${show(value)}`);
+  }
+  const parts = value.split('.');
+  if (parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part))) {
+    throw new TypeError(
+      `${option} must be an identifier ([A-Za-z_][A-Za-z0-9_$]*, at most 64 characters) or schema.table, received ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['nodeName', 'age', 'tick', 'margin', 'queryTimeout', 'tableName', 'onError']);
+
+/**
+ * Merges defaults into `options`, validates every field and the relations
+ * between them, and returns a frozen result. Throws `TypeError`/`RangeError`
+ * naming the option and the value received.
+ */
+export function resolveOptions(options: MysqlLeaderOptions | undefined): ResolvedOptions {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new TypeError(`options must be an object, received ${show(options)}`);
+  }
+  const given: MysqlLeaderOptions = options ?? {};
+  for (const key of Object.keys(given)) {
+    if (!KNOWN_OPTIONS.has(key)) throw new TypeError(`options.${key} is not a known option`);
+  }
+  const age = checkDuration('options.age', given.age ?? 60_000);
+  const tick = checkDuration('options.tick', given.tick ?? 15_000);
+  const margin = checkDuration('options.margin', given.margin ?? Math.ceil(age / 20));
+  const queryTimeout = checkDuration('options.queryTimeout', given.queryTimeout ?? tick);
+  if (tick + margin >= age) {
+    throw new RangeError(
+      `options.tick (${tick} ms) plus options.margin (${margin} ms) must be less than options.age (${age} ms), so that a renewal is due before the lease ends`,
+    );
+  }
+  const onError = given.onError ?? abortOnError;
+  if (typeof onError !== 'function') {
+    throw new TypeError(`options.onError must be a function, received ${show(onError)}`);
+  }
+  return Object.freeze({
+    nodeName: checkName('options.nodeName', given.nodeName ?? randomUUID()),
+    age,
+    tick,
+    margin,
+    queryTimeout,
+    tableName: checkTableName(given.tableName ?? DEFAULT_TABLE_NAME),
+    onError,
+  });
+}

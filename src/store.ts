@@ -1,0 +1,42 @@
+/**
+ * The contract between the elector (timing, state) and a database (SQL).
+ * Every method is one atomic statement decided by the database's clock; the
+ * elector supplies an `AbortSignal` that aborts when the statement's time
+ * limit passes, after which the store abandons it (and its connection).
+ */
+
+/** One election row as the database sees it now. */
+export interface Lease {
+  /** The node named in the row (the leader while the lease is live). */
+  readonly nodeName: string;
+  /** The fencing token of the row's tenure. */
+  readonly term: number;
+  /** Remaining life of the lease by the database clock, in ms; zero or negative once it has lapsed. */
+  readonly expiresInMs: number;
+  /** Start of this tenure (UTC, database clock). */
+  readonly acquiredAt: Date;
+  /** Last renewal (UTC, database clock). */
+  readonly renewedAt: Date;
+}
+
+/** Whether a claim replaces an expired row or creates a missing one. */
+export type Vacancy = 'absent' | 'expired';
+
+/** The statements of the protocol, for one election. */
+export interface LeaseStore {
+  /** Reads the row, or `undefined` when it does not exist. */
+  read(signal: AbortSignal): Promise<Lease | undefined>;
+  /**
+   * Takes the lease for `nodeName` if it is vacant: creates the row with term
+   * 1 (`absent`) or takes over a lapsed lease with the next term
+   * (`expired`). Resolves to the new term, or `undefined` when another node
+   * holds a live lease.
+   */
+  claim(nodeName: string, vacancy: Vacancy, signal: AbortSignal): Promise<number | undefined>;
+  /** Extends a live lease held by `nodeName` under `term`; `false` when it is no longer held or has lapsed. */
+  renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean>;
+  /** Ends a live lease held by `nodeName` under `term` now; `false` when there was none. */
+  release(nodeName: string, term: number, signal: AbortSignal): Promise<boolean>;
+  /** Frees what the store holds (dedicated connections). The database handle stays the caller's. */
+  close(): Promise<void>;
+}

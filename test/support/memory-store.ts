@@ -1,0 +1,112 @@
+import type { Clock } from '../../src/clock.js';
+import type { Lease, LeaseStore, Vacancy } from '../../src/store.js';
+
+/** One statement as the in-memory database executed it. */
+export interface Executed {
+  readonly node: string;
+  readonly op: 'read' | 'claim' | 'renew' | 'release';
+  readonly at: number;
+  readonly ok: boolean;
+}
+
+/** The election row, with the database clock being the fake clock. */
+export class MemoryDatabase {
+  row: { nodeName: string; term: number; acquiredAt: number; renewedAt: number; expiresAt: number } | undefined;
+  readonly log: Executed[] = [];
+
+  constructor(readonly clock: Clock) {}
+
+  /** Writes (claims, renewals, releases) executed for `node`. */
+  writesBy(node: string): Executed[] {
+    return this.log.filter((entry) => entry.node === node && entry.op !== 'read');
+  }
+}
+
+/**
+ * A {@link LeaseStore} over a {@link MemoryDatabase}, as seen by one node:
+ * the same conditions as the SQL, plus faults a test can switch on.
+ */
+export class MemoryStore implements LeaseStore {
+  /** Statements never reach the database and never answer (a partition); they fail when their signal aborts. */
+  hang = false;
+  /** The next statement fails with this error before reaching the database. */
+  failNext: Error | undefined;
+  /** Statements execute at once but their reply arrives this many fake ms later. */
+  replyDelay = 0;
+  closed = false;
+
+  constructor(
+    readonly db: MemoryDatabase,
+    readonly node: string,
+    readonly ageMs: number,
+  ) {}
+
+  read(signal: AbortSignal): Promise<Lease | undefined> {
+    return this.#execute('read', signal, () => {
+      const row = this.db.row;
+      if (!row) return { ok: true, value: undefined };
+      const now = this.db.clock.now();
+      return {
+        ok: true,
+        value: { nodeName: row.nodeName, term: row.term, expiresInMs: row.expiresAt - now, acquiredAt: new Date(row.acquiredAt), renewedAt: new Date(row.renewedAt) },
+      };
+    });
+  }
+
+  claim(nodeName: string, vacancy: Vacancy, signal: AbortSignal): Promise<number | undefined> {
+    return this.#execute('claim', signal, () => {
+      const now = this.db.clock.now();
+      const row = this.db.row;
+      if (vacancy === 'absent') {
+        if (row) return { ok: false, value: undefined };
+        this.db.row = { nodeName, term: 1, acquiredAt: now, renewedAt: now, expiresAt: now + this.ageMs };
+        return { ok: true, value: 1 };
+      }
+      if (!row || row.expiresAt > now) return { ok: false, value: undefined };
+      this.db.row = { nodeName, term: row.term + 1, acquiredAt: now, renewedAt: now, expiresAt: now + this.ageMs };
+      return { ok: true, value: row.term + 1 };
+    });
+  }
+
+  renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
+    return this.#execute('renew', signal, () => {
+      const now = this.db.clock.now();
+      const row = this.db.row;
+      if (!row || row.nodeName !== nodeName || row.term !== term || row.expiresAt <= now) return { ok: false, value: false };
+      row.renewedAt = now;
+      row.expiresAt = now + this.ageMs;
+      return { ok: true, value: true };
+    });
+  }
+
+  release(nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
+    return this.#execute('release', signal, () => {
+      const now = this.db.clock.now();
+      const row = this.db.row;
+      if (!row || row.nodeName !== nodeName || row.term !== term || row.expiresAt <= now) return { ok: false, value: false };
+      row.expiresAt = now;
+      return { ok: true, value: true };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  #execute<T>(op: Executed['op'], signal: AbortSignal, statement: () => { ok: boolean; value: T }): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      if (this.hang) return;
+      const failure = this.failNext;
+      if (failure) {
+        this.failNext = undefined;
+        queueMicrotask(() => reject(failure));
+        return;
+      }
+      const { ok, value } = statement();
+      this.db.log.push({ node: this.node, op, at: this.db.clock.now(), ok });
+      if (this.replyDelay > 0) this.db.clock.setTimeout(() => resolve(value), this.replyDelay);
+      else queueMicrotask(() => resolve(value));
+    });
+  }
+}

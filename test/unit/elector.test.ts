@@ -1,0 +1,370 @@
+/**
+ * The election state machine against an in-memory database whose clock is
+ * a fake clock: every timing rule of the protocol, to the millisecond.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { Elector } from '../../src/elector.js';
+import { continueOnError, abortOnError } from '../../src/on-error.js';
+import { resolveOptions, type MysqlLeaderOptions } from '../../src/options.js';
+import { DatabaseError, LeadershipEndedError, QueryTimeoutError, type RevokeReason } from '../../src/errors.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { MemoryDatabase, MemoryStore } from '../support/memory-store.js';
+
+const AGE = 1000;
+const TICK = 250;
+const MARGIN = 50;
+
+interface Seen {
+  readonly type: 'elected' | 'revoked';
+  readonly at: number;
+  readonly term: number;
+  readonly reason?: RevokeReason;
+}
+
+const started: { elector: Elector; clock: FakeClock }[] = [];
+
+function participant(clock: FakeClock, db: MemoryDatabase, nodeName: string, options: MysqlLeaderOptions = {}) {
+  const resolved = resolveOptions({ nodeName, age: AGE, tick: TICK, margin: MARGIN, queryTimeout: TICK, onError: continueOnError, ...options });
+  const store = new MemoryStore(db, nodeName, resolved.age);
+  const elector = new Elector(store, resolved, clock);
+  const seen: Seen[] = [];
+  const errors: Error[] = [];
+  elector.on('elected', ({ term }) => seen.push({ type: 'elected', at: clock.now(), term }));
+  elector.on('revoked', ({ term, reason }) => seen.push({ type: 'revoked', at: clock.now(), term, reason }));
+  elector.on('error', (error) => errors.push(error));
+  started.push({ elector, clock });
+  let outcome: { value?: unknown; error?: unknown } | undefined;
+  const campaign = (signal?: AbortSignal) => {
+    outcome = undefined;
+    elector.acquire(signal).then(
+      (value) => (outcome = { value }),
+      (error: unknown) => (outcome = { error }),
+    );
+  };
+  return { elector, store, seen, errors, campaign, outcome: () => outcome };
+}
+
+afterEach(async () => {
+  // Close every elector, moving fake time on so that statements in flight can time out.
+  for (const { elector, clock } of started.splice(0)) {
+    let closed = false;
+    void elector.close().then(() => (closed = true));
+    await clock.until(() => closed, 10 * AGE, TICK);
+  }
+});
+
+describe('elector: election and renewal', () => {
+  it('elects the first participant at once, without waiting a tick', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(0);
+    assert.equal(a.elector.leading, true);
+    assert.equal(a.elector.term, 1);
+    assert.deepEqual(a.seen, [{ type: 'elected', at: 1000, term: 1 }]);
+  });
+
+  it('renews once per tick and keeps the same term while it leads', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(10 * AGE);
+    assert.equal(a.elector.term, 1);
+    const renewals = db.writesBy('a').filter((entry) => entry.op === 'renew');
+    assert.equal(renewals.length, (10 * AGE) / TICK);
+    for (const [i, renewal] of renewals.entries()) assert.equal(renewal.at, 1000 + (i + 1) * TICK);
+  });
+
+  it('followers only read while a live leader exists', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(0);
+    const followers = ['b', 'c', 'd'].map((name) => participant(clock, db, name));
+    for (const follower of followers) follower.campaign();
+    await clock.advance(20 * TICK);
+    for (const name of ['b', 'c', 'd']) assert.deepEqual(db.writesBy(name), [], `${name} wrote`);
+    const reads = db.log.filter((entry) => entry.node === 'b' && entry.op === 'read').length;
+    // One read per tick, minus up to 20 % jitter.
+    assert.ok(reads >= 20 && reads <= 26, `b read ${reads} times in 20 ticks`);
+  });
+
+  it('grows the term by one per tenure', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    const b = participant(clock, db, 'b');
+    a.campaign();
+    await clock.advance(0);
+    b.campaign();
+    const terms: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const current = a.elector.leading ? a : b;
+      terms.push(current.elector.term as number);
+      await current.elector.resign();
+      const other = current === a ? b : a;
+      await clock.until(() => other.elector.leading);
+    }
+    assert.deepEqual(terms, [1, 2, 3, 4, 5, 6]);
+  });
+});
+
+describe('elector: deadlines', () => {
+  it('a follower takes over when the lapsed lease ends, not a tick later', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    const b = participant(clock, db, 'b');
+    a.campaign();
+    await clock.advance(0);
+    b.campaign();
+    await clock.advance(3 * TICK + 10);
+    a.store.hang = true; // a is cut off from the database.
+    const lastRenewal = db.writesBy('a').at(-1)?.at as number;
+    await clock.until(() => b.elector.leading);
+    const expiresAt = lastRenewal + AGE;
+    assert.ok(clock.now() >= expiresAt && clock.now() <= expiresAt + 2, `b took over at ${clock.now()}, lease ended at ${expiresAt}`);
+    assert.equal(b.elector.term, 2);
+  });
+
+  it('steps down by timer at sent + age - margin while a renewal hangs', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    // A query limit longer than the lease: only the step-down timer can end the tenure.
+    const a = participant(clock, db, 'a', { queryTimeout: 10 * AGE });
+    a.campaign();
+    await clock.advance(TICK); // first renewal sent at 1250.
+    a.store.hang = true;
+    const deadline = 1000 + TICK + AGE - MARGIN;
+    await clock.advance(deadline - clock.now() - 1);
+    assert.equal(a.elector.leading, true);
+    const signal = a.elector.signal;
+    await clock.advance(1);
+    assert.equal(a.elector.leading, false);
+    assert.equal(signal.aborted, true);
+    assert.ok(signal.reason instanceof LeadershipEndedError);
+    assert.equal(signal.reason.reason, 'expired');
+    assert.deepEqual(a.seen.at(-1), { type: 'revoked', at: deadline, term: 1, reason: 'expired' });
+    // The database still counts the lease as a's until later: belief ends first.
+    assert.ok((db.row?.expiresAt as number) - deadline >= MARGIN);
+  });
+
+  it('a paused process answers false on its first check after waking, before any timer runs', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(0);
+    const signal = a.elector.signal;
+    clock.jump(AGE + 1); // SIGSTOP for longer than the lease, then SIGCONT.
+    assert.equal(await a.elector.isLeader(), false);
+    assert.equal(a.elector.term, undefined);
+    assert.equal(signal.aborted, true);
+    assert.equal((signal.reason as LeadershipEndedError).reason, 'expired');
+  });
+
+  it('a claim whose reply arrives after its deadline confers nothing; the lease is released and claimed anew', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a', { queryTimeout: 2 * AGE });
+    // The claim runs at once (the lease ends at 2000), its reply comes back at
+    // 1960, after the deadline computed from its send time (1000 + 1000 - 50).
+    a.store.replyDelay = AGE - MARGIN + 10;
+    a.campaign();
+    await clock.advance(AGE - MARGIN + 11);
+    assert.equal(a.elector.leading, false);
+    assert.deepEqual(a.seen, []);
+    a.store.replyDelay = 0;
+    await clock.until(() => a.elector.leading);
+    assert.equal(a.elector.term, 2);
+    const ops = db.writesBy('a').map((entry) => `${entry.op}:${entry.ok}`);
+    assert.deepEqual(ops, ['claim:true', 'release:true', 'claim:true']);
+  });
+
+  it('a renewal in doubt ends the tenure at once; the row is re-read, released and won under a new term', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(TICK - 1);
+    a.store.failNext = new DatabaseError('connection lost');
+    await clock.advance(1);
+    assert.equal(a.elector.leading, false);
+    assert.deepEqual(a.seen.at(-1), { type: 'revoked', at: 1000 + TICK, term: 1, reason: 'error' });
+    assert.equal(a.errors.length, 1);
+    await clock.until(() => a.elector.leading);
+    assert.equal(a.elector.term, 2);
+  });
+
+  it('a renewal that times out ends the tenure when its limit (capped by the lease) passes', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a', { queryTimeout: 100 });
+    a.campaign();
+    await clock.advance(TICK);
+    a.store.hang = true;
+    await clock.advance(TICK + 99);
+    assert.equal(a.elector.leading, true);
+    await clock.advance(1);
+    assert.equal(a.elector.leading, false);
+    assert.ok(a.errors.at(-1) instanceof QueryTimeoutError);
+    assert.equal(a.seen.at(-1)?.reason, 'error');
+  });
+
+  it('a lost lease (taken while this node was away) ends the tenure with reason lost', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(0);
+    // Someone forces the lease free and another node takes it between two renewals.
+    const row = db.row as NonNullable<MemoryDatabase['row']>;
+    db.row = { ...row, nodeName: 'intruder', term: 2, expiresAt: clock.now() + AGE };
+    await clock.advance(TICK);
+    assert.equal(a.elector.leading, false);
+    assert.equal(a.seen.at(-1)?.reason, 'lost');
+  });
+});
+
+describe('elector: resign, close and acquire', () => {
+  it('resign() releases at once, another node takes over, and the resigner holds off for a tick', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    const b = participant(clock, db, 'b');
+    a.campaign();
+    await clock.advance(0);
+    b.campaign();
+    await clock.advance(TICK);
+    const resignedAt = clock.now();
+    await a.elector.resign();
+    assert.equal(a.elector.leading, false);
+    assert.equal(a.seen.at(-1)?.reason, 'resigned');
+    assert.equal(db.row?.expiresAt, resignedAt);
+    await clock.until(() => b.elector.leading);
+    assert.equal(db.writesBy('a').filter((entry) => entry.op === 'claim').length, 1);
+  });
+
+  it('close() ends the tenure, releases the lease, resolves acquire() and leaves no timer', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(TICK);
+    const closing = a.elector.close();
+    assert.equal(a.elector.leading, false);
+    await closing;
+    await clock.advance(0);
+    assert.deepEqual(a.outcome(), { value: undefined });
+    assert.equal(a.seen.at(-1)?.reason, 'closed');
+    assert.equal(db.row?.expiresAt, clock.now());
+    assert.equal(a.store.closed, true);
+    assert.equal(clock.pending, 0);
+    assert.equal(a.elector.close(), closing, 'close() is idempotent');
+    await assert.rejects(a.elector.acquire(), { code: 'ERR_MYSQL_LEADER_CLOSED' });
+    await assert.rejects(a.elector.resign(), { code: 'ERR_MYSQL_LEADER_CLOSED' });
+  });
+
+  it('close() during a claim in flight waits for it and releases what it won', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.store.replyDelay = 10;
+    a.campaign();
+    await clock.advance(12); // the read answered; the claim has run, its reply is on its way.
+    const closing = a.elector.close();
+    await clock.advance(20);
+    await closing;
+    assert.deepEqual(a.seen, []);
+    assert.equal(db.row?.nodeName, 'a');
+    assert.ok((db.row?.expiresAt as number) <= clock.now(), 'the lease won during close() was released');
+  });
+
+  it('acquire() rejects with the signal reason when its signal aborts, after stepping down and releasing', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    const controller = new AbortController();
+    a.campaign(controller.signal);
+    await clock.advance(TICK);
+    const reason = new Error('shutting down');
+    controller.abort(reason);
+    assert.equal(a.elector.leading, false);
+    await clock.advance(0);
+    assert.deepEqual(a.outcome(), { error: reason });
+    assert.equal(a.seen.at(-1)?.reason, 'aborted');
+    assert.equal(db.row?.expiresAt, clock.now());
+    // Not closed: it can campaign again.
+    a.campaign();
+    await clock.advance(0);
+    assert.equal(a.elector.term, 2);
+  });
+
+  it('acquire() with an aborted signal rejects at once, and a second concurrent acquire() is refused', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    await assert.rejects(a.elector.acquire(AbortSignal.abort(new Error('already'))), /already/);
+    assert.equal(db.log.length, 0);
+    a.campaign();
+    await assert.rejects(a.elector.acquire(), { code: 'ERR_MYSQL_LEADER_BUSY' });
+  });
+
+  it('abortOnError: the first database error steps down and rejects acquire() with it', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a', { onError: abortOnError });
+    a.campaign();
+    await clock.advance(TICK - 1);
+    const failure = new DatabaseError('table dropped');
+    a.store.failNext = failure;
+    await clock.advance(1);
+    assert.deepEqual(a.outcome(), { error: failure });
+    assert.equal(a.seen.at(-1)?.reason, 'error');
+    assert.deepEqual(a.errors, [failure]);
+  });
+
+  it('continueOnError: keeps campaigning through errors and emits each one', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.store.failNext = new DatabaseError('first');
+    a.campaign();
+    await clock.advance(0);
+    assert.equal(a.elector.leading, false);
+    await clock.until(() => a.elector.leading, TICK);
+    assert.equal(a.errors.length, 1);
+    assert.equal(a.outcome(), undefined);
+  });
+
+  it('an onError that returns an error of its own stops the campaign with that error', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const verdict = new Error('give up');
+    const a = participant(clock, db, 'a', { onError: () => verdict });
+    a.store.failNext = new DatabaseError('boom');
+    a.campaign();
+    await clock.advance(0);
+    assert.deepEqual(a.outcome(), { error: verdict });
+  });
+
+  it('emits leaderChange when the observed leader changes', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    const b = participant(clock, db, 'b');
+    const changes: string[] = [];
+    b.elector.on('leaderChange', ({ leader }) => changes.push(leader ? `${leader.nodeName}#${leader.term}` : 'none'));
+    a.campaign();
+    await clock.advance(0);
+    b.campaign();
+    await clock.advance(TICK);
+    await a.elector.close();
+    await clock.until(() => b.elector.leading);
+    assert.deepEqual(changes, ['a#1', 'none', 'b#2']);
+  });
+});

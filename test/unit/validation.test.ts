@@ -1,0 +1,101 @@
+/**
+ * Bad input gets a clear error naming the option and the value, and nothing
+ * reaches the database: the handle here records every call.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CREATE_MYSQL_LEADER_SQL, MysqlLeader, createMysqlLeaderSql, createMysqlLeaderTable, type MysqlLeaderOptions } from '../../src/index.js';
+
+function recordingDb() {
+  const calls: string[] = [];
+  return {
+    calls,
+    query(sql: string): Promise<unknown> {
+      calls.push(sql);
+      return Promise.resolve([[], []]);
+    },
+  };
+}
+
+function rejects(options: MysqlLeaderOptions, kind: typeof TypeError | typeof RangeError, pattern: RegExp) {
+  const db = recordingDb();
+  assert.throws(() => new MysqlLeader(db, 'jobs', options), (error: unknown) => {
+    assert.ok(error instanceof kind, `expected ${kind.name}, got ${String(error)}`);
+    assert.match(error.message, pattern);
+    return true;
+  });
+  assert.deepEqual(db.calls, []);
+}
+
+describe('validation: durations', () => {
+  for (const option of ['age', 'tick', 'margin', 'queryTimeout'] as const) {
+    it(`rejects a non-integer, NaN, zero, negative or huge ${option}`, () => {
+      rejects({ [option]: 1.5 }, TypeError, new RegExp(`options\\.${option} must be a whole number of milliseconds, received 1\\.5`));
+      rejects({ [option]: Number.NaN }, TypeError, new RegExp(`options\\.${option} .*received NaN`));
+      rejects({ [option]: '100' as unknown as number }, TypeError, new RegExp(`options\\.${option} .*received '100'`));
+      rejects({ [option]: 0 }, RangeError, new RegExp(`options\\.${option} must be between 1 and \\d+ ms, received 0`));
+      rejects({ [option]: -5 }, RangeError, new RegExp(`options\\.${option} .*received -5`));
+      rejects({ [option]: 2 ** 31 }, RangeError, new RegExp(`options\\.${option} .*received 2147483648`));
+    });
+  }
+
+  it('rejects tick >= age, and tick + margin >= age', () => {
+    rejects({ age: 1000, tick: 1000 }, RangeError, /options\.tick \(1000 ms\) plus options\.margin \(50 ms\) must be less than options\.age \(1000 ms\)/);
+    rejects({ age: 1000, tick: 5000 }, RangeError, /options\.tick \(5000 ms\)/);
+    rejects({ age: 1000, tick: 500, margin: 500 }, RangeError, /options\.margin \(500 ms\)/);
+  });
+
+  it('accepts the defaults and freezes the result', () => {
+    const leader = new MysqlLeader(recordingDb(), 'jobs');
+    assert.deepEqual(
+      { age: leader.options.age, tick: leader.options.tick, margin: leader.options.margin, queryTimeout: leader.options.queryTimeout, table: leader.options.tableName },
+      { age: 60_000, tick: 15_000, margin: 3_000, queryTimeout: 15_000, table: 'leader_election' },
+    );
+    assert.match(leader.nodeName, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.ok(Object.isFrozen(leader.options));
+  });
+});
+
+describe('validation: names', () => {
+  it('rejects an empty or over-255-character leader name', () => {
+    const db = recordingDb();
+    assert.throws(() => new MysqlLeader(db, ''), { name: 'RangeError', message: /leaderName must be 1 to 255 characters long, received 0 characters/ });
+    assert.throws(() => new MysqlLeader(db, 'x'.repeat(256)), { name: 'RangeError', message: /leaderName .*received 256 characters/ });
+    assert.throws(() => new MysqlLeader(db, 42 as unknown as string), { name: 'TypeError', message: /leaderName must be a string, received 42/ });
+    // 255 characters outside the BMP are 510 UTF-16 units but fit VARCHAR(255).
+    assert.doesNotThrow(() => new MysqlLeader(db, '😀'.repeat(255)));
+    assert.deepEqual(db.calls, []);
+  });
+
+  it('rejects an empty or over-255-character node name', () => {
+    rejects({ nodeName: '' }, RangeError, /options\.nodeName must be 1 to 255 characters long/);
+    rejects({ nodeName: 'n'.repeat(256) }, RangeError, /options\.nodeName .*received 256 characters/);
+  });
+
+  it('rejects a table name that is not a plain identifier or schema.table', () => {
+    for (const tableName of ['x; DROP TABLE y', '`leader`', 'a.b.c', '1abc', '', 'a-b', 'x'.repeat(65), 'a.', '.a']) {
+      rejects({ tableName }, TypeError, /options\.tableName must be an identifier/);
+    }
+    assert.doesNotThrow(() => new MysqlLeader(recordingDb(), 'jobs', { tableName: 'ops.leader_election' }));
+  });
+
+  it('rejects unknown options, a bad onError and a db without query()', () => {
+    rejects({ ttl: 5 } as MysqlLeaderOptions, TypeError, /options\.ttl is not a known option/);
+    rejects({ onError: 'ignore' as unknown as () => undefined }, TypeError, /options\.onError must be a function, received 'ignore'/);
+    assert.throws(() => new MysqlLeader({} as never, 'jobs'), { name: 'TypeError', message: /db must be a mysql2 or mariadb pool or connection/ });
+  });
+});
+
+describe('validation: DDL helpers', () => {
+  it('CREATE_MYSQL_LEADER_SQL creates leader_election with the protocol columns', () => {
+    assert.match(CREATE_MYSQL_LEADER_SQL, /^CREATE TABLE IF NOT EXISTS `leader_election` \(/);
+    for (const column of ['leader_name', 'node_name', 'term', 'acquired_at', 'renewed_at', 'expires_at']) assert.match(CREATE_MYSQL_LEADER_SQL, new RegExp(`\\n  ${column} `));
+    assert.match(createMysqlLeaderSql({ tableName: 'ops.elections' }), /^CREATE TABLE IF NOT EXISTS `ops`\.`elections` \(/);
+  });
+
+  it('createMysqlLeaderTable() rejects a bad table name before any query', async () => {
+    const db = recordingDb();
+    await assert.rejects(createMysqlLeaderTable(db, { tableName: 'x; DROP TABLE y' }), { name: 'TypeError', message: /tableName must be an identifier/ });
+    assert.deepEqual(db.calls, []);
+  });
+});
