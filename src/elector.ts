@@ -20,6 +20,15 @@ interface Campaign {
   readonly done: Promise<void>;
 }
 
+/** What the loop does after a step: wait `ms`, on the wake lock if `lock`, else on a timer. */
+interface Pause {
+  readonly ms: number;
+  readonly lock?: boolean;
+}
+
+/** How long a new leader waits for the wake lock, which a follower holds only while it reads the row (ms). */
+const HOLD_WAIT = 100;
+
 /** The reason `close()` gives the campaign's stop signal, to tell it from the caller's abort. */
 const CLOSING = Symbol('closing');
 
@@ -47,6 +56,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #campaign: Campaign | undefined;
   /** Ends the campaign loop's current pause early. */
   #wake: (() => void) | undefined;
+  /** The last pause ended because the wake lock was obtained (the leader let go, or was gone). */
+  #woken = false;
   /** After `resign()`, this node does not claim the lease before this time, so another can. */
   #holdOffUntil = 0;
   #closing: Promise<void> | undefined;
@@ -79,6 +90,17 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    */
   get leading(): boolean {
     return this.#liveTenure() !== undefined;
+  }
+
+  /**
+   * How long this node is sure to lead without a further renewal, in ms
+   * (0 when not leading): its local deadline, which ends `margin` before the
+   * lease does in the database. Work that must finish while leading can
+   * check it before it starts.
+   */
+  get remainingMs(): number {
+    const tenure = this.#liveTenure();
+    return tenure ? tenure.deadline - this.#clock.now() : 0;
   }
 
   /** The fencing token of the current tenure, or `undefined` when not leading. */
@@ -149,6 +171,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#holdOffUntil = this.#clock.now() + this.#options.tick;
     this.#endTenure(tenure, 'resigned');
     await this.#release(tenure.term);
+    await this.#dropWakeLock();
     this.#wake?.();
   }
 
@@ -194,29 +217,32 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         this.#emit('error', toError(error));
       }
     }
+    await this.#dropWakeLock();
     if (failure !== undefined) throw failure;
   }
 
   async #loop(stop: AbortSignal): Promise<void> {
     while (!stop.aborted) {
-      let wait: number;
+      let pause: Pause;
       try {
-        wait = this.#tenure ? await this.#renew() : await this.#follow(stop);
+        pause = this.#tenure ? { ms: await this.#renew() } : await this.#follow(stop);
       } catch (caught) {
         const error = toError(caught);
         this.#emit('error', error);
         if (stop.aborted) return;
         const verdict = await this.#options.onError(error);
         if (verdict) throw verdict;
-        wait = this.#jitteredTick();
+        pause = { ms: this.#jitteredTick() };
       }
-      await this.#pause(wait, stop);
+      await this.#pause(pause, stop);
     }
   }
 
-  /** One follower step: read the row, claim it if vacant; returns how long to wait before the next step. */
-  async #follow(stop: AbortSignal): Promise<number> {
+  /** One follower step: read the row, claim it if vacant; returns how to wait before the next step. */
+  async #follow(stop: AbortSignal): Promise<Pause> {
     const { queryTimeout, nodeName } = this.#options;
+    const woken = this.#woken;
+    this.#woken = false;
     const lease = await this.#query('reading the election row', (signal) => this.#store.read(signal), queryTimeout);
     this.#see(lease);
     if (lease?.term !== this.#heldTerm) this.#heldTerm = undefined;
@@ -226,20 +252,31 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         // doubt, a reply that came too late): free it so that a new tenure,
         // with a new term, can begin at once.
         await this.#release(lease.term);
-        return 0;
+        await this.#dropWakeLock();
+        return { ms: 0 };
       }
+      // Someone else leads: let the lock go to them (or to the next waiter).
+      await this.#dropWakeLock();
       // The database computed the remaining life before the reply arrived,
       // so waiting that long from now always reaches past the lease's end.
-      return Math.min(this.#jitteredTick(), Math.ceil(lease.expiresInMs) + 1);
+      // A wake that found the leader still there (it crashed, and its lease
+      // lives on) means the lock is free: wait on a timer this once.
+      return { ms: Math.min(this.#jitteredTick(), Math.ceil(lease.expiresInMs) + 1), lock: !woken };
     }
     const holdOff = this.#holdOffUntil - this.#clock.now();
-    if (holdOff > 0) return holdOff;
+    if (holdOff > 0) return { ms: holdOff };
     const sent = this.#clock.now();
     const term = await this.#query('claiming the lease', (signal) => this.#store.claim(nodeName, lease ? 'expired' : 'absent', signal), queryTimeout);
-    if (term === undefined) return 0; // another node won: read who.
+    if (term === undefined) {
+      // Another node won: read who.
+      await this.#dropWakeLock();
+      return { ms: 0 };
+    }
     this.#heldTerm = term;
-    if (stop.aborted) return 0; // #run releases it.
-    return this.#begin(term, sent);
+    if (stop.aborted) return { ms: 0 }; // #run releases it.
+    const ms = this.#begin(term, sent);
+    if (this.#tenure) await this.#holdWakeLock();
+    return { ms };
   }
 
   /** Starts a tenure confirmed by a statement sent at `sent`; returns the wait until the first renewal. */
@@ -283,7 +320,36 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     }
     tenure.deadline = deadline;
     this.#armStepDown(tenure);
+    this.#emit('renewed', { term: tenure.term, latencyMs: this.#clock.now() - sent });
+    await this.#holdWakeLock();
     return Math.max(0, sent + tick - this.#clock.now());
+  }
+
+  /**
+   * Takes the wake lock while leading, if it is not held yet. A follower
+   * may be passing through it (woken, reading the row): wait a moment.
+   */
+  async #holdWakeLock(): Promise<void> {
+    const wake = this.#store.wake;
+    if (!wake?.available || wake.holding) return;
+    const wait = Math.min(HOLD_WAIT, this.#options.queryTimeout / 2);
+    await this.#lockStatement('taking the hand-over lock', (signal) => wake.hold(wait, signal));
+  }
+
+  /** Frees the wake lock, waking the first waiting follower. */
+  async #dropWakeLock(): Promise<void> {
+    const wake = this.#store.wake;
+    if (!wake?.holding) return;
+    await this.#lockStatement('freeing the hand-over lock', (signal) => wake.drop(signal));
+  }
+
+  /** The wake lock only speeds things up: its errors are reported, never fatal. */
+  async #lockStatement(what: string, run: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    try {
+      await this.#query(what, run, this.#options.queryTimeout);
+    } catch (error) {
+      this.#emit('error', toError(error));
+    }
   }
 
   async #release(term: number): Promise<void> {
@@ -360,18 +426,39 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     });
   }
 
-  /** Waits `ms`, or less if `stop` aborts or something wakes the loop. */
-  #pause(ms: number, stop: AbortSignal): Promise<void> {
+  /**
+   * Waits `ms`, or less if `stop` aborts, `resign()` nudges the loop, or
+   * (with `lock`) the wake lock is obtained because the leader let go.
+   */
+  #pause({ ms, lock = false }: Pause, stop: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
+      const waiting = new AbortController();
       const done = (): void => {
         this.#clock.clearTimeout(timer);
         stop.removeEventListener('abort', done);
+        waiting.abort();
         if (this.#wake === done) this.#wake = undefined;
         resolve();
       };
       const timer = this.#clock.setTimeout(done, ms);
       stop.addEventListener('abort', done, { once: true });
       this.#wake = done;
+      const wake = this.#store.wake;
+      if (lock && wake?.available && ms > 0) {
+        // The wait may outlive the pause (a server that rounds its timeout):
+        // it is then left to finish, within a statement's time limit.
+        const limit = ms + this.#options.queryTimeout;
+        this.#query('waiting on the hand-over lock', (signal) => wake.wait(ms, signal), limit, stop).then(
+          (obtained) => {
+            if (!obtained || waiting.signal.aborted) return;
+            this.#woken = true;
+            done();
+          },
+          (error: unknown) => {
+            if (!stop.aborted) this.#emit('error', toError(error));
+          },
+        );
+      }
     });
   }
 

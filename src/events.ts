@@ -24,6 +24,14 @@ export interface RevokedEvent {
   readonly error?: Error;
 }
 
+/** Payload of the `renewed` event: the leader extended its lease. */
+export interface RenewedEvent {
+  /** The term of the tenure. */
+  readonly term: number;
+  /** Time from sending the renewal to its reply, in ms (connection wait included). */
+  readonly latencyMs: number;
+}
+
 /** Payload of the `leaderChange` event: the live leader this node observes has changed. */
 export interface LeaderChangeEvent {
   /** The leader now, or `undefined` when the lease is vacant or lapsed. */
@@ -38,6 +46,8 @@ export interface LeaderEvents {
   elected: [ElectedEvent];
   /** This node stopped being the leader (the tenure's signal has aborted). */
   revoked: [RevokedEvent];
+  /** This node, leading, renewed its lease (once per `tick`). */
+  renewed: [RenewedEvent];
   /** Another leader (or none) was observed in the row, or this node was elected. */
   leaderChange: [LeaderChangeEvent];
   /**

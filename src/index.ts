@@ -15,7 +15,7 @@ export {
 } from './mysql/schema.js';
 export type { Queryable } from './mysql/driver.js';
 export type { Lease } from './store.js';
-export type { ElectedEvent, LeaderChangeEvent, LeaderEvents, LeaderInfo, RevokedEvent } from './events.js';
+export type { ElectedEvent, LeaderChangeEvent, LeaderEvents, LeaderInfo, RenewedEvent, RevokedEvent } from './events.js';
 export {
   ClosedError,
   DatabaseError,

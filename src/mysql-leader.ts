@@ -31,7 +31,7 @@ export class MysqlLeader extends Elector {
   constructor(db: Queryable, leaderName: string, options?: MysqlLeaderOptions) {
     const name = checkName('leaderName', leaderName);
     const resolved = resolveOptions(options);
-    super(new MysqlStore(new Driver(db), resolved.tableName, name, resolved.age), resolved);
+    super(new MysqlStore(new Driver(db), resolved.tableName, name, resolved.age, resolved.handoverLock), resolved);
     this.leaderName = name;
   }
 }

@@ -39,4 +39,25 @@ export interface LeaseStore {
   release(nodeName: string, term: number, signal: AbortSignal): Promise<boolean>;
   /** Frees what the store holds (dedicated connections). The database handle stays the caller's. */
   close(): Promise<void>;
+  /** A way for followers to learn at once that the leader let go, when the database offers one. */
+  readonly wake?: WakeChannel | undefined;
+}
+
+/**
+ * A lock the leader holds while it leads and frees when it lets go, on which
+ * followers wait instead of sleeping: a release wakes the first of them at
+ * once. It only wakes; who leads is decided by the row alone. A waiter that
+ * is woken holds the lock, and keeps it if it wins the row.
+ */
+export interface WakeChannel {
+  /** Whether the lock works here (false after the server refused it: Galera, some proxies). */
+  readonly available: boolean;
+  /** Whether this node holds the lock. */
+  readonly holding: boolean;
+  /** Takes the lock, waiting up to `ms` for a follower passing through it. */
+  hold(ms: number, signal: AbortSignal): Promise<void>;
+  /** Waits up to `ms` for the lock; `true` when it was obtained (the holder let go). */
+  wait(ms: number, signal: AbortSignal): Promise<boolean>;
+  /** Frees the lock if this node holds it. */
+  drop(signal: AbortSignal): Promise<void>;
 }

@@ -110,7 +110,7 @@ export class Driver {
 }
 
 /** Resolves or rejects with `promise`, or rejects with `signal.reason` as soon as `signal` aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) {
     promise.catch(() => {}); // abandoned: its outcome no longer matters.
     return Promise.reject(signal.reason);

@@ -87,3 +87,25 @@ export function createTableSql(tableName: string): string {
 export const COLUMNS_OF = 'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION';
 /** `[schema, table]` → the table's column names. */
 export const COLUMNS_OF_QUALIFIED = 'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION';
+
+/**
+ * The name of an election's hand-over lock (`GET_LOCK` names are limited to
+ * 64 characters, server-wide): a hash of the schema, the table and the
+ * election. Placeholders: `[schema or null for the current one, table, leaderName]`.
+ */
+const LOCK_NAME = "CONCAT('mysql-leader:', LEFT(SHA2(CONCAT_WS(',', COALESCE(?, DATABASE()), ?, ?), 256), 48))";
+
+/**
+ * `[...lockKey, timeoutSeconds]` → `obtained` 1 (now held by this session),
+ * 0 (timed out) or NULL (error). MariaDB 10.1.2+ honours fractions of a
+ * second; a server that rounds them just ends the wait early or late.
+ */
+export const GET_LOCK = `SELECT GET_LOCK(${LOCK_NAME}, ?) AS obtained`;
+/** `[...lockKey]` → frees the lock if this session holds it. */
+export const RELEASE_LOCK = `DO RELEASE_LOCK(${LOCK_NAME})`;
+
+/** The placeholders of {@link LOCK_NAME} for `tableName` and `leaderName`. */
+export function lockKey(tableName: string, leaderName: string): unknown[] {
+  const [first, second] = tableName.split('.');
+  return second === undefined ? [null, first, leaderName] : [first, second, leaderName];
+}

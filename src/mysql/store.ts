@@ -3,6 +3,7 @@ import { rowsOf, toNumber, writeResultOf, type Driver, type Row } from './driver
 import { translateError } from './errors.js';
 import { readColumns } from './schema.js';
 import { statements, type Statements } from './sql.js';
+import { MysqlWakeLock } from './wake-lock.js';
 
 /** The protocol's statements for one election, on MySQL or MariaDB. */
 export class MysqlStore implements LeaseStore {
@@ -12,13 +13,16 @@ export class MysqlStore implements LeaseStore {
   /** The lease's length, in the unit of `INTERVAL ? MICROSECOND`. */
   readonly #ageUs: number;
   readonly #sql: Statements;
+  readonly wake: MysqlWakeLock | undefined;
 
-  constructor(driver: Driver, tableName: string, leaderName: string, ageMs: number) {
+  /** With `handoverLock`, a pooled `driver` also gets the hand-over lock. */
+  constructor(driver: Driver, tableName: string, leaderName: string, ageMs: number, handoverLock: boolean) {
     this.#driver = driver;
     this.#tableName = tableName;
     this.#leaderName = leaderName;
     this.#ageUs = ageMs * 1000;
     this.#sql = statements(tableName);
+    this.wake = handoverLock && driver.pooled ? new MysqlWakeLock(driver, tableName, leaderName) : undefined;
   }
 
   async read(signal: AbortSignal): Promise<Lease | undefined> {
@@ -45,7 +49,9 @@ export class MysqlStore implements LeaseStore {
     return writeResultOf(await this.#run('releasing the lease', this.#sql.release, values, signal)).affectedRows === 1;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.wake?.close();
+  }
 
   async #run(what: string, sql: string, values: unknown[], signal: AbortSignal): Promise<unknown> {
     try {

@@ -1,5 +1,5 @@
 import type { Clock } from '../../src/clock.js';
-import type { Lease, LeaseStore, Vacancy } from '../../src/store.js';
+import type { Lease, LeaseStore, Vacancy, WakeChannel } from '../../src/store.js';
 
 /** One statement as the in-memory database executed it. */
 export interface Executed {
@@ -13,8 +13,19 @@ export interface Executed {
 export class MemoryDatabase {
   row: { nodeName: string; term: number; acquiredAt: number; renewedAt: number; expiresAt: number } | undefined;
   readonly log: Executed[] = [];
+  /** The hand-over lock: its holder and the channels waiting on it, in order. */
+  lockHolder: MemoryWake | undefined;
+  readonly lockWaiters: { channel: MemoryWake; grant: () => void }[] = [];
 
   constructor(readonly clock: Clock) {}
+
+  /** Frees the lock and hands it to the first waiter (what the server does when its holder lets go or disconnects). */
+  freeLock(): void {
+    const holder = this.lockHolder;
+    if (holder) holder.holding = false;
+    this.lockHolder = undefined;
+    this.lockWaiters.shift()?.grant();
+  }
 
   /** Writes (claims, renewals, releases) executed for `node`. */
   writesBy(node: string): Executed[] {
@@ -34,12 +45,16 @@ export class MemoryStore implements LeaseStore {
   /** Statements execute at once but their reply arrives this many fake ms later. */
   replyDelay = 0;
   closed = false;
+  readonly wake: MemoryWake | undefined;
 
   constructor(
     readonly db: MemoryDatabase,
     readonly node: string,
     readonly ageMs: number,
-  ) {}
+    handoverLock = false,
+  ) {
+    this.wake = handoverLock ? new MemoryWake(db) : undefined;
+  }
 
   read(signal: AbortSignal): Promise<Lease | undefined> {
     return this.#execute('read', signal, () => {
@@ -91,6 +106,7 @@ export class MemoryStore implements LeaseStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.wake?.holding) this.db.freeLock();
   }
 
   #execute<T>(op: Executed['op'], signal: AbortSignal, statement: () => { ok: boolean; value: T }): Promise<T> {
@@ -108,5 +124,63 @@ export class MemoryStore implements LeaseStore {
       if (this.replyDelay > 0) this.db.clock.setTimeout(() => resolve(value), this.replyDelay);
       else queueMicrotask(() => resolve(value));
     });
+  }
+}
+
+/** The hand-over lock of one node over {@link MemoryDatabase}: GET_LOCK's semantics, in fake time. */
+export class MemoryWake implements WakeChannel {
+  readonly available = true;
+  holding = false;
+  /** Lock statements this node ran. */
+  statements = 0;
+
+  constructor(readonly db: MemoryDatabase) {}
+
+  async hold(): Promise<void> {
+    this.statements++;
+    if (!this.db.lockHolder) this.#take();
+  }
+
+  wait(ms: number, signal: AbortSignal): Promise<boolean> {
+    this.statements++;
+    if (this.holding) return Promise.resolve(true);
+    if (!this.db.lockHolder) {
+      this.#take();
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve, reject) => {
+      const entry = {
+        channel: this as MemoryWake,
+        grant: () => {
+          this.db.clock.clearTimeout(timer);
+          this.#take();
+          resolve(true);
+        },
+      };
+      const leave = (): void => {
+        const index = this.db.lockWaiters.indexOf(entry);
+        if (index >= 0) this.db.lockWaiters.splice(index, 1);
+      };
+      const timer = this.db.clock.setTimeout(() => {
+        leave();
+        resolve(false);
+      }, ms);
+      signal.addEventListener('abort', () => {
+        this.db.clock.clearTimeout(timer);
+        leave();
+        reject(signal.reason);
+      }, { once: true });
+      this.db.lockWaiters.push(entry);
+    });
+  }
+
+  async drop(): Promise<void> {
+    this.statements++;
+    if (this.holding) this.db.freeLock();
+  }
+
+  #take(): void {
+    this.db.lockHolder = this;
+    this.holding = true;
   }
 }

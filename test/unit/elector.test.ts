@@ -4,55 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { Elector } from '../../src/elector.js';
-import { continueOnError, abortOnError } from '../../src/on-error.js';
-import { resolveOptions, type MysqlLeaderOptions } from '../../src/options.js';
-import { DatabaseError, LeadershipEndedError, QueryTimeoutError, type RevokeReason } from '../../src/errors.js';
+import { abortOnError } from '../../src/on-error.js';
+import { DatabaseError, LeadershipEndedError, QueryTimeoutError } from '../../src/errors.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { MemoryDatabase, MemoryStore } from '../support/memory-store.js';
+import { MemoryDatabase } from '../support/memory-store.js';
 
-const AGE = 1000;
-const TICK = 250;
-const MARGIN = 50;
+import { AGE, MARGIN, TICK, closeAll, participant } from '../support/participants.js';
 
-interface Seen {
-  readonly type: 'elected' | 'revoked';
-  readonly at: number;
-  readonly term: number;
-  readonly reason?: RevokeReason;
-}
-
-const started: { elector: Elector; clock: FakeClock }[] = [];
-
-function participant(clock: FakeClock, db: MemoryDatabase, nodeName: string, options: MysqlLeaderOptions = {}) {
-  const resolved = resolveOptions({ nodeName, age: AGE, tick: TICK, margin: MARGIN, queryTimeout: TICK, onError: continueOnError, ...options });
-  const store = new MemoryStore(db, nodeName, resolved.age);
-  const elector = new Elector(store, resolved, clock);
-  const seen: Seen[] = [];
-  const errors: Error[] = [];
-  elector.on('elected', ({ term }) => seen.push({ type: 'elected', at: clock.now(), term }));
-  elector.on('revoked', ({ term, reason }) => seen.push({ type: 'revoked', at: clock.now(), term, reason }));
-  elector.on('error', (error) => errors.push(error));
-  started.push({ elector, clock });
-  let outcome: { value?: unknown; error?: unknown } | undefined;
-  const campaign = (signal?: AbortSignal) => {
-    outcome = undefined;
-    elector.acquire(signal).then(
-      (value) => (outcome = { value }),
-      (error: unknown) => (outcome = { error }),
-    );
-  };
-  return { elector, store, seen, errors, campaign, outcome: () => outcome };
-}
-
-afterEach(async () => {
-  // Close every elector, moving fake time on so that statements in flight can time out.
-  for (const { elector, clock } of started.splice(0)) {
-    let closed = false;
-    void elector.close().then(() => (closed = true));
-    await clock.until(() => closed, 10 * AGE, TICK);
-  }
-});
+afterEach(closeAll);
 
 describe('elector: election and renewal', () => {
   it('elects the first participant at once, without waiting a tick', async () => {
@@ -70,9 +29,14 @@ describe('elector: election and renewal', () => {
     const clock = new FakeClock();
     const db = new MemoryDatabase(clock);
     const a = participant(clock, db, 'a');
+    const renewed: number[] = [];
+    a.elector.on('renewed', ({ term, latencyMs }) => renewed.push(term + latencyMs));
     a.campaign();
     await clock.advance(10 * AGE);
     assert.equal(a.elector.term, 1);
+    // The last renewal was sent just now: a full lease minus the margin is left.
+    assert.equal(a.elector.remainingMs, AGE - MARGIN);
+    assert.deepEqual(renewed, Array.from({ length: (10 * AGE) / TICK }, () => 1));
     const renewals = db.writesBy('a').filter((entry) => entry.op === 'renew');
     assert.equal(renewals.length, (10 * AGE) / TICK);
     for (const [i, renewal] of renewals.entries()) assert.equal(renewal.at, 1000 + (i + 1) * TICK);

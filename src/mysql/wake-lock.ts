@@ -1,0 +1,96 @@
+import type { WakeChannel } from '../store.js';
+import { abortable, rowsOf, type Driver, type Session } from './driver.js';
+import { GET_LOCK, RELEASE_LOCK, lockKey } from './sql.js';
+
+/** ER_NOT_SUPPORTED_YET: Galera refuses GET_LOCK ("GET_LOCK in cluster (WSREP_ON=ON)"). */
+const NOT_SUPPORTED = 1235;
+
+/**
+ * The hand-over lock on MySQL/MariaDB: a named lock (`GET_LOCK`) held on a
+ * connection of its own, taken from the pool for as long as the leader
+ * campaigns. That connection either holds the lock (leader) or waits on it
+ * (follower); its statements run one at a time.
+ */
+export class MysqlWakeLock implements WakeChannel {
+  readonly #driver: Driver;
+  readonly #key: unknown[];
+  #session: Session | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #holding = false;
+  #available = true;
+  #closed = false;
+
+  constructor(driver: Driver, tableName: string, leaderName: string) {
+    this.#driver = driver;
+    this.#key = lockKey(tableName, leaderName);
+  }
+
+  get available(): boolean {
+    return this.#available && !this.#closed;
+  }
+
+  get holding(): boolean {
+    return this.#holding;
+  }
+
+  hold(ms: number, signal: AbortSignal): Promise<void> {
+    return this.#serial(signal, async (session) => {
+      if (!this.#holding) this.#holding = await this.#getLock(session, ms / 1000, signal);
+    });
+  }
+
+  wait(ms: number, signal: AbortSignal): Promise<boolean> {
+    return this.#serial(signal, async (session) => {
+      if (!this.#holding) this.#holding = await this.#getLock(session, ms / 1000, signal);
+      return this.#holding;
+    });
+  }
+
+  drop(signal: AbortSignal): Promise<void> {
+    return this.#serial(signal, async (session) => {
+      if (!this.#holding) return;
+      await abortable(session.query(RELEASE_LOCK, this.#key), signal);
+      this.#holding = false;
+    });
+  }
+
+  /** Closes the connection, which frees the lock. */
+  close(): void {
+    this.#closed = true;
+    this.#discard();
+  }
+
+  async #getLock(session: Session, seconds: number, signal: AbortSignal): Promise<boolean> {
+    const [row] = rowsOf(await abortable(session.query(GET_LOCK, [...this.#key, seconds]), signal));
+    const obtained = row?.['obtained'];
+    if (obtained === null || obtained === undefined) throw new Error('GET_LOCK returned NULL (the wait was killed)');
+    return Number(obtained) === 1;
+  }
+
+  /** Runs `op` after the statements before it, on the lock's connection (taken on first use). */
+  #serial<T>(signal: AbortSignal, op: (session: Session) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      signal.throwIfAborted();
+      if (this.#closed) throw new Error('the hand-over lock is closed');
+      try {
+        this.#session ??= await this.#driver.connect(signal);
+        return await op(this.#session);
+      } catch (error) {
+        // A statement abandoned or failed leaves the session unknown: close
+        // it, which frees the lock on the server too.
+        this.#discard();
+        if ((error as { errno?: unknown } | null)?.errno === NOT_SUPPORTED) this.#available = false;
+        throw error;
+      }
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  #discard(): void {
+    this.#session?.destroy();
+    this.#session = undefined;
+    this.#holding = false;
+  }
+}

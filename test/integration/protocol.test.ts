@@ -1,0 +1,106 @@
+/**
+ * The protocol's statements against a real server: who wins, what the
+ * database clock says, and what the terms become.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { before, describe, it } from 'node:test';
+import { createMysqlLeaderTable } from '../../src/index.js';
+import { Driver } from '../../src/mysql/driver.js';
+import { MysqlStore } from '../../src/mysql/store.js';
+import { useDatabase } from '../support/database.js';
+
+const db = await useDatabase('protocol');
+const AGE = 400;
+const signal = new AbortController().signal;
+let election = 0;
+
+/** A store on a fresh election name. */
+function store(ageMs = AGE, pool = db.pool): MysqlStore {
+  election++;
+  return new MysqlStore(new Driver(pool), 'leader_election', `election-${election}`, ageMs, false);
+}
+
+before(async () => {
+  await createMysqlLeaderTable(db.pool);
+});
+
+describe('protocol: claim', () => {
+  it('creates the row with term 1 when it is absent; a second creation loses', async () => {
+    const s = store();
+    assert.equal(await s.read(signal), undefined);
+    assert.equal(await s.claim('a', 'absent', signal), 1);
+    assert.equal(await s.claim('b', 'absent', signal), undefined);
+    const lease = await s.read(signal);
+    assert.equal(lease?.nodeName, 'a');
+    assert.equal(lease?.term, 1);
+  });
+
+  it('takes over only a lapsed lease, with the next term, returned in the same round trip', async () => {
+    const s = store();
+    await s.claim('a', 'absent', signal);
+    assert.equal(await s.claim('b', 'expired', signal), undefined, 'the lease is live');
+    await delay(AGE + 20);
+    assert.equal(await s.claim('b', 'expired', signal), 2);
+    assert.equal(await s.claim('c', 'expired', signal), undefined, 'b holds it now');
+    assert.equal((await s.read(signal))?.nodeName, 'b');
+  });
+
+  it('lets exactly one of many concurrent claimants win', async () => {
+    const s = store();
+    await s.claim('seed', 'absent', signal);
+    await delay(AGE + 20);
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.claim(`n${i}`, 'expired', signal)));
+    assert.deepEqual(results.filter((term) => term !== undefined), [2]);
+  });
+});
+
+describe('protocol: renew and release', () => {
+  it('renews only for the holder, under its term, while the lease is live', async () => {
+    const s = store();
+    await s.claim('a', 'absent', signal);
+    assert.equal(await s.renew('b', 1, signal), false, 'another node');
+    assert.equal(await s.renew('a', 2, signal), false, 'another term');
+    await delay(AGE / 2);
+    assert.equal(await s.renew('a', 1, signal), true);
+    const lease = await s.read(signal);
+    assert.ok((lease?.expiresInMs as number) > AGE - 50, `renewed for a full age: ${lease?.expiresInMs} ms left`);
+  });
+
+  it('never renews a lapsed lease, even for its holder: coming back is a new term', async () => {
+    const s = store();
+    await s.claim('a', 'absent', signal);
+    await delay(AGE + 20);
+    assert.equal(await s.renew('a', 1, signal), false);
+    assert.equal(await s.claim('a', 'expired', signal), 2);
+  });
+
+  it('release ends a live lease now, so another node takes over at once; a stale release does nothing', async () => {
+    const s = store(60_000);
+    await s.claim('a', 'absent', signal);
+    assert.equal(await s.release('a', 7, signal), false, 'wrong term');
+    assert.equal(await s.release('b', 1, signal), false, 'wrong node');
+    assert.equal(await s.release('a', 1, signal), true);
+    assert.ok(((await s.read(signal))?.expiresInMs as number) <= 0);
+    assert.equal(await s.release('a', 1, signal), false, 'already released');
+    assert.equal(await s.claim('b', 'expired', signal), 2);
+    assert.equal(await s.renew('a', 1, signal), false, 'the old tenure cannot come back');
+  });
+});
+
+describe('protocol: the database clock', () => {
+  it('stores UTC with microseconds and reports the remaining life from the server clock, whatever the session time zone', async () => {
+    const zoned = db.newPool({ connectionLimit: 1 });
+    await zoned.query("SET time_zone = '+05:00'"); // a session far from UTC (the pool's only connection).
+    const s = store(10_000, zoned);
+    const before = Date.now();
+    await s.claim('a', 'absent', signal);
+    const lease = await s.read(signal);
+    assert.ok(lease);
+    assert.ok(Math.abs(lease.acquiredAt.getTime() - before) < 2_000, `acquired_at ${lease.acquiredAt.toISOString()} is UTC`);
+    assert.ok(lease.expiresInMs > 9_000 && lease.expiresInMs <= 10_000, `${lease.expiresInMs} ms left of 10 s`);
+    const [rows] = await db.pool.query('SELECT DATE_FORMAT(expires_at, "%f") AS us, TIMESTAMPDIFF(MICROSECOND, acquired_at, expires_at) AS span FROM leader_election WHERE leader_name = ?', [`election-${election}`]);
+    const [row] = rows as { us: string; span: number }[];
+    assert.equal(Number(row?.span), 10_000_000, 'expires_at = acquired_at + age, to the microsecond');
+  });
+});
