@@ -96,11 +96,14 @@ export class Driver {
     const getConnection = this.#handle.getConnection;
     if (typeof getConnection !== 'function') throw new TypeError('db must be a pool (with getConnection()) for this feature');
     const pending = getConnection.call(this.#handle);
-    if (signal) {
-      // If we stop waiting, the connection that arrives later goes straight back.
-      signal.addEventListener('abort', () => void pending.then((connection) => connection.release(), () => {}), { once: true });
+    let connection: RawConnection;
+    try {
+      connection = signal ? await abortable(pending, signal) : await pending;
+    } catch (error) {
+      // If we stopped waiting, the connection that arrives later goes straight back.
+      if (signal?.aborted) pending.then((late) => late.release(), () => {});
+      throw error;
     }
-    const connection = signal ? await abortable(pending, signal) : await pending;
     return {
       query: async (sql, values) => normalize(await promiseOf(connection.query(sql, values))),
       release: () => void Promise.resolve(connection.release()).catch(() => {}),
