@@ -44,8 +44,10 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   let stopped: Promise<void> | undefined;
+  // If this process dies first (an uncaught error, process.exit()), the server and its folder go too.
   const killOnExit = (): void => {
     child?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', killOnExit);
 
