@@ -5,6 +5,7 @@ import type { LeaderEvents, LeaderInfo } from './events.js';
 import type { Leader } from './leader.js';
 import type { ResolvedOptions } from './options.js';
 import type { Lease, LeaseStore } from './store.js';
+import type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
 
 /** One tenure: this node leads under `term` until `deadline` (monotonic ms) unless renewed. */
 interface Tenure {
@@ -60,6 +61,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #woken = false;
   /** After `resign()`, this node does not claim the lease before this time, so another can. */
   #holdOffUntil = 0;
+  /** Leader-only work in progress (tasks, fenced transactions): settled before the lease is released. */
+  readonly #work = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
   /** @internal Use `MysqlLeader`. */
@@ -124,6 +127,56 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   }
 
   /**
+   * Runs `task` at the start of every tenure of this node, with the
+   * tenure's term and signal; the signal aborts when the tenure ends. A run
+   * that has not settled when the next tenure begins is waited for first, so
+   * runs never overlap. What a run throws is emitted as `taskError`, never as
+   * an unhandled rejection (an abort with its own signal is not an error).
+   * `close()` and `resign()` wait for the run in progress before they release
+   * the lease (up to `drainTimeout`).
+   */
+  runWhileLeader(task: TenureTask): TaskHandle {
+    if (this.#closing) throw new ClosedError('runWhileLeader');
+    let stopped = false;
+    let running: Promise<void> = Promise.resolve();
+    const start = (): void => {
+      const tenure = this.#liveTenure();
+      if (!tenure || stopped) return;
+      const context: TenureContext = { term: tenure.term, signal: tenure.controller.signal };
+      running = this.#track(
+        running.then(async () => {
+          if (stopped || context.signal.aborted) return;
+          try {
+            await task(context);
+          } catch (error) {
+            if (!(context.signal.aborted && error === context.signal.reason)) this.#emit('taskError', { term: context.term, error });
+          }
+        }),
+      );
+    };
+    this.on('elected', start);
+    start();
+    const stop = async (): Promise<void> => {
+      stopped = true;
+      this.off('elected', start);
+      await running;
+    };
+    return { stop, [Symbol.asyncDispose]: stop };
+  }
+
+  /**
+   * Runs leader-only work for the current tenure, tracked so that the lease
+   * is released only after it settles. Rejects with `ClosedError` or
+   * `NotLeaderError` before `run` is called when it must not run.
+   */
+  protected async leadWith<T>(method: string, run: (tenure: TenureContext) => Promise<T>): Promise<T> {
+    if (this.#closing) throw new ClosedError(method);
+    const tenure = this.#liveTenure();
+    if (!tenure) throw new NotLeaderError(`${this.nodeName} does not hold a live lease, so ${method}() did not run`);
+    return this.#track(run({ term: tenure.term, signal: tenure.controller.signal }));
+  }
+
+  /**
    * Reads the election row: the live leader with its term and the remaining
    * life of its lease by the database clock, or `undefined` when the lease is
    * vacant or has lapsed. One query, limited by `queryTimeout`.
@@ -168,11 +221,16 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (this.#closing) throw new ClosedError('resign');
     const tenure = this.#tenure;
     if (!tenure) return;
-    this.#holdOffUntil = this.#clock.now() + this.#options.tick;
+    // No claim until a tick after the release (which first waits for the tenure's work).
+    this.#holdOffUntil = Infinity;
     this.#endTenure(tenure, 'resigned');
-    await this.#release(tenure.term);
-    await this.#dropWakeLock();
-    this.#wake?.();
+    try {
+      await this.#release(tenure.term);
+      await this.#dropWakeLock();
+    } finally {
+      this.#holdOffUntil = this.#clock.now() + this.#options.tick;
+      this.#wake?.();
+    }
   }
 
   /**
@@ -197,6 +255,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       // acquire() reports a failure of the campaign to its own caller.
       await campaign.done.catch(() => {});
     }
+    await this.#drain(); // work of a tenure that ended earlier (lost, expired) may still run.
     await this.#store.close();
   }
 
@@ -230,8 +289,13 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         const error = toError(caught);
         this.#emit('error', error);
         if (stop.aborted) return;
-        const verdict = await this.#options.onError(error);
-        if (verdict) throw verdict;
+        // A time-out is transient by nature (a slow or unreachable server, a
+        // row held by a long fenced transaction): it never stops the
+        // campaign by itself; onError judges what the database returned.
+        if (!(error instanceof QueryTimeoutError)) {
+          const verdict = await this.#options.onError(error);
+          if (verdict) throw verdict;
+        }
         pause = { ms: this.#jitteredTick() };
       }
       await this.#pause(pause, stop);
@@ -264,7 +328,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       return { ms: Math.min(this.#jitteredTick(), Math.ceil(lease.expiresInMs) + 1), lock: !woken };
     }
     const holdOff = this.#holdOffUntil - this.#clock.now();
-    if (holdOff > 0) return { ms: holdOff };
+    if (holdOff > 0) return { ms: Math.min(holdOff, this.#options.tick) };
     const sent = this.#clock.now();
     const term = await this.#query('claiming the lease', (signal) => this.#store.claim(nodeName, lease ? 'expired' : 'absent', signal), queryTimeout);
     if (term === undefined) {
@@ -289,6 +353,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#tenure = tenure;
     this.#armStepDown(tenure);
     this.#see({ nodeName: this.#options.nodeName, term, expiresInMs: deadline - this.#clock.now() });
+    this.#log('info', 'elected', { term });
     this.#emit('elected', { term });
     return Math.max(0, sent + this.#options.tick - this.#clock.now());
   }
@@ -352,9 +417,32 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     }
   }
 
+  /** Releases a lease of ours, once the work of the tenure has settled (the next leader must not overlap it). */
   async #release(term: number): Promise<void> {
+    await this.#drain();
     await this.#query('releasing the lease', (signal) => this.#store.release(this.#options.nodeName, term, signal), this.#options.queryTimeout);
     if (this.#heldTerm === term) this.#heldTerm = undefined;
+  }
+
+  /** Waits for leader-only work to settle, at most `drainTimeout`. */
+  async #drain(): Promise<void> {
+    if (this.#work.size === 0) return;
+    let timer: unknown;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = this.#clock.setTimeout(() => resolve(true), this.#options.drainTimeout);
+    });
+    const settled = Promise.allSettled([...this.#work]).then(() => false);
+    const late = await Promise.race([settled, timedOut]);
+    this.#clock.clearTimeout(timer);
+    if (late) this.#log('warn', 'leader-only work outlived drainTimeout; releasing the lease anyway', { drainTimeout: this.#options.drainTimeout, pending: this.#work.size });
+  }
+
+  /** Adds `work` to what a release waits for, until it settles. */
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#work.add(work);
+    const untrack = (): void => void this.#work.delete(work);
+    work.then(untrack, untrack);
+    return work;
   }
 
   /** The tenure, if its deadline has not passed; ends it on the spot if it has. */
@@ -383,6 +471,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#clock.clearTimeout(tenure.stepDown);
     const error = cause === undefined ? undefined : toError(cause);
     tenure.controller.abort(new LeadershipEndedError(tenure.term, reason, error && { cause: error }));
+    const routine = reason === 'resigned' || reason === 'closed' || reason === 'aborted';
+    this.#log(routine ? 'info' : 'warn', 'stepped down', { term: tenure.term, reason, ...(error && { err: error }) });
     this.#emit('revoked', { term: tenure.term, reason, ...(error && { error }) });
   }
 
@@ -466,8 +556,13 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     return Math.round(this.#options.tick * (1 - JITTER * Math.random()));
   }
 
+  #log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields: object): void {
+    this.#options.logger?.[level]({ leaderName: this.#store.name, nodeName: this.#options.nodeName, ...fields }, message);
+  }
+
   /** Emits without letting a throwing listener break the state machine: its error is rethrown on its own. */
   #emit<K extends keyof LeaderEvents>(event: K, ...args: LeaderEvents[K]): void {
+    if (event === 'error') this.#log('error', 'database error', { err: args[0] });
     try {
       (this.emit as (event: K, ...args: LeaderEvents[K]) => boolean)(event, ...args);
     } catch (error) {

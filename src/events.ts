@@ -32,6 +32,14 @@ export interface RenewedEvent {
   readonly latencyMs: number;
 }
 
+/** Payload of the `taskError` event: a `runWhileLeader()` task failed. */
+export interface TaskErrorEvent {
+  /** The term of the tenure it ran in. */
+  readonly term: number;
+  /** What it threw. */
+  readonly error: unknown;
+}
+
 /** Payload of the `leaderChange` event: the live leader this node observes has changed. */
 export interface LeaderChangeEvent {
   /** The leader now, or `undefined` when the lease is vacant or lapsed. */
@@ -48,6 +56,8 @@ export interface LeaderEvents {
   revoked: [RevokedEvent];
   /** This node, leading, renewed its lease (once per `tick`). */
   renewed: [RenewedEvent];
+  /** A `runWhileLeader()` task threw (other than by aborting with its tenure's signal). */
+  taskError: [TaskErrorEvent];
   /** Another leader (or none) was observed in the row, or this node was elected. */
   leaderChange: [LeaderChangeEvent];
   /**

@@ -3,8 +3,9 @@
  * @packageDocumentation
  */
 export { AlwaysLeader, type Leader } from './leader.js';
-export { MysqlLeader } from './mysql-leader.js';
-export type { MysqlLeaderOptions, ResolvedOptions } from './options.js';
+export { MysqlLeader, type ConnectionOf, type FenceOptions } from './mysql-leader.js';
+export type { Logger, MysqlLeaderOptions, ResolvedOptions } from './options.js';
+export type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
 export { abortOnError, continueOnError, type OnError } from './on-error.js';
 export {
   CREATE_MYSQL_LEADER_SQL,
@@ -15,7 +16,7 @@ export {
 } from './mysql/schema.js';
 export type { Queryable } from './mysql/driver.js';
 export type { Lease } from './store.js';
-export type { ElectedEvent, LeaderChangeEvent, LeaderEvents, LeaderInfo, RenewedEvent, RevokedEvent } from './events.js';
+export type { ElectedEvent, LeaderChangeEvent, LeaderEvents, LeaderInfo, RenewedEvent, RevokedEvent, TaskErrorEvent } from './events.js';
 export {
   ClosedError,
   DatabaseError,
@@ -27,3 +28,20 @@ export {
   type MysqlLeaderErrorCode,
   type RevokeReason,
 } from './errors.js';
+export { forceRelease, listElections, readElection, type AdminOptions, type ElectionStatus, type ForcedRelease } from './mysql/admin.js';
+export {
+  LeaderMetrics,
+  PROMETHEUS_CONTENT_TYPE,
+  type LeaderMetricsOptions,
+  type MetricLabels,
+  type OtelInstrumentOptions,
+  type OtelMeterLike,
+  type OtelObservableResultLike,
+  type PromClientLike,
+  type PromHistogramLike,
+  type PromMetricConfig,
+  type PromMetricLike,
+  type PromRegistryLike,
+  type TrackedLeader,
+} from './metrics.js';
+export { LeaderHealth, type HealthSource, type HealthStatus, type LeaderHealthOptions } from './health.js';

@@ -1,7 +1,32 @@
 import { Elector } from './elector.js';
 import { Driver, type Queryable } from './mysql/driver.js';
+import { runFenced } from './mysql/fence.js';
+import { statements } from './mysql/sql.js';
 import { MysqlStore } from './mysql/store.js';
 import { checkName, resolveOptions, type MysqlLeaderOptions } from './options.js';
+import type { TenureContext } from './tenure.js';
+
+/**
+ * The connection `withLeadership()` hands to its function for a handle of
+ * type `DB`: a pool's connection (promise API), or the handle itself.
+ */
+export type ConnectionOf<DB> = DB extends { promise(): infer P }
+  ? ConnectionOf<P>
+  : DB extends { getConnection(): Promise<infer C> }
+    ? C
+    : DB;
+
+/** Options of `withLeadership()`. */
+export interface FenceOptions<D extends Queryable = Queryable> {
+  /**
+   * Where the transaction runs: a pool (a connection is taken from it) or a
+   * connection of the same server, typically the application's own pool,
+   * where the data the leader writes lives. A single connection must not be
+   * used by anything else meanwhile.
+   * @default the leader's own `db`
+   */
+  db?: D;
+}
 
 /**
  * Elects one leader among the processes that share a `leaderName`, through
@@ -14,9 +39,13 @@ import { checkName, resolveOptions, type MysqlLeaderOptions } from './options.js
  * if (leader.leading) await doLeaderWork(leader.signal);
  * ```
  */
-export class MysqlLeader extends Elector {
+export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   /** The election this leader campaigns in (the row's `leader_name`). */
   readonly leaderName: string;
+  readonly #driver: Driver;
+  readonly #fenceSql: string;
+  /** Drivers of the handles given to `withLeadership()`, made once each. */
+  readonly #drivers = new WeakMap<object, Driver>();
 
   /**
    * Validates everything before anything is sent: a bad option or name
@@ -28,10 +57,46 @@ export class MysqlLeader extends Elector {
    *   `mariadb`, or any compatible {@link Queryable}.
    * @param leaderName The election, 1 to 255 characters.
    */
-  constructor(db: Queryable, leaderName: string, options?: MysqlLeaderOptions) {
+  constructor(db: DB, leaderName: string, options?: MysqlLeaderOptions) {
     const name = checkName('leaderName', leaderName);
     const resolved = resolveOptions(options);
-    super(new MysqlStore(new Driver(db), resolved.tableName, name, resolved.age, resolved.handoverLock), resolved);
+    const driver = new Driver(db);
+    super(new MysqlStore(driver, resolved.tableName, name, resolved.age, resolved.handoverLock), resolved);
     this.leaderName = name;
+    this.#driver = driver;
+    this.#fenceSql = statements(resolved.tableName).fence;
+  }
+
+  /**
+   * Runs `fn` in a transaction fenced by the lease: it begins by locking the
+   * election row in share mode and checking that this node still holds a
+   * live lease under the current term, so a take-over waits until the
+   * transaction ends and every write in it lands before any change of
+   * leader. Commits when `fn` resolves (with its value), rolls back when it
+   * throws (rejecting with its error, unchanged).
+   *
+   * Rejects with `NotLeaderError` before `fn` runs when this node does not
+   * lead (no query) or the database says its lease is gone (rolled back,
+   * nothing written), and with `ClosedError` after `close()`. `close()` and
+   * `resign()` wait for it before they release the lease. While it holds the
+   * row, this leader's own renewal waits too: keep it shorter than `tick`.
+   */
+  withLeadership<T>(fn: (connection: ConnectionOf<DB>, tenure: TenureContext) => Promise<T>): Promise<T>;
+  withLeadership<T, D extends Queryable>(fn: (connection: ConnectionOf<D>, tenure: TenureContext) => Promise<T>, options: FenceOptions<D>): Promise<T>;
+  withLeadership<T>(fn: (connection: never, tenure: TenureContext) => Promise<T>, options: FenceOptions = {}): Promise<T> {
+    return this.leadWith('withLeadership', (tenure) => {
+      const driver = options.db === undefined ? this.#driver : this.#driverFor(options.db);
+      const target = { tableName: this.options.tableName, leaderName: this.leaderName, nodeName: this.nodeName, sql: this.#fenceSql, ageMs: this.options.age };
+      return runFenced(driver, target, tenure, fn as (connection: unknown, tenure: TenureContext) => Promise<T>);
+    });
+  }
+
+  #driverFor(db: Queryable): Driver {
+    let driver = this.#drivers.get(db);
+    if (!driver) {
+      driver = new Driver(db, 'options.db');
+      this.#drivers.set(db, driver);
+    }
+    return driver;
   }
 }

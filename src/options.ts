@@ -63,6 +63,30 @@ export interface MysqlLeaderOptions {
    * @default true
    */
   handoverLock?: boolean;
+  /**
+   * When a tenure ends by `close()` or `resign()` (or a lease of ours is
+   * freed after a renewal in doubt), how long to wait for its work
+   * (`runWhileLeader` tasks, `withLeadership` transactions) to settle before
+   * releasing the lease, so that the next leader never starts while this one
+   * still writes. Work that ignores its signal for longer is left running
+   * and a warning is logged.
+   * @default Math.min(age, 10_000)
+   */
+  drainTimeout?: number;
+  /**
+   * A pino-compatible logger (`debug`, `info`, `warn`, `error`, each taking
+   * `(fields, message)`) for elections, step-downs and errors.
+   * @default silent
+   */
+  logger?: Logger;
+}
+
+/** The logger interface of pino, bunyan and friends: structured fields first, then the message. */
+export interface Logger {
+  debug(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
 }
 
 /** Options after defaults, validation and freezing. */
@@ -75,6 +99,8 @@ export interface ResolvedOptions {
   readonly tableName: string;
   readonly onError: OnError;
   readonly handoverLock: boolean;
+  readonly drainTimeout: number;
+  readonly logger: Logger | undefined;
 }
 
 /** The default table name, shared with the Go package this library ports. */
@@ -125,7 +151,19 @@ export function checkTableName(value: unknown, option = 'options.tableName'): st
   return value;
 }
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['nodeName', 'age', 'tick', 'margin', 'queryTimeout', 'tableName', 'onError', 'handoverLock']);
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  'nodeName',
+  'age',
+  'tick',
+  'margin',
+  'queryTimeout',
+  'tableName',
+  'onError',
+  'handoverLock',
+  'drainTimeout',
+  'logger',
+]);
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 /**
  * Merges defaults into `options`, validates every field and the relations
@@ -157,6 +195,10 @@ export function resolveOptions(options: MysqlLeaderOptions | undefined): Resolve
   if (typeof handoverLock !== 'boolean') {
     throw new TypeError(`options.handoverLock must be a boolean, received ${show(handoverLock)}`);
   }
+  const logger = given.logger;
+  if (logger !== undefined && (typeof logger !== 'object' || logger === null || !LOG_LEVELS.every((level) => typeof logger[level] === 'function'))) {
+    throw new TypeError(`options.logger must have debug, info, warn and error methods, received ${show(logger)}`);
+  }
   return Object.freeze({
     nodeName: checkName('options.nodeName', given.nodeName ?? randomUUID()),
     age,
@@ -166,5 +208,7 @@ export function resolveOptions(options: MysqlLeaderOptions | undefined): Resolve
     tableName: checkTableName(given.tableName ?? DEFAULT_TABLE_NAME),
     onError,
     handoverLock,
+    drainTimeout: checkDuration('options.drainTimeout', given.drainTimeout ?? Math.min(age, 10_000)),
+    logger,
   });
 }

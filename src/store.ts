@@ -24,6 +24,8 @@ export type Vacancy = 'absent' | 'expired';
 
 /** The statements of the protocol, for one election. */
 export interface LeaseStore {
+  /** The election's name, for logs. */
+  readonly name: string;
   /** Reads the row, or `undefined` when it does not exist. */
   read(signal: AbortSignal): Promise<Lease | undefined>;
   /**

@@ -29,11 +29,16 @@ export class ParticipantProcess {
   #exited: Promise<void> = Promise.resolve();
   readonly #waiters = new Set<() => void>();
 
-  /** `env` is added to the child's environment; `onReport` sees each report as it arrives. */
+  /**
+   * `env` is added to the child's environment; `onReport` sees each report
+   * as it arrives; `program` replaces participant.ts by another program that
+   * reads PARTICIPANT and reports the same way.
+   */
   constructor(
     readonly config: ParticipantConfig,
     readonly env: NodeJS.ProcessEnv = {},
     readonly onReport: (report: Report) => void = () => {},
+    readonly program: string = PROGRAM,
   ) {}
 
   get name(): string {
@@ -42,7 +47,7 @@ export class ParticipantProcess {
 
   /** Starts the process (under tsx when this runs under tsx). */
   start(): void {
-    const child = spawn(process.execPath, [...process.execArgv, PROGRAM], {
+    const child = spawn(process.execPath, [...process.execArgv, this.program], {
       env: { ...process.env, ...this.env, PARTICIPANT: JSON.stringify(this.config) },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
@@ -78,7 +83,7 @@ export class ParticipantProcess {
   }
 
   /** Sends a command line to its standard input. */
-  send(command: 'resign' | 'close' | 'check'): void {
+  send(command: string): void {
     this.#child?.stdin?.write(`${command}\n`);
   }
 

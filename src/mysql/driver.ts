@@ -16,7 +16,7 @@
  * their own.
  */
 export interface Queryable {
-  query(sql: string, values: unknown[]): unknown;
+  query(sql: string, values?: unknown[]): unknown;
 }
 
 /** A result row, by column name. */
@@ -30,19 +30,26 @@ export interface WriteResult {
   readonly insertId: number;
 }
 
-/** A connection of its own, taken from a pool. */
+/** A connection of its own, taken from a pool (or the handle itself when it is a single connection). */
 export interface Session {
+  /** The driver's own connection object (promise API), for user code. */
+  readonly raw: unknown;
   query(sql: string, values?: unknown[]): Promise<unknown>;
   /** Gives the connection back to the pool. */
   release(): void;
   /** Closes the connection (for one whose state is unknown). */
   destroy(): void;
+  /** The server's id of the connection, when the driver tells it. */
+  readonly threadId?: number | undefined;
 }
 
 interface PromiseHandle {
   query(sql: string, values?: unknown[]): unknown;
   getConnection?: () => Promise<RawConnection>;
 }
+
+/** How long the best-effort KILL of an abandoned statement may take (ms). */
+const KILL_TIMEOUT = 5_000;
 
 interface RawConnection {
   query(sql: string, values?: unknown[]): unknown;
@@ -85,10 +92,41 @@ export class Driver {
       throw error;
     } finally {
       // A statement abandoned mid-flight leaves its connection in an unknown
-      // state (possibly hung on a dead link): never give it back.
+      // state (possibly hung on a dead link): never give it back, and have
+      // the server end it, or a write waiting on a row lock could still land.
       if (settled) session.release();
-      else session.destroy();
+      else {
+        session.destroy();
+        if (signal.aborted) this.#kill(session.threadId);
+      }
     }
+  }
+
+  /** Ends a server thread from another connection, best effort (the server may be unreachable). */
+  #kill(threadId: number | undefined): void {
+    if (threadId === undefined) return;
+    const signal = AbortSignal.timeout(KILL_TIMEOUT);
+    void this.connect(signal)
+      .then(async (session) => {
+        try {
+          await abortable(session.query('KILL ?', [threadId]), signal);
+          session.release();
+        } catch {
+          session.destroy();
+        }
+      })
+      .catch(() => {}); // unreachable or already gone: nothing more to do.
+  }
+
+  /**
+   * A connection for a transaction: one of its own from a pool, or the
+   * handle itself when it is a single connection (its caller must not share
+   * it meanwhile; release and destroy then leave it open).
+   */
+  async session(signal?: AbortSignal): Promise<Session> {
+    if (this.pooled) return this.connect(signal);
+    const handle = this.#handle;
+    return { raw: handle, query: async (sql, values) => normalize(await promiseOf(handle.query(sql, values))), release: () => {}, destroy: () => {} };
   }
 
   /** Takes a connection of its own from the pool. */
@@ -104,7 +142,10 @@ export class Driver {
       if (signal?.aborted) pending.then((late) => late.release(), () => {});
       throw error;
     }
+    const threadId = (connection as { threadId?: unknown }).threadId;
     return {
+      raw: connection,
+      threadId: typeof threadId === 'number' ? threadId : undefined,
       query: async (sql, values) => normalize(await promiseOf(connection.query(sql, values))),
       release: () => void Promise.resolve(connection.release()).catch(() => {}),
       destroy: () => void connection.destroy(),

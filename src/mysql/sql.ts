@@ -41,6 +41,13 @@ export interface Statements {
   readonly renew: string;
   /** `[leaderName, nodeName, term]` → 1 row when a live lease held under `term` was ended. */
   readonly release: string;
+  /**
+   * `[leaderName, nodeName, term]` → 1 row, share-locked until the
+   * transaction ends, when the lease is live and held under `term`. A
+   * take-over (an UPDATE) waits for that lock: writes in the transaction are
+   * serialized before any change of leader.
+   */
+  readonly fence: string;
 }
 
 /** Builds the statements for `tableName` (already validated). */
@@ -64,6 +71,8 @@ export function statements(tableName: string): Statements {
     release:
       `UPDATE ${table} SET expires_at = UTC_TIMESTAMP(6) ` +
       'WHERE leader_name = ? AND node_name = ? AND term = ? AND expires_at > UTC_TIMESTAMP(6)',
+    // LOCK IN SHARE MODE: MySQL 5.7/8/9 and MariaDB (MySQL 8 also spells it FOR SHARE).
+    fence: `SELECT term FROM ${table} WHERE leader_name = ? AND node_name = ? AND term = ? AND expires_at > UTC_TIMESTAMP(6) LOCK IN SHARE MODE`,
   });
 }
 
@@ -108,4 +117,27 @@ export const RELEASE_LOCK = `DO RELEASE_LOCK(${LOCK_NAME})`;
 export function lockKey(tableName: string, leaderName: string): unknown[] {
   const [first, second] = tableName.split('.');
   return second === undefined ? [null, first, leaderName] : [first, second, leaderName];
+}
+
+/** The statements of the operators' functions (`listElections`, `readElection`, `forceRelease`) for one election table. */
+export interface AdminStatements {
+  /** `[]` → every row by `leader_name`: `leader_name` and the columns of `read`. */
+  readonly list: string;
+  /** `[leaderName]` → the row (or none), with the columns of `list`. */
+  readonly one: string;
+  /**
+   * `[leaderName, term]` → 1 row when the lease under `term` was live and
+   * now ends, whoever holds it; 0 when it had lapsed or the term changed.
+   */
+  readonly forceRelease: string;
+}
+
+/** Builds the operators' statements for `tableName` (already validated). */
+export function adminStatements(tableName: string): AdminStatements {
+  const table = quoteTable(tableName);
+  return Object.freeze({
+    list: `SELECT leader_name, ${LEASE_COLUMNS} FROM ${table} ORDER BY leader_name`,
+    one: `SELECT leader_name, ${LEASE_COLUMNS} FROM ${table} WHERE leader_name = ?`,
+    forceRelease: `UPDATE ${table} SET expires_at = UTC_TIMESTAMP(6) WHERE leader_name = ? AND term = ? AND expires_at > UTC_TIMESTAMP(6)`,
+  });
 }

@@ -9,7 +9,8 @@ import { MysqlWakeLock } from './wake-lock.js';
 export class MysqlStore implements LeaseStore {
   readonly #driver: Driver;
   readonly #tableName: string;
-  readonly #leaderName: string;
+  /** The election (the row's `leader_name`). */
+  readonly name: string;
   /** The lease's length, in the unit of `INTERVAL ? MICROSECOND`. */
   readonly #ageUs: number;
   readonly #sql: Statements;
@@ -19,33 +20,33 @@ export class MysqlStore implements LeaseStore {
   constructor(driver: Driver, tableName: string, leaderName: string, ageMs: number, handoverLock: boolean) {
     this.#driver = driver;
     this.#tableName = tableName;
-    this.#leaderName = leaderName;
+    this.name = leaderName;
     this.#ageUs = ageMs * 1000;
     this.#sql = statements(tableName);
     this.wake = handoverLock && driver.pooled ? new MysqlWakeLock(driver, tableName, leaderName) : undefined;
   }
 
   async read(signal: AbortSignal): Promise<Lease | undefined> {
-    const [row] = rowsOf(await this.#run('reading the election row', this.#sql.read, [this.#leaderName], signal));
+    const [row] = rowsOf(await this.#run('reading the election row', this.#sql.read, [this.name], signal));
     return row && toLease(row);
   }
 
   async claim(nodeName: string, vacancy: Vacancy, signal: AbortSignal): Promise<number | undefined> {
     if (vacancy === 'absent') {
-      const result = writeResultOf(await this.#run('claiming the lease', this.#sql.insert, [this.#leaderName, nodeName, this.#ageUs], signal));
+      const result = writeResultOf(await this.#run('claiming the lease', this.#sql.insert, [this.name, nodeName, this.#ageUs], signal));
       return result.affectedRows === 1 ? 1 : undefined;
     }
-    const result = writeResultOf(await this.#run('claiming the lease', this.#sql.takeOver, [nodeName, this.#ageUs, this.#leaderName], signal));
+    const result = writeResultOf(await this.#run('claiming the lease', this.#sql.takeOver, [nodeName, this.#ageUs, this.name], signal));
     return result.affectedRows === 1 ? result.insertId : undefined;
   }
 
   async renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
-    const values = [this.#ageUs, this.#leaderName, nodeName, term];
+    const values = [this.#ageUs, this.name, nodeName, term];
     return writeResultOf(await this.#run('renewing the lease', this.#sql.renew, values, signal)).affectedRows === 1;
   }
 
   async release(nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
-    const values = [this.#leaderName, nodeName, term];
+    const values = [this.name, nodeName, term];
     return writeResultOf(await this.#run('releasing the lease', this.#sql.release, values, signal)).affectedRows === 1;
   }
 

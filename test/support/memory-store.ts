@@ -45,6 +45,7 @@ export class MemoryStore implements LeaseStore {
   /** Statements execute at once but their reply arrives this many fake ms later. */
   replyDelay = 0;
   closed = false;
+  readonly name = 'memory';
   readonly wake: MemoryWake | undefined;
 
   constructor(

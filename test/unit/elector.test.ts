@@ -292,6 +292,21 @@ describe('elector: resign, close and acquire', () => {
     assert.deepEqual(a.errors, [failure]);
   });
 
+  it('a time-out never stops the campaign by itself, even with abortOnError: it is emitted, and the campaign goes on', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a', { onError: abortOnError });
+    a.campaign();
+    await clock.advance(TICK - 1);
+    a.store.hang = true; // the database stops answering.
+    await clock.advance(3 * AGE);
+    assert.equal(a.outcome(), undefined, 'acquire() still runs');
+    assert.ok(a.errors.length >= 3 && a.errors.every((error) => error instanceof QueryTimeoutError));
+    a.store.hang = false;
+    await clock.until(() => a.elector.leading, 2 * AGE);
+    assert.equal(a.elector.term, 2);
+  });
+
   it('continueOnError: keeps campaigning through errors and emits each one', async () => {
     const clock = new FakeClock();
     const db = new MemoryDatabase(clock);

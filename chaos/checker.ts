@@ -1,0 +1,271 @@
+/**
+ * The checker: pure functions from what a run recorded ({@link RunLog}) to
+ * what it proves. Safety: no two believed tenures overlap, terms grow from
+ * one tenure to the next, every committed fenced write was made while its
+ * term's tenure lasted, no acknowledged write is lost and none is written
+ * twice. Liveness: after each fault heals, a leader exists again within
+ * `age + tick` (plus the time other faults were still in force).
+ */
+import { tenuresOf, type Tenure } from '../src/cli/tenures.js';
+import type { ChaosReport, FaultKind, FaultRecord, LogRow, RunLog, WritePhase } from './records.js';
+
+export type { Tenure } from '../src/cli/tenures.js';
+
+/** What can go wrong. */
+export type ViolationKind =
+  /** Two participants believed they led at the same instant. */
+  | 'overlap'
+  /** A tenure's term is not greater than the previous tenure's. */
+  | 'term-order'
+  /** A row whose term was not the live term when it committed (a later term had begun, or it never was this node's). */
+  | 'stale-write'
+  /** A row committed by a node whose own tenure of that term had ended before the commit was sent. */
+  | 'late-commit'
+  /** An acknowledged write missing from the table. */
+  | 'lost-write'
+  /** A write present more than once. */
+  | 'duplicate-write'
+  /** A row for a write that was refused or rolled back, or that nobody attempted. */
+  | 'phantom-write'
+  /** No leader within the bound after a fault healed. */
+  | 'slow-recovery';
+
+/** One violation, placed in time (shared monotonic clock, ms) and on the participants involved. */
+export interface Violation {
+  readonly kind: ViolationKind;
+  readonly at: number;
+  readonly nodes: readonly string[];
+  readonly message: string;
+}
+
+/** One fenced write, as its participant reported it. */
+export interface Write {
+  readonly node: string;
+  readonly seq: number;
+  /** When the attempt began. */
+  readonly begun: number;
+  /** The fenced term, once the insert was done. */
+  readonly term: number | undefined;
+  /** When the insert returned: the commit was sent after this. */
+  readonly inserted: number | undefined;
+  /** `undefined` when the process died before the outcome was known. */
+  readonly outcome: 'acked' | 'rejected' | 'unknown' | undefined;
+}
+
+/** How long the election had no leader after one fault healed. */
+export interface Recovery {
+  readonly fault: number;
+  readonly kind: FaultKind;
+  readonly heal: number;
+  /** When a leader existed again (`heal` itself if one did then), or `undefined` if none did before the run ended. */
+  readonly leaderAt: number | undefined;
+  /** `leaderAt - heal`. */
+  readonly ms: number | undefined;
+  /** The longest acceptable: `age + tick` plus the time other faults were in force meanwhile. */
+  readonly bound: number;
+}
+
+/** Everything the checker found. */
+export interface Verdict {
+  readonly tenures: readonly Tenure[];
+  readonly writes: readonly Write[];
+  readonly recoveries: readonly Recovery[];
+  readonly violations: readonly Violation[];
+}
+
+/** Checks a whole run. */
+export function check(log: RunLog): Verdict {
+  const tenures = tenuresOfRun(log.reports, log.ended);
+  const writes = writesOf(log.reports);
+  const recoveries = recoveriesOf(log.faults, tenures, log.age + log.tick, log.ended);
+  const violations = [
+    ...findOverlaps(tenures),
+    ...findTermDisorder(tenures),
+    ...checkRows(log.rows, writes, tenures),
+    ...recoveries.filter((r) => r.ms === undefined || r.ms > r.bound).map(slowRecovery),
+  ].sort((a, b) => a.at - b.at);
+  return { tenures, writes, recoveries, violations };
+}
+
+/**
+ * Every believed tenure, each process of each participant on its own: a
+ * tenure still open when its process exited ends there, or at its deadline
+ * if that came first.
+ */
+export function tenuresOfRun(reports: readonly ChaosReport[], ended: number): Tenure[] {
+  const processes = new Map<string, ChaosReport[]>();
+  for (const report of reports) {
+    const key = `${report.node}\u0000${report.run}`;
+    const own = processes.get(key);
+    if (own) own.push(report);
+    else processes.set(key, [report]);
+  }
+  return [...processes.values()]
+    .flatMap((own) => tenuresOf(own, own.find((r) => r.event === 'exited')?.mono ?? ended))
+    .sort((a, b) => a.start - b.start);
+}
+
+/** The fenced writes in the reports, by participant and sequence number. */
+export function writesOf(reports: readonly ChaosReport[]): Write[] {
+  const writes = new Map<string, { -readonly [K in keyof Write]: Write[K] }>();
+  for (const report of reports) {
+    if (report.event !== 'write') continue;
+    const seq = Number(report['seq']);
+    const key = `${report.node}\u0000${seq}`;
+    const phase = report['phase'] as WritePhase;
+    if (phase === 'begin') {
+      writes.set(key, { node: report.node, seq, begun: report.mono, term: undefined, inserted: undefined, outcome: undefined });
+      continue;
+    }
+    const write = writes.get(key);
+    if (!write) continue;
+    if (phase === 'inserted') {
+      write.inserted = report.mono;
+      write.term = report.term;
+    } else {
+      write.outcome = phase;
+    }
+  }
+  return [...writes.values()];
+}
+
+/** Tenures that began before an earlier one (by start) had ended. */
+export function findOverlaps(tenures: readonly Tenure[]): Violation[] {
+  const violations: Violation[] = [];
+  let latest: Tenure | undefined; // of the tenures so far, the one that ends last
+  for (const current of [...tenures].sort((a, b) => a.start - b.start)) {
+    if (latest && current.start < latest.end) {
+      violations.push({
+        kind: 'overlap',
+        at: current.start,
+        nodes: [latest.node, current.node],
+        message: `two leaders at once for ${(Math.min(latest.end, current.end) - current.start).toFixed(1)} ms: ${describe(latest)} and ${describe(current)}`,
+      });
+    }
+    if (!latest || current.end > latest.end) latest = current;
+  }
+  return violations;
+}
+
+/** Tenures whose term is not greater than the previous tenure's (by start). */
+export function findTermDisorder(tenures: readonly Tenure[]): Violation[] {
+  const sorted = [...tenures].sort((a, b) => a.start - b.start);
+  return sorted.flatMap((current, i) => {
+    const previous = sorted[i - 1];
+    if (!previous || current.term > previous.term) return [];
+    return [{ kind: 'term-order', at: current.start, nodes: [previous.node, current.node], message: `terms do not grow: ${describe(previous)}, then ${describe(current)}` }];
+  });
+}
+
+/**
+ * The rows against the writes and the tenures. A row must belong to an
+ * attempted write that was not refused or rolled back, and be there once;
+ * every acknowledged write must be there (a write whose outcome is unknown
+ * may be there or not).
+ *
+ * A row's term must have been the live term when it committed: the
+ * election row held it when the row was inserted (`liveTerm`, read in the
+ * same transaction), its participant believed it led under it, and no later
+ * tenure had begun before the commit was sent. The commit is sent after
+ * the insert returned, so that instant is a sure lower bound of the commit;
+ * a tenure of the row's own term that had ended by then is a late commit.
+ */
+export function checkRows(rows: readonly LogRow[], writes: readonly Write[], tenures: readonly Tenure[]): Violation[] {
+  const violations: Violation[] = [];
+  const key = (node: string, seq: number): string => `${node}\u0000${seq}`;
+  const writeOf = new Map(writes.map((w) => [key(w.node, w.seq), w]));
+  const tenureOf = new Map(tenures.map((t) => [key(t.node, t.term), t]));
+  const count = new Map<string, number>();
+
+  for (const row of rows) {
+    const k = key(row.participant, row.seq);
+    count.set(k, (count.get(k) ?? 0) + 1);
+    const write = writeOf.get(k);
+    const name = `row (term ${row.term}, ${row.participant}, seq ${row.seq})`;
+    const violation = (kind: ViolationKind, at: number, problem: string): void => void violations.push({ kind, at, nodes: [row.participant], message: `${name}: ${problem}` });
+    if (!write) {
+      violation('phantom-write', tenures.find((t) => t.term === row.term)?.start ?? 0, 'no such write was attempted');
+      continue;
+    }
+    if (write.outcome === 'rejected') violation('phantom-write', write.begun, 'the write was refused or rolled back, yet committed');
+    const committedAfter = write.inserted ?? write.begun;
+    const tenure = tenureOf.get(key(row.participant, row.term));
+    const later = tenures.find((t) => t.term > row.term && t.start < committedAfter);
+    if (row.liveTerm !== null && row.liveTerm !== row.term) {
+      violation('stale-write', committedAfter, `the election row held term ${row.liveTerm} when it was inserted`);
+    } else if (!tenure) {
+      violation('stale-write', committedAfter, `${row.participant} never believed it led under term ${row.term}`);
+    } else if (later) {
+      violation('stale-write', committedAfter, `committed after ${describe(later)} had begun (the commit was sent after ${committedAfter.toFixed(1)} ms)`);
+    } else if (tenure.end < committedAfter) {
+      violation('late-commit', committedAfter, `its tenure ended at ${tenure.end.toFixed(1)} ms, and the commit was sent after ${committedAfter.toFixed(1)} ms`);
+    }
+  }
+  for (const [k, n] of count) {
+    const write = writeOf.get(k);
+    if (n > 1 && write) {
+      violations.push({ kind: 'duplicate-write', at: write.begun, nodes: [write.node], message: `${write.node} seq ${write.seq} is in the table ${n} times` });
+    }
+  }
+  for (const write of writes) {
+    if (write.outcome === 'acked' && !count.has(key(write.node, write.seq))) {
+      violations.push({ kind: 'lost-write', at: write.inserted ?? write.begun, nodes: [write.node], message: `${write.node} seq ${write.seq} (term ${write.term}) was acknowledged but is not in the table` });
+    }
+  }
+  return violations;
+}
+
+/**
+ * For each fault, how long after its heal a leader existed again. The bound
+ * is `leaseAndTick` (`age + tick`: the longest a lease of the dead tenure can
+ * keep others out, plus one election interval) plus the time, in that
+ * window, during which other faults were in force (a database still down, a
+ * second participant killed).
+ */
+export function recoveriesOf(faults: readonly FaultRecord[], tenures: readonly Tenure[], leaseAndTick: number, ended: number): Recovery[] {
+  return faults.map((fault) => {
+    const starts = tenures.filter((t) => t.end > fault.heal).map((t) => Math.max(t.start, fault.heal));
+    const leaderAt = starts.length > 0 ? Math.min(...starts) : undefined;
+    const others = faults.filter((f) => f !== fault).map((f) => [f.start, f.heal] as const);
+    const bound = leaseAndTick + coveredTime(others, fault.heal, leaderAt ?? ended);
+    return { fault: fault.id, kind: fault.kind, heal: fault.heal, leaderAt, ms: leaderAt === undefined ? undefined : leaderAt - fault.heal, bound };
+  });
+}
+
+/** How much of `[from, to]` the `spans` cover together. */
+export function coveredTime(spans: readonly (readonly [number, number])[], from: number, to: number): number {
+  const clipped = spans
+    .map(([a, b]) => [Math.max(a, from), Math.min(b, to)] as const)
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  let total = 0;
+  let reach = from;
+  for (const [a, b] of clipped) {
+    if (b <= reach) continue;
+    total += b - Math.max(a, reach);
+    reach = b;
+  }
+  return total;
+}
+
+/**
+ * The p-th percentile (0–100) of `values`, by the nearest-rank method;
+ * `undefined` for no values.
+ */
+export function percentile(values: readonly number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+function slowRecovery(recovery: Recovery): Violation {
+  const took = recovery.ms === undefined ? 'no leader before the run ended' : `a leader after ${recovery.ms.toFixed(0)} ms`;
+  return {
+    kind: 'slow-recovery',
+    at: recovery.heal,
+    nodes: [],
+    message: `fault ${recovery.fault} (${recovery.kind}) healed, then ${took}; bound ${recovery.bound.toFixed(0)} ms`,
+  };
+}
+
+const describe = (tenure: Tenure): string => `${tenure.node} term ${tenure.term} [${tenure.start.toFixed(1)}, ${tenure.end.toFixed(1)}] ms`;

@@ -1,0 +1,149 @@
+/**
+ * The fault kinds: how long each lasts, how it is injected, how it heals.
+ * Durations scale with the lease (`age`) and the election interval (`tick`),
+ * so that each fault does what it is meant to (a pause outlives the lease,
+ * latency outlasts a tick).
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { createConnection } from 'mysql2/promise';
+import type { PrivateMariadb } from '../src/cli/private-mariadb.js';
+import type { ChaosNode } from './node.js';
+import type { Random } from './random.js';
+import type { FaultKind } from './records.js';
+
+/** What faults act on. */
+export interface FaultContext {
+  readonly server: PrivateMariadb;
+  readonly age: number;
+  readonly tick: number;
+  readonly random: Random;
+}
+
+/** A fault in force: what was done, and how to undo it. */
+export interface Injection {
+  readonly detail: string;
+  heal(): Promise<void>;
+}
+
+/** One kind of fault. */
+export interface FaultType {
+  /** `database`: the whole server; `node`: one participant (its process, its link or its sessions). */
+  readonly target: 'database' | 'node';
+  /** Whether it acts on the server, so that it must not run during a crash (nor a crash during it). */
+  readonly onServer: boolean;
+  /** Shortest and longest time in force, ms (0 for an instant fault). */
+  duration(context: FaultContext): { readonly min: number; readonly max: number };
+  /** Injects the fault; `node` is undefined for a `database` fault. */
+  inject(context: FaultContext, node: ChaosNode | undefined): Promise<Injection>;
+}
+
+function nodeOf(node: ChaosNode | undefined): ChaosNode {
+  if (!node) throw new TypeError('this fault needs a participant');
+  return node;
+}
+
+/** Every fault kind. */
+export const FAULTS: Record<FaultKind, FaultType> = {
+  kill: {
+    onServer: false,
+    target: 'node',
+    duration: ({ age }) => ({ min: 0.2 * age, max: 1.5 * age }),
+    async inject(_context, target) {
+      const node = nodeOf(target);
+      await node.kill();
+      return { detail: 'SIGKILL, then a new process', heal: async () => node.start() };
+    },
+  },
+  pause: {
+    onServer: false,
+    target: 'node',
+    duration: ({ age }) => ({ min: 1.1 * age, max: 2 * age }),
+    async inject(_context, target) {
+      const node = nodeOf(target);
+      node.pause();
+      return { detail: 'SIGSTOP, then SIGCONT', heal: async () => node.resume() };
+    },
+  },
+  partition: {
+    onServer: false,
+    target: 'node',
+    duration: ({ age }) => ({ min: 0.5 * age, max: 2 * age }),
+    async inject(_context, target) {
+      const { proxy } = nodeOf(target);
+      proxy.partition();
+      return { detail: 'traffic held both ways', heal: async () => proxy.heal() };
+    },
+  },
+  latency: {
+    onServer: false,
+    target: 'node',
+    duration: ({ age }) => ({ min: age, max: 2.5 * age }),
+    async inject({ random, tick }, target) {
+      const { proxy } = nodeOf(target);
+      const latency = Math.round(random.between(1.1, 2.5) * tick);
+      proxy.latency = latency;
+      return {
+        detail: `+${latency} ms each way`,
+        // Bytes sent just before the heal are still delayed: it is over when they arrive.
+        heal: async () => {
+          proxy.latency = 0;
+          await delay(latency);
+        },
+      };
+    },
+  },
+  'db-crash': {
+    onServer: true,
+    target: 'database',
+    duration: ({ age }) => ({ min: 0.1 * age, max: age }),
+    async inject({ server }) {
+      await server.crash();
+      // The heal ends when the server answers again, crash recovery included.
+      return { detail: 'SIGKILL mariadbd, restart on the same data', heal: () => server.restart() };
+    },
+  },
+  'db-kill-conn': {
+    onServer: true,
+    target: 'node',
+    duration: () => ({ min: 0, max: 0 }),
+    async inject({ server }, target) {
+      const { proxy } = nodeOf(target);
+      const killed = await killSessions(server.port, proxy.upstreamPorts());
+      return { detail: `KILL of ${killed} session${killed === 1 ? '' : 's'}`, heal: async () => {} };
+    },
+  },
+  skew: {
+    onServer: false,
+    target: 'node',
+    duration: ({ age }) => ({ min: 1.5 * age, max: 3 * age }),
+    async inject({ random }, target) {
+      const node = nodeOf(target);
+      const minutes = Math.round(random.between(60, 180)) * (random.chance(0.5) ? 1 : -1);
+      const skew = `${minutes > 0 ? '+' : ''}${minutes}m`;
+      await node.stop();
+      node.start(skew);
+      return {
+        detail: `wall clock ${skew} (${(minutes / 60).toFixed(1)} h), restarted`,
+        heal: async () => {
+          await node.stop();
+          node.start();
+        },
+      };
+    },
+  },
+};
+
+/** Kills, from the server's side, the sessions whose client ports are `ports`; returns how many. */
+async function killSessions(serverPort: number, ports: readonly number[]): Promise<number> {
+  if (ports.length === 0) return 0;
+  const admin = await createConnection({ host: '127.0.0.1', port: serverPort, user: 'root', connectTimeout: 2_000 });
+  try {
+    const [rows] = await admin.query('SELECT ID AS id, HOST AS host FROM information_schema.PROCESSLIST');
+    const wanted = new Set(ports.map(String));
+    const ids = (rows as { id: number; host: string }[]).filter((row) => wanted.has(row.host.split(':').at(-1) ?? '')).map((row) => row.id);
+    for (const id of ids) await admin.query(`KILL CONNECTION ${Number(id)}`).catch(() => {}); // already gone: fine.
+    return ids.length;
+  } finally {
+    await admin.end();
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * One chaos run: a private MariaDB, N participant processes each behind its
+ * own fault proxy, seeded faults for the duration, then everything stopped
+ * and the log table read. Whatever happens (an error, Ctrl-C), no
+ * participant, proxy or server is left behind, and the server's folder is
+ * removed.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { createConnection } from 'mysql2/promise';
+import { createMysqlLeaderTable } from '../src/index.js';
+import { startPrivateMariadb, type PrivateMariadb } from '../src/cli/private-mariadb.js';
+import { mono } from '../src/cli/tenures.js';
+import { ChaosNode } from './node.js';
+import { settleTime } from './options.js';
+import { FaultProxy } from './proxy.js';
+import { Random } from './random.js';
+import type { ChaosReport, FaultKind, FaultRecord, LogRow, RunLog } from './records.js';
+import { injectFaults } from './schedule.js';
+
+/** What a run does. Durations in ms. */
+export interface ChaosOptions {
+  readonly duration: number;
+  readonly participants: number;
+  readonly seed: number;
+  readonly kinds: readonly FaultKind[];
+  readonly age: number;
+  readonly tick: number;
+  /** Mean time between two fault starts. */
+  readonly interval: number;
+  /** Most faults in force at once. */
+  readonly concurrency: number;
+  /** The pause between a participant's write attempts. */
+  readonly writeEvery: number;
+  /** Ctrl-C: stop at once, clean up, and reject with the signal's reason. */
+  readonly signal: AbortSignal;
+  /** Progress lines. */
+  readonly write: (line: string) => void;
+}
+
+const ELECTION = 'chaos';
+const LOG_TABLE_SQL = `CREATE TABLE IF NOT EXISTS chaos_log (
+  id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
+  term BIGINT UNSIGNED NOT NULL,
+  participant VARCHAR(64) NOT NULL,
+  seq BIGINT UNSIGNED NOT NULL,
+  live_term BIGINT UNSIGNED NULL
+) ENGINE=InnoDB`;
+/** Longest wait for the first leader. */
+const FIRST_ELECTION_TIMEOUT = 30_000;
+
+/** Runs the harness; resolves to everything the run recorded. */
+export async function runChaos(options: ChaosOptions): Promise<RunLog> {
+  const { age, tick, signal, write } = options;
+  const started = mono();
+  const at = (): string => `${((mono() - started) / 1000).toFixed(1).padStart(6)}s`;
+  const reports: ChaosReport[] = [];
+  const faults: FaultRecord[] = [];
+  const nodes: ChaosNode[] = [];
+  const proxies: FaultProxy[] = [];
+  let server: PrivateMariadb | undefined;
+  // Should this process end abruptly (a second Ctrl-C), its children go with it.
+  const killChildren = (): void => void nodes.forEach((node) => node.retire());
+  process.once('exit', killChildren);
+  try {
+    server = await startPrivateMariadb();
+    write(`${at()}  private MariaDB on port ${server.port} (${server.dir})`);
+    await prepareTables(server.port);
+
+    const settings = { url: server.url, election: ELECTION, age, tick, writeEvery: options.writeEvery };
+    const onReport = (report: ChaosReport): void => {
+      reports.push(report);
+      if (report.event === 'elected') write(`${at()}  ${report.node} elected, term ${report.term}`);
+    };
+    for (let i = 1; i <= options.participants; i++) {
+      const proxy = new FaultProxy({ host: '127.0.0.1', port: server.port });
+      proxies.push(proxy);
+      await proxy.listen();
+      const node = new ChaosNode(`node-${i}`, proxy, settings, onReport);
+      nodes.push(node);
+      node.start();
+    }
+    await firstElection(nodes, signal);
+
+    const until = started + options.duration - settleTime(age, tick);
+    const context = { server, age, tick, random: new Random(options.seed) };
+    await injectFaults(context, nodes, { ...options, until }, (fault) => {
+      faults.push(fault);
+      write(`${at()}  fault ${fault.id} healed: ${fault.kind} on ${fault.target}, ${(fault.heal - fault.start).toFixed(0)} ms (${fault.detail})`);
+    });
+    await delay(Math.max(0, started + options.duration - mono()), undefined, { signal });
+
+    write(`${at()}  stopping the participants`);
+    await Promise.all(nodes.map((node) => node.stop()));
+    const rows = await readRows(server.port);
+    return { seed: options.seed, age, tick, nodes: nodes.map((n) => n.name), kinds: options.kinds, started, ended: mono(), reports, faults, rows };
+  } finally {
+    await Promise.all(nodes.map((node) => node.retire()));
+    await Promise.all(proxies.map((proxy) => proxy.close()));
+    await server?.stop();
+    process.removeListener('exit', killChildren);
+  }
+}
+
+async function prepareTables(port: number): Promise<void> {
+  const admin = await createConnection({ host: '127.0.0.1', port, user: 'root', database: 'test' });
+  try {
+    await createMysqlLeaderTable(admin);
+    await admin.query(LOG_TABLE_SQL);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function readRows(port: number): Promise<LogRow[]> {
+  const admin = await createConnection({ host: '127.0.0.1', port, user: 'root', database: 'test', supportBigNumbers: true });
+  try {
+    const [rows] = await admin.query('SELECT term, participant, seq, live_term FROM chaos_log ORDER BY id');
+    return (rows as { term: number; participant: string; seq: number; live_term: number | null }[]).map((row) => ({
+      term: Number(row.term),
+      participant: row.participant,
+      seq: Number(row.seq),
+      liveTerm: row.live_term === null ? null : Number(row.live_term),
+    }));
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Waits until a participant is elected: faults start from a running election. */
+async function firstElection(nodes: readonly ChaosNode[], signal: AbortSignal): Promise<void> {
+  const giveUpAt = mono() + FIRST_ELECTION_TIMEOUT;
+  while (!nodes.some((node) => node.leading)) {
+    if (mono() > giveUpAt) throw new Error(`no participant was elected within ${FIRST_ELECTION_TIMEOUT} ms`);
+    await delay(50, undefined, { signal });
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The command line of `npm run chaos`: flags, defaults, the `--soak` preset,
+ * and checks that name the flag and the value received.
+ */
+import { randomInt } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { FAULT_KINDS, type FaultKind } from './records.js';
+
+/** A mistake in the command line: printed with the usage, exit code 2. */
+export class UsageError extends Error {}
+
+/** The parsed command line. Durations in ms. */
+export interface ChaosArgs {
+  readonly duration: number;
+  readonly participants: number;
+  readonly seed: number;
+  readonly kinds: readonly FaultKind[];
+  readonly age: number;
+  readonly tick: number;
+  readonly interval: number;
+  readonly concurrency: number;
+  readonly writeEvery: number;
+  /** Where `timeline.svg`, `summary.json` and `run-log.json` go; nothing is written without it. */
+  readonly out: string | undefined;
+}
+
+export const USAGE = `npm run chaos -- [options]
+
+Starts a private MariaDB and N participant processes, each behind its own TCP
+fault proxy; injects seeded random faults (one or several at a time), then
+checks safety (one leader at a time, growing terms, fenced writes only from
+the live term, no write lost or doubled) and liveness (a leader again within
+age + tick of each fault's heal). Exits 1 on any violation.
+
+  --duration TIME      the whole run, e.g. 60s, 10m (default 60s; the last
+                       age + tick + 2 s inject nothing, to see the last recoveries)
+  --participants N     2 to 9 (default 5)
+  --seed N             the random choices (default: a random seed, printed)
+  --faults LIST        some of ${FAULT_KINDS.join(',')} (default: all)
+  --age MS             lease length (default 2000)
+  --tick MS            election interval (default 500)
+  --interval MS        mean time between two fault starts (default 3000)
+  --concurrency N      most faults in force at once (default 2)
+  --write-every MS     pause between a participant's fenced writes (default 100)
+  --out DIR            write timeline.svg, summary.json and run-log.json there
+  --soak               the long run: --duration 10m --interval 1500 --concurrency 3
+                       (flags given as well still win)
+  --help`;
+
+/**
+ * The time left at the end of a run without new faults, so that the
+ * recovery from the last ones can be seen: a lease, a tick, and a margin
+ * for a restarted process or server.
+ */
+export const settleTime = (age: number, tick: number): number => age + tick + 2_000;
+
+const DEFAULTS = { duration: '60s', participants: '5', age: '2000', tick: '500', interval: '3000', concurrency: '2', 'write-every': '100' };
+const SOAK = { duration: '10m', interval: '1500', concurrency: '3' };
+
+/** Parses `argv` (without node and the script); throws {@link UsageError}. */
+export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      duration: { type: 'string' },
+      participants: { type: 'string' },
+      seed: { type: 'string' },
+      faults: { type: 'string' },
+      age: { type: 'string' },
+      tick: { type: 'string' },
+      interval: { type: 'string' },
+      concurrency: { type: 'string' },
+      'write-every': { type: 'string' },
+      out: { type: 'string' },
+      soak: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) return 'help';
+  const given: Record<string, string | undefined> = { ...DEFAULTS, ...(values.soak ? SOAK : {}), ...values, soak: undefined, help: undefined };
+  const flag = (name: string): string => given[name] ?? '';
+
+  const age = whole('age', flag('age'), 10);
+  const tick = whole('tick', flag('tick'), 1);
+  if (tick + Math.ceil(age / 20) >= age) throw new UsageError(`--tick (${tick}) plus the margin (age / 20) must be less than --age (${age})`);
+  const participants = whole('participants', flag('participants'), 2, 9);
+  const concurrency = whole('concurrency', flag('concurrency'), 1, participants - 1);
+  const kinds = flag('faults')
+    ? flag('faults')
+        .split(',')
+        .map((kind) => kind.trim())
+    : [...FAULT_KINDS];
+  for (const kind of kinds) {
+    if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--faults: unknown kind "${kind}"; the kinds are ${FAULT_KINDS.join(', ')}`);
+  }
+  const length = duration(flag('duration'));
+  if (length < settleTime(age, tick) + 5_000) throw new UsageError(`--duration must leave at least 5 s of faults before the last ${settleTime(age, tick)} ms; received ${length} ms`);
+  return {
+    duration: length,
+    participants,
+    seed: given['seed'] === undefined ? randomInt(2 ** 31) : whole('seed', flag('seed'), 0),
+    kinds: [...new Set(kinds)] as FaultKind[],
+    age,
+    tick,
+    interval: whole('interval', flag('interval'), 100),
+    concurrency,
+    writeEvery: whole('write-every', flag('write-every'), 1),
+    out: given['out'],
+  };
+}
+
+/** A whole number from a flag, within `[min, max]`. */
+function whole(name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, received "${raw}"`);
+  }
+  return value;
+}
+
+/** `90s`, `10m`, `1500ms`, `1h` → ms. */
+function duration(raw: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw);
+  if (!match) throw new UsageError(`--duration must be a number with a unit (ms, s, m, h), e.g. 60s or 10m; received "${raw}"`);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(match[1]) * unit);
+}

@@ -1,0 +1,113 @@
+/**
+ * A chaos participant: one MysqlLeader, on the package's public API only,
+ * that reports its tenures and, every few milliseconds, tries a fenced
+ * write to the log table `chaos_log` (term, participant, seq). A follower
+ * tries too: the library must refuse it. Each row also records, as
+ * `live_term`, the term the election row holds when the row is inserted, in
+ * the same transaction: the database's own witness of the live term.
+ *
+ * Reports are JSON lines on stdout (see `ChaosReport` in records.ts), with
+ * `mono` on the machine's shared monotonic clock. A pipe write is synchronous
+ * on Linux, so a line is in the pipe before the next statement is sent, and a
+ * SIGKILL loses nothing that happened.
+ *
+ * Config: the CHAOS_PARTICIPANT environment variable (JSON, see {@link Config}).
+ * SIGTERM, or the end of standard input (the harness is gone), closes it.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { createPool } from 'mysql2/promise';
+import { MysqlLeader, continueOnError } from '../src/index.js';
+import { mono } from '../src/cli/tenures.js';
+import type { WritePhase } from './records.js';
+
+/** What the harness passes in CHAOS_PARTICIPANT. */
+export interface Config {
+  /** The database, through this participant's fault proxy. */
+  readonly url: string;
+  readonly election: string;
+  readonly name: string;
+  /** Which process of this name this is: 1, then one more per restart. */
+  readonly run: number;
+  readonly age: number;
+  readonly tick: number;
+  /** The pause between two write attempts, ms. */
+  readonly writeEvery: number;
+  /** The sequence number of the first write (one past the previous process's last). */
+  readonly firstSeq: number;
+}
+
+const config = JSON.parse(process.env['CHAOS_PARTICIPANT'] ?? '{}') as Config;
+const report = (fields: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify({ node: config.name, run: config.run, mono: mono(), wall: Date.now(), ...fields })}\n`);
+};
+// Whoever reads the reports is gone: stop (the lease runs out by itself).
+process.stdout.on('error', () => process.exit(1));
+
+// The election gets a small pool of its own, so that renewals never queue behind the writes.
+const electionPool = createPool({ uri: config.url, connectionLimit: 3 });
+const writePool = createPool({ uri: config.url, connectionLimit: 2 });
+const leader = new MysqlLeader(electionPool, config.election, {
+  nodeName: config.name,
+  age: config.age,
+  tick: config.tick,
+  onError: continueOnError,
+});
+
+// The last instant this node would have said it leads, on the shared clock.
+const until = (): number => mono() + leader.remainingMs;
+leader.on('elected', ({ term }) => report({ event: 'elected', term, until: until() }));
+leader.on('renewed', ({ term }) => report({ event: 'renewed', term, until: until() }));
+leader.on('revoked', ({ term, reason }) => report({ event: 'revoked', term, reason }));
+leader.on('error', (error) => report({ event: 'error', message: error.message }));
+
+const INSERT = 'INSERT INTO chaos_log (term, participant, seq, live_term) SELECT ?, ?, ?, term FROM leader_election WHERE leader_name = ?';
+const writeReport = (seq: number, phase: WritePhase, fields: Record<string, unknown> = {}): void => report({ event: 'write', seq, phase, ...fields });
+
+/**
+ * One fenced write. Its outcome: `acked` (committed), `rejected` (certainly
+ * not committed: refused as not leader, or failed before the commit was
+ * sent), or `unknown` (failed at the commit: it may or may not be there).
+ */
+async function write(seq: number): Promise<void> {
+  writeReport(seq, 'begin');
+  let inserted = false;
+  try {
+    await leader.withLeadership(
+      async (conn, { term }) => {
+        await conn.query(INSERT, [term, config.name, seq, config.election]);
+        inserted = true;
+        writeReport(seq, 'inserted', { term }); // the commit is sent after this instant.
+      },
+      { db: writePool },
+    );
+    writeReport(seq, 'acked');
+  } catch (error) {
+    const notLeader = (error as { code?: unknown }).code === 'ERR_MYSQL_LEADER_NOT_LEADER';
+    writeReport(seq, notLeader || !inserted ? 'rejected' : 'unknown', { message: String(error) });
+  }
+}
+
+let closing = false;
+async function writeLoop(): Promise<void> {
+  for (let seq = config.firstSeq; !closing; seq++) {
+    await write(seq);
+    await delay(config.writeEvery);
+  }
+}
+
+report({ event: 'ready' });
+leader.acquire().catch((error: unknown) => report({ event: 'failed', message: String(error) }));
+const writing = writeLoop();
+
+let closed: Promise<void> | undefined;
+const close = (): Promise<void> =>
+  (closed ??= (async () => {
+    closing = true;
+    await writing;
+    await leader.close();
+    await Promise.all([electionPool.end(), writePool.end()]);
+    report({ event: 'closed' });
+    process.exit(0);
+  })());
+process.once('SIGTERM', () => void close());
+process.stdin.on('end', () => void close()).resume();

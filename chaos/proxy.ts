@@ -1,0 +1,138 @@
+/**
+ * A TCP fault proxy between one participant and the database server: it
+ * forwards bytes both ways, and on command delays them (latency) or holds
+ * them (partition).
+ *
+ * A partition holds everything in both directions, connection closes
+ * included, and delivers it in order when it heals: what a network that
+ * drops packets does to TCP, which retransmits them once the path is back.
+ * That is the harsh case for a lease protocol, because statements the client
+ * gave up on long ago still reach the server, late.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { mono } from '../src/cli/tenures.js';
+
+/** One direction of a proxied connection: chunks (and finally the close) delivered in order. */
+class Link {
+  /** `null` stands for the end of the stream. */
+  readonly #queue: { due: number; chunk: Buffer | null }[] = [];
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly to: Socket,
+    readonly proxy: FaultProxy,
+    readonly onEnd: () => void,
+  ) {}
+
+  push(chunk: Buffer | null): void {
+    this.#queue.push({ due: mono() + this.proxy.latency, chunk });
+    this.flush();
+  }
+
+  /** Delivers what is due, unless partitioned; arms a timer for the rest. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    if (this.proxy.partitioned) return;
+    for (let head = this.#queue[0]; head; head = this.#queue[0]) {
+      const wait = head.due - mono();
+      if (wait > 0) {
+        this.#timer = setTimeout(() => this.flush(), wait);
+        return;
+      }
+      this.#queue.shift();
+      if (head.chunk !== null) {
+        this.to.write(head.chunk);
+        continue;
+      }
+      this.to.end();
+      this.onEnd();
+      return;
+    }
+  }
+
+  /** Drops everything (the proxy is closing). */
+  clear(): void {
+    clearTimeout(this.#timer);
+    this.#queue.length = 0;
+  }
+}
+
+/** A fault proxy listening on a free loopback port, forwarding to `target`. */
+export class FaultProxy {
+  /** Delay added to each chunk, each way (ms). */
+  latency = 0;
+  /** Whether traffic is held both ways. */
+  partitioned = false;
+  readonly #server: Server;
+  readonly #links = new Set<Link>();
+  readonly #upstreams = new Set<Socket>();
+  readonly #sockets = new Set<Socket>();
+
+  constructor(readonly target: { readonly host: string; readonly port: number }) {
+    this.#server = createServer((client) => this.#accept(client));
+  }
+
+  /** Starts listening; resolves to the port. */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(0, '127.0.0.1', () => resolve(this.port));
+    });
+  }
+
+  /** The port participants connect to. */
+  get port(): number {
+    const address = this.#server.address();
+    if (typeof address !== 'object' || !address) throw new Error('the proxy is not listening');
+    return address.port;
+  }
+
+  /** Holds traffic both ways until {@link heal}. */
+  partition(): void {
+    this.partitioned = true;
+  }
+
+  /** Delivers what was held, in order, and forwards again. */
+  heal(): void {
+    this.partitioned = false;
+    for (const link of this.#links) link.flush();
+  }
+
+  /**
+   * The local ports of its connections to the server: the server shows each
+   * session's client as `127.0.0.1:PORT` (the `HOST` of `PROCESSLIST`).
+   */
+  upstreamPorts(): number[] {
+    return [...this.#upstreams].flatMap((socket) => (socket.localPort === undefined ? [] : [socket.localPort]));
+  }
+
+  /** Stops listening and destroys every connection. */
+  close(): Promise<void> {
+    for (const link of this.#links) link.clear();
+    for (const socket of this.#sockets) socket.destroy();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #accept(client: Socket): void {
+    const upstream = connect(this.target.port, this.target.host);
+    const down: Link = new Link(client, this, () => this.#links.delete(down));
+    const up: Link = new Link(upstream, this, () => this.#links.delete(up));
+    this.#upstreams.add(upstream);
+    for (const [socket, link] of [
+      [client, up],
+      [upstream, down],
+    ] as const) {
+      this.#sockets.add(socket);
+      this.#links.add(link);
+      socket.setNoDelay(true);
+      socket.on('data', (chunk: Buffer) => link.push(chunk));
+      // A reset or a refused connection is passed on as a close, in order.
+      socket.on('error', () => {});
+      socket.once('close', () => {
+        link.push(null);
+        this.#sockets.delete(socket);
+        if (socket === upstream) this.#upstreams.delete(upstream);
+      });
+    }
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * What a chaos run records, and all the checker reads: the participants'
+ * reports, the faults injected, the rows of the log table. Every time is on
+ * the machine's shared monotonic clock (`mono()` of src/cli/tenures.ts), ms.
+ */
+import type { Report } from '../src/cli/tenures.js';
+
+/** The fault kinds, in the order of the `--faults` help. */
+export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'db-crash', 'db-kill-conn', 'skew'] as const;
+
+/** A kind of fault. */
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/**
+ * One line a chaos participant printed (chaos/participant.ts), or that the
+ * harness added for it (`exited`). `run` counts the processes that bore the
+ * participant's name: 1, then one more per restart.
+ *
+ * Events: `ready`; `elected` and `renewed` (`term`, `until`: the last instant
+ * it would have said it leads); `revoked` (`term`, `reason`); `write`
+ * (`seq`, `phase`: `begin`, `inserted` with `term`, then `acked`,
+ * `rejected` or `unknown`); `error`; `exited` (the process is gone).
+ */
+export interface ChaosReport extends Report {
+  readonly run: number;
+}
+
+/** The phases of one fenced write, in its participant's reports. */
+export type WritePhase = 'begin' | 'inserted' | 'acked' | 'rejected' | 'unknown';
+
+/** One fault, injected at `start` and healed at `heal` (equal for an instant fault). */
+export interface FaultRecord {
+  readonly id: number;
+  readonly kind: FaultKind;
+  /** A participant's name, or `database`. */
+  readonly target: string;
+  readonly start: number;
+  readonly heal: number;
+  /** What exactly was done, for people: `latency 840 ms each way`, `clock +2h`… */
+  readonly detail: string;
+}
+
+/** A row of the log table: one committed fenced write. */
+export interface LogRow {
+  readonly term: number;
+  readonly participant: string;
+  readonly seq: number;
+  /** The election row's term, read in the write's own transaction when it inserted the row. */
+  readonly liveTerm: number | null;
+}
+
+/** Everything a run recorded. */
+export interface RunLog {
+  readonly seed: number;
+  readonly age: number;
+  readonly tick: number;
+  /** The participants' names, in lane order. */
+  readonly nodes: readonly string[];
+  /** The fault kinds the run was asked to inject. */
+  readonly kinds: readonly FaultKind[];
+  readonly started: number;
+  readonly ended: number;
+  readonly reports: readonly ChaosReport[];
+  readonly faults: readonly FaultRecord[];
+  readonly rows: readonly LogRow[];
+}

@@ -1,0 +1,62 @@
+/**
+ * `npm run chaos -- [options]` (see options.ts for the flags): runs the
+ * harness, checks what it recorded, prints the summary and writes the
+ * picture. Exit codes: 0 no violation, 1 a violation (or a requested fault
+ * kind never injected, or an error), 2 a usage error, 130 interrupted.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { check } from './checker.js';
+import { runChaos } from './harness.js';
+import { USAGE, UsageError, parseChaosArgs } from './options.js';
+import { formatSummary, summarize } from './summary.js';
+import { timeline } from './timeline.js';
+
+const write = (line: string): void => void process.stdout.write(`${line}\n`);
+
+let args;
+try {
+  args = parseChaosArgs(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError || (error as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS'))) throw error;
+  process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+if (args === 'help') {
+  write(USAGE);
+  process.exit(0);
+}
+
+const controller = new AbortController();
+const interrupt = (): void => {
+  write('interrupted: stopping the participants, the proxies and the server…');
+  controller.abort(new Error('interrupted'));
+  // A second Ctrl-C ends at once; the exit handlers still kill what is running.
+  process.once('SIGINT', () => process.exit(130));
+};
+process.once('SIGINT', interrupt);
+process.once('SIGTERM', interrupt);
+
+write(`chaos: seed ${args.seed}, ${args.participants} participants, ${args.duration / 1000} s, faults ${args.kinds.join(',')}`);
+try {
+  const log = await runChaos({ ...args, signal: controller.signal, write });
+  const verdict = check(log);
+  const summary = summarize(log, verdict);
+  write('');
+  for (const line of formatSummary(summary)) write(line);
+  if (args.out) {
+    mkdirSync(args.out, { recursive: true });
+    writeFileSync(join(args.out, 'timeline.svg'), timeline(log, verdict));
+    writeFileSync(join(args.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    writeFileSync(join(args.out, 'run-log.json'), JSON.stringify(log));
+    write(`  written:     ${join(args.out, 'timeline.svg')}, summary.json, run-log.json`);
+  }
+  process.exit(summary.violations > 0 || summary.faults.missingKinds.length > 0 ? 1 : 0);
+} catch (error) {
+  if (controller.signal.aborted) {
+    write('interrupted: everything stopped and removed.');
+    process.exit(130);
+  }
+  process.stderr.write(`chaos: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+}

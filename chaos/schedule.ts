@@ -1,0 +1,102 @@
+/**
+ * The fault scheduler: starts a fault every `interval` or so (uniformly
+ * between half and one and a half of it), several at a time up to
+ * `concurrency`, each healed after a random while, until `until`.
+ *
+ * Kinds come round-robin from a fresh seeded shuffle of the requested kinds,
+ * so every kind is injected once in the first round: a run long enough for
+ * that many faults covers them all, whatever the seed. A participant has one
+ * fault at a time, and the server one (a crash, or a KILL of sessions).
+ * Targets lean towards the leader, where faults hurt.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { mono } from '../src/cli/tenures.js';
+import { FAULTS, type FaultContext } from './faults.js';
+import type { ChaosNode } from './node.js';
+import type { FaultKind, FaultRecord } from './records.js';
+
+/** How the scheduler paces faults. */
+export interface ScheduleOptions {
+  readonly kinds: readonly FaultKind[];
+  /** Mean time between two fault starts, ms. */
+  readonly interval: number;
+  /** Most faults in force at once. */
+  readonly concurrency: number;
+  /** No fault starts after this instant, and every fault has healed by then (shared monotonic clock, ms). */
+  readonly until: number;
+  /** Aborts the run (Ctrl-C): no new fault, no heal. */
+  readonly signal: AbortSignal;
+}
+
+/** Chance that a participant fault picks the leader, when the leader is free. */
+const LEADER_BIAS = 0.6;
+/** How often a fault waiting for a free target looks again, ms. */
+const RETRY = 100;
+
+/** Injects faults until `options.until`; calls `record` as each one heals; resolves when all have. */
+export async function injectFaults(
+  context: FaultContext,
+  nodes: readonly ChaosNode[],
+  options: ScheduleOptions,
+  record: (fault: FaultRecord) => void,
+): Promise<void> {
+  const { random } = context;
+  const busy = new Set<string>(); // participants under a fault, and 'database' while the server has one
+  const running = new Set<Promise<void>>();
+  const failures: unknown[] = [];
+  let cycle: FaultKind[] = [];
+  let id = 0;
+
+  const freeNode = (): ChaosNode | undefined => {
+    const free = nodes.filter((node) => !busy.has(node.name));
+    const leader = free.find((node) => node.leading);
+    if (leader && random.chance(LEADER_BIAS)) return leader;
+    return free.length > 0 ? random.pick(free) : undefined;
+  };
+
+  const run = async (kind: FaultKind, node: ChaosNode | undefined, duration: number): Promise<void> => {
+    const target = node?.name ?? 'database';
+    const held = [target, ...(FAULTS[kind].onServer ? ['database'] : [])];
+    for (const name of held) busy.add(name);
+    try {
+      const faultId = ++id;
+      const start = mono();
+      const injection = await FAULTS[kind].inject(context, node);
+      if (duration > 0) await delay(duration, undefined, { signal: options.signal });
+      await injection.heal();
+      record({ id: faultId, kind, target, start, heal: mono(), detail: injection.detail });
+    } finally {
+      for (const name of held) busy.delete(name);
+    }
+  };
+
+  try {
+    schedule: for (;;) {
+      await delay(random.between(0.5, 1.5) * options.interval, undefined, { signal: options.signal });
+      if (failures.length > 0) throw failures[0];
+      if (cycle.length === 0) cycle = random.shuffle(options.kinds);
+      const kind = cycle.shift() as FaultKind;
+      const type = FAULTS[kind];
+      const { min, max } = type.duration(context);
+      let duration = Math.round(random.between(min, max));
+      // Wait for a free slot and target; give up when the fault would no longer fit.
+      let node: ChaosNode | undefined;
+      for (;;) {
+        const left = options.until - mono();
+        if (left <= min) break schedule;
+        duration = Math.min(duration, left);
+        const free = running.size < options.concurrency && !(type.onServer && busy.has('database'));
+        if (free && type.target === 'database') break;
+        if (free && (node = freeNode())) break;
+        await delay(RETRY, undefined, { signal: options.signal });
+      }
+      const task = run(kind, node, duration);
+      running.add(task);
+      // A fault that fails to inject or heal stops the run at the next step.
+      task.catch((error: unknown) => failures.push(error)).finally(() => running.delete(task));
+    }
+  } finally {
+    await Promise.allSettled(running);
+  }
+  if (failures.length > 0) throw failures[0];
+}

@@ -1,0 +1,107 @@
+/**
+ * Functions for operators (the `status`, `watch` and `release` commands of
+ * the CLI, dashboards, runbooks): read every election of a table, and end a
+ * stuck lease by force. Times are computed by the database clock, as the
+ * protocol's own statements are.
+ */
+import { DEFAULT_TABLE_NAME, checkName, checkTableName } from '../options.js';
+import type { Lease } from '../store.js';
+import { Driver, rowsOf, writeResultOf, type Queryable, type Row } from './driver.js';
+import { translateError } from './errors.js';
+import { readColumns } from './schema.js';
+import { adminStatements } from './sql.js';
+import { toLease } from './store.js';
+
+/** Options of {@link listElections}, {@link readElection} and {@link forceRelease}. */
+export interface AdminOptions {
+  /**
+   * The election table: an identifier or `schema.table`.
+   * @default 'leader_election'
+   */
+  tableName?: string;
+  /** Abandons the statement (and destroys its connection) when it aborts. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One election's row, as the database sees it now. The lease is live while
+ * `expiresInMs` is positive; `nodeName` and `term` then name the leader.
+ * Once it has lapsed (or been released), they name the last leader, and the
+ * next tenure will have a higher term.
+ */
+export interface ElectionStatus extends Lease {
+  /** The election (the row's `leader_name`). */
+  readonly leaderName: string;
+}
+
+/** The lease that {@link forceRelease} ended. */
+export interface ForcedRelease {
+  /** The node that held it. If it still runs, it keeps acting as leader until its own deadline (at most `remainingMs`), then steps down. */
+  readonly nodeName: string;
+  /** The term of the tenure that was ended. */
+  readonly term: number;
+  /** What was left of the lease by the database clock when it was ended, in ms. */
+  readonly remainingMs: number;
+}
+
+/** Every election in the table, sorted by name, live or lapsed. */
+export async function listElections(db: Queryable, options: AdminOptions = {}): Promise<ElectionStatus[]> {
+  const { driver, tableName, signal } = prepare(db, options);
+  const rows = rowsOf(await run(driver, tableName, 'listing the elections', adminStatements(tableName).list, [], signal));
+  return rows.map(toStatus);
+}
+
+/** One election's row, or `undefined` when it has never had a leader. */
+export async function readElection(db: Queryable, leaderName: string, options: AdminOptions = {}): Promise<ElectionStatus | undefined> {
+  const name = checkName('leaderName', leaderName);
+  const { driver, tableName, signal } = prepare(db, options);
+  const [row] = rowsOf(await run(driver, tableName, 'reading the election row', adminStatements(tableName).one, [name], signal));
+  return row && toStatus(row);
+}
+
+/**
+ * Ends the election's live lease now, whoever holds it, so that another node
+ * can take over at once: for a leader that is stuck (hung, partitioned, or
+ * gone without releasing). Resolves to the lease it ended, or `undefined`
+ * when there was no live lease (or it changed hands meanwhile).
+ *
+ * This is an operator's tool, not part of the protocol: if the leader still
+ * runs, it keeps believing it leads until its own deadline (at most the
+ * lease's remaining life) and steps down at its next renewal, so two nodes
+ * may act as leader for that long. Fence writes with the term.
+ */
+export async function forceRelease(db: Queryable, leaderName: string, options: AdminOptions = {}): Promise<ForcedRelease | undefined> {
+  const name = checkName('leaderName', leaderName);
+  const { driver, tableName, signal } = prepare(db, options);
+  const sql = adminStatements(tableName);
+  const [row] = rowsOf(await run(driver, tableName, 'reading the election row', sql.one, [name], signal));
+  const lease = row && toLease(row);
+  if (!lease || lease.expiresInMs <= 0) return undefined;
+  // Guarded by the term just read: a tenure that began meanwhile is left alone.
+  const result = writeResultOf(await run(driver, tableName, 'releasing the lease by force', sql.forceRelease, [name, lease.term], signal));
+  if (result.affectedRows !== 1) return undefined;
+  return { nodeName: lease.nodeName, term: lease.term, remainingMs: lease.expiresInMs };
+}
+
+function prepare(db: Queryable, options: AdminOptions): { driver: Driver; tableName: string; signal: AbortSignal } {
+  return {
+    driver: new Driver(db),
+    tableName: checkTableName(options.tableName ?? DEFAULT_TABLE_NAME),
+    signal: options.signal ?? new AbortController().signal,
+  };
+}
+
+/** Runs one statement; a driver's error becomes a `SchemaError` or `DatabaseError` that names the table. */
+async function run(driver: Driver, tableName: string, what: string, sql: string, values: unknown[], signal: AbortSignal): Promise<unknown> {
+  try {
+    return await driver.query(sql, values, signal);
+  } catch (error) {
+    const badField = (error as { errno?: unknown } | null)?.errno === 1054;
+    const columns = badField ? await readColumns(driver, tableName, signal).catch(() => undefined) : undefined;
+    throw translateError(error, what, tableName, columns);
+  }
+}
+
+function toStatus(row: Row): ElectionStatus {
+  return { leaderName: String(row['leader_name']), ...toLease(row) };
+}
