@@ -57,7 +57,7 @@ export async function failover(context: BenchContext): Promise<ScenarioResult> {
     let { node: leader } = await nextElected(startedAt);
     for (let round = 1; round <= rounds; round++) {
       const since = mono();
-      const renewal = await leader.waitFor((r) => r.event === 'renewed' && r.mono > since, 2 * tick, 'renewal');
+      const renewal = await leader.waitFor((r) => r.event === 'renewed' && r.mono > since, age, 'renewal');
       const sent = (renewal.until as number) + margin - age;
       const killAt = renewal.mono + Math.random() * Math.max(0, sent + tick - GUARD - renewal.mono);
       await delay(killAt - mono());

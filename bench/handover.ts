@@ -25,6 +25,8 @@ export async function handover(context: BenchContext): Promise<ScenarioResult> {
   let errors = 0;
   /** Called with the participant just elected and when (performance.now()). */
   let onElected: ((leader: MysqlLeader, at: number) => void) | undefined;
+  /** When each participant last saw the lease vacant (its `leaderChange` to no leader). */
+  const sawVacant = new Map<MysqlLeader, number>();
 
   let joined = 0;
   const join = (pool: Pool): MysqlLeader => {
@@ -33,6 +35,9 @@ export async function handover(context: BenchContext): Promise<ScenarioResult> {
       const at = performance.now();
       if (participants.some((other) => other !== leader && other.leading)) overlaps++;
       onElected?.(leader, at);
+    });
+    leader.on('leaderChange', ({ leader: now }) => {
+      if (now === undefined) sawVacant.set(leader, performance.now());
     });
     leader.on('error', () => errors++);
     campaigns.push(leader.acquire());
@@ -52,6 +57,9 @@ export async function handover(context: BenchContext): Promise<ScenarioResult> {
     );
 
   const times: number[] = [];
+  const closeTimes: number[] = [];
+  const vacantTimes: number[] = [];
+  const claimTimes: number[] = [];
   try {
     let { leader } = await nextElected();
     for (let round = 1; round <= rounds; round++) {
@@ -62,7 +70,11 @@ export async function handover(context: BenchContext): Promise<ScenarioResult> {
       const closing = leader.close();
       const elected = await next;
       times.push(elected.at - closedAt);
+      const vacant = sawVacant.get(elected.leader) ?? Number.NaN;
+      vacantTimes.push(vacant - closedAt);
+      claimTimes.push(elected.at - vacant);
       await closing;
+      closeTimes.push(performance.now() - closedAt);
       const slot = participants.indexOf(leader);
       participants[slot] = join(pools[slot]!);
       leader = elected.leader;
@@ -80,6 +92,9 @@ export async function handover(context: BenchContext): Promise<ScenarioResult> {
     settings: { age, tick, followers: FOLLOWERS, rounds, handoverLock: true },
     measures: [
       { label: `close() → next leader's elected (${FOLLOWERS} followers)`, unit: 'ms', value: summary, target: 'p99 ≤ 50 ms', met: summary.p99 <= 50 },
+      { label: '  of which: close() → the winner reads the row vacant', unit: 'ms', value: summarize(vacantTimes) },
+      { label: '  of which: row read vacant → elected (the claim)', unit: 'ms', value: summarize(claimTimes) },
+      { label: 'close() → close() resolved (for context)', unit: 'ms', value: summarize(closeTimes) },
       { label: 'elected while another believed it led', unit: 'times', value: overlaps, target: '0', met: overlaps === 0 },
       { label: 'database errors reported', unit: '', value: errors },
     ],

@@ -1,10 +1,11 @@
 /**
  * The checker: pure functions from what a run recorded ({@link RunLog}) to
  * what it proves. Safety: no two believed tenures overlap, terms grow from
- * one tenure to the next, every committed fenced write was made while its
- * term's tenure lasted, no acknowledged write is lost and none is written
- * twice. Liveness: after each fault heals, a leader exists again within
- * `age + tick` (plus the time other faults were still in force).
+ * one tenure to the next, every committed fenced write committed under the
+ * live term and was sent while its node's tenure lasted, no acknowledged
+ * write is lost and none is written twice. Liveness: after each fault heals,
+ * a leader exists again within `age + tick` (plus the time other faults were
+ * still in force).
  */
 import { tenuresOf, type Tenure } from '../src/cli/tenures.js';
 import type { ChaosReport, FaultKind, FaultRecord, LogRow, RunLog, WritePhase } from './records.js';
@@ -28,7 +29,9 @@ export type ViolationKind =
   /** A row for a write that was refused or rolled back, or that nobody attempted. */
   | 'phantom-write'
   /** No leader within the bound after a fault healed. */
-  | 'slow-recovery';
+  | 'slow-recovery'
+  /** A participant process died on its own, or its `acquire()` rejected (it stopped campaigning). */
+  | 'crash';
 
 /** One violation, placed in time (shared monotonic clock, ms) and on the participants involved. */
 export interface Violation {
@@ -83,6 +86,7 @@ export function check(log: RunLog): Verdict {
     ...findTermDisorder(tenures),
     ...checkRows(log.rows, writes, tenures),
     ...recoveries.filter((r) => r.ms === undefined || r.ms > r.bound).map(slowRecovery),
+    ...findCrashes(log.reports),
   ].sort((a, b) => a.at - b.at);
   return { tenures, writes, recoveries, violations };
 }
@@ -196,9 +200,9 @@ export function checkRows(rows: readonly LogRow[], writes: readonly Write[], ten
     } else if (!tenure) {
       violation('stale-write', committedAfter, `${row.participant} never believed it led under term ${row.term}`);
     } else if (later) {
-      violation('stale-write', committedAfter, `committed after ${describe(later)} had begun (the commit was sent after ${committedAfter.toFixed(1)} ms)`);
+      violation('stale-write', committedAfter, `committed after ${describe(later)} had begun (the commit was sent after ${seconds(committedAfter)})`);
     } else if (tenure.end < committedAfter) {
-      violation('late-commit', committedAfter, `its tenure ended at ${tenure.end.toFixed(1)} ms, and the commit was sent after ${committedAfter.toFixed(1)} ms`);
+      violation('late-commit', committedAfter, `its tenure ended at ${seconds(tenure.end)}, and the commit was sent after ${seconds(committedAfter)}`);
     }
   }
   for (const [k, n] of count) {
@@ -213,6 +217,18 @@ export function checkRows(rows: readonly LogRow[], writes: readonly Write[], ten
     }
   }
   return violations;
+}
+
+/** Processes that exited without the harness ending them, and campaigns that gave up; with the process's last lines on stderr. */
+export function findCrashes(reports: readonly ChaosReport[]): Violation[] {
+  return reports
+    .filter((r) => (r.event === 'exited' && r['expected'] === false) || r.event === 'failed')
+    .map((r) => {
+      const stderr = reports.filter((s) => s.event === 'stderr' && s.node === r.node && s.run === r.run).slice(-5);
+      const what = r.event === 'failed' ? `acquire() rejected: ${String(r['message'])}` : `the process exited by itself (${String(r.reason)})`;
+      const tail = stderr.length > 0 ? `; stderr: ${stderr.map((s) => String(s['text'])).join(' | ')}` : '';
+      return { kind: 'crash', at: r.mono, nodes: [r.node], message: `${r.node} (process ${r.run}): ${what}${tail}` };
+    });
 }
 
 /**
@@ -268,4 +284,6 @@ function slowRecovery(recovery: Recovery): Violation {
   };
 }
 
-const describe = (tenure: Tenure): string => `${tenure.node} term ${tenure.term} [${tenure.start.toFixed(1)}, ${tenure.end.toFixed(1)}] ms`;
+const seconds = (t: number): string => `${(t / 1000).toFixed(3)} s`;
+
+const describe = (tenure: Tenure): string => `${tenure.node} term ${tenure.term} [${seconds(tenure.start)}, ${seconds(tenure.end)}]`;

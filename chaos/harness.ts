@@ -92,7 +92,18 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     write(`${at()}  stopping the participants`);
     await Promise.all(nodes.map((node) => node.stop()));
     const rows = await readRows(server.port);
-    return { seed: options.seed, age, tick, nodes: nodes.map((n) => n.name), kinds: options.kinds, started, ended: mono(), reports, faults, rows };
+    const since = (t: number): number => t - started;
+    return {
+      seed: options.seed,
+      age,
+      tick,
+      nodes: nodes.map((n) => n.name),
+      kinds: options.kinds,
+      ended: since(mono()),
+      reports: reports.map((r) => ({ ...r, mono: since(r.mono), ...(r.until !== undefined && { until: since(r.until) }) })),
+      faults: faults.map((f) => ({ ...f, start: since(f.start), heal: since(f.heal) })),
+      rows,
+    };
   } finally {
     await Promise.all(nodes.map((node) => node.retire()));
     await Promise.all(proxies.map((proxy) => proxy.close()));

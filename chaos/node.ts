@@ -33,6 +33,8 @@ export class ChaosNode {
   #nextSeq = 1;
   #leading = false;
   #retired = false;
+  /** Whether the harness ended (or is ending) the current process: any other exit is a crash. */
+  #ending = false;
 
   constructor(
     readonly name: string,
@@ -59,15 +61,18 @@ export class ChaosNode {
     const faketime = skew ? { LD_PRELOAD: LIBFAKETIME, FAKETIME: skew, FAKETIME_DONT_FAKE_MONOTONIC: '1' } : {};
     const child = spawn(process.execPath, [...process.execArgv, PROGRAM], {
       env: { ...process.env, ...faketime, CHAOS_PARTICIPANT: JSON.stringify(config) },
-      stdio: ['pipe', 'pipe', 'inherit'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.#child = child;
+    this.#ending = false;
     const run = this.#run;
+    const harnessReport = (fields: { event: string; [key: string]: unknown }): void => this.#receive({ node: this.name, run, mono: mono(), wall: Date.now(), ...fields });
     createInterface({ input: child.stdout }).on('line', (line) => this.#receive(JSON.parse(line) as ChaosReport));
-    // 'close' comes after the last line of stdout: every report of this run has been read.
+    createInterface({ input: child.stderr }).on('line', (text) => harnessReport({ event: 'stderr', text }));
+    // 'close' comes after the last line of stdout and stderr: every report of this run has been read.
     this.#closed = new Promise((resolve) =>
       child.once('close', (code, signal) => {
-        this.#receive({ node: this.name, run, event: 'exited', mono: mono(), wall: Date.now(), reason: signal ?? `exit ${code}` });
+        harnessReport({ event: 'exited', reason: signal ?? `exit ${code}`, expected: this.#ending });
         resolve();
       }),
     );
@@ -75,12 +80,14 @@ export class ChaosNode {
 
   /** SIGKILL; resolves once every report of the process has been read. */
   kill(): Promise<void> {
+    this.#ending = true;
     if (this.running) this.#child?.kill('SIGKILL');
     return this.#closed;
   }
 
   /** SIGTERM (it steps down, releases and exits), then SIGKILL if it takes too long. */
   async stop(): Promise<void> {
+    this.#ending = true;
     if (!this.running) return this.#closed;
     this.#child?.kill('SIGTERM');
     const timer = setTimeout(() => this.#child?.kill('SIGKILL'), STOP_GRACE);
@@ -88,10 +95,12 @@ export class ChaosNode {
     clearTimeout(timer);
   }
 
+  /** SIGSTOP: the process is frozen, its sockets stay open. */
   pause(): void {
     this.#child?.kill('SIGSTOP');
   }
 
+  /** SIGCONT. */
   resume(): void {
     this.#child?.kill('SIGCONT');
   }

@@ -22,6 +22,8 @@ export interface ChaosArgs {
   readonly writeEvery: number;
   /** Where `timeline.svg`, `summary.json` and `run-log.json` go; nothing is written without it. */
   readonly out: string | undefined;
+  /** A folder of an earlier run: check its `run-log.json` again instead of running. */
+  readonly replay: string | undefined;
 }
 
 export const USAGE = `npm run chaos -- [options]
@@ -45,6 +47,8 @@ age + tick of each fault's heal). Exits 1 on any violation.
   --out DIR            write timeline.svg, summary.json and run-log.json there
   --soak               the long run: --duration 10m --interval 1500 --concurrency 3
                        (flags given as well still win)
+  --replay DIR         check DIR/run-log.json of an earlier run again, and draw it
+                       (into --out, default DIR); nothing is started
   --help`;
 
 /**
@@ -54,29 +58,33 @@ age + tick of each fault's heal). Exits 1 on any violation.
  */
 export const settleTime = (age: number, tick: number): number => age + tick + 2_000;
 
+const FLAGS = {
+  duration: { type: 'string' },
+  participants: { type: 'string' },
+  seed: { type: 'string' },
+  faults: { type: 'string' },
+  age: { type: 'string' },
+  tick: { type: 'string' },
+  interval: { type: 'string' },
+  concurrency: { type: 'string' },
+  'write-every': { type: 'string' },
+  out: { type: 'string' },
+  replay: { type: 'string' },
+  soak: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
 const DEFAULTS = { duration: '60s', participants: '5', age: '2000', tick: '500', interval: '3000', concurrency: '2', 'write-every': '100' };
 const SOAK = { duration: '10m', interval: '1500', concurrency: '3' };
 
 /** Parses `argv` (without node and the script); throws {@link UsageError}. */
 export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
-  const { values } = parseArgs({
-    args: [...argv],
-    strict: true,
-    options: {
-      duration: { type: 'string' },
-      participants: { type: 'string' },
-      seed: { type: 'string' },
-      faults: { type: 'string' },
-      age: { type: 'string' },
-      tick: { type: 'string' },
-      interval: { type: 'string' },
-      concurrency: { type: 'string' },
-      'write-every': { type: 'string' },
-      out: { type: 'string' },
-      soak: { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...argv], strict: true, options: FLAGS }));
+  } catch (error) {
+    throw new UsageError((error as Error).message); // an unknown flag, a missing value
+  }
   if (values.help) return 'help';
   const given: Record<string, string | undefined> = { ...DEFAULTS, ...(values.soak ? SOAK : {}), ...values, soak: undefined, help: undefined };
   const flag = (name: string): string => given[name] ?? '';
@@ -106,7 +114,8 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
     interval: whole('interval', flag('interval'), 100),
     concurrency,
     writeEvery: whole('write-every', flag('write-every'), 1),
-    out: given['out'],
+    out: given['out'] ?? given['replay'],
+    replay: given['replay'],
   };
 }
 

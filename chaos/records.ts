@@ -1,7 +1,8 @@
 /**
  * What a chaos run records, and all the checker reads: the participants'
- * reports, the faults injected, the rows of the log table. Every time is on
- * the machine's shared monotonic clock (`mono()` of src/cli/tenures.ts), ms.
+ * reports, the faults injected, the rows of the log table. Every time is in
+ * ms on the machine's shared monotonic clock (`mono()` of
+ * src/cli/tenures.ts), counted from the start of the run.
  */
 import type { Report } from '../src/cli/tenures.js';
 
@@ -58,7 +59,7 @@ export interface RunLog {
   readonly nodes: readonly string[];
   /** The fault kinds the run was asked to inject. */
   readonly kinds: readonly FaultKind[];
-  readonly started: number;
+  /** The end of the run (its start is 0). */
   readonly ended: number;
   readonly reports: readonly ChaosReport[];
   readonly faults: readonly FaultRecord[];

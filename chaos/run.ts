@@ -4,28 +4,49 @@
  * picture. Exit codes: 0 no violation, 1 a violation (or a requested fault
  * kind never injected, or an error), 2 a usage error, 130 interrupted.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { check } from './checker.js';
 import { runChaos } from './harness.js';
-import { USAGE, UsageError, parseChaosArgs } from './options.js';
+import { USAGE, UsageError, parseChaosArgs, type ChaosArgs } from './options.js';
+import type { RunLog } from './records.js';
 import { formatSummary, summarize } from './summary.js';
 import { timeline } from './timeline.js';
 
 const write = (line: string): void => void process.stdout.write(`${line}\n`);
 
-let args;
-try {
-  args = parseChaosArgs(process.argv.slice(2));
-} catch (error) {
-  if (!(error instanceof UsageError || (error as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS'))) throw error;
-  process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
-  process.exit(2);
+/** The command line, or the exit after printing the usage. */
+function parseOrExit(): ChaosArgs {
+  try {
+    const parsed = parseChaosArgs(process.argv.slice(2));
+    if (parsed !== 'help') return parsed;
+    write(USAGE);
+    process.exit(0);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
 }
-if (args === 'help') {
-  write(USAGE);
-  process.exit(0);
+const args = parseOrExit();
+
+/** Checks a run, prints its summary, writes its files into `out`; resolves to the exit code. */
+function report(log: RunLog, out: string | undefined): number {
+  const verdict = check(log);
+  const summary = summarize(log, verdict);
+  write('');
+  for (const line of formatSummary(summary)) write(line);
+  if (out) {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'timeline.svg'), timeline(log, verdict));
+    writeFileSync(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    writeFileSync(join(out, 'run-log.json'), JSON.stringify(log));
+    write(`  written:     ${join(out, 'timeline.svg')}, summary.json, run-log.json`);
+  }
+  return summary.violations > 0 || summary.faults.missingKinds.length > 0 ? 1 : 0;
 }
+
+if (args.replay) process.exit(report(JSON.parse(readFileSync(join(args.replay, 'run-log.json'), 'utf8')) as RunLog, args.out));
 
 const controller = new AbortController();
 const interrupt = (): void => {
@@ -40,18 +61,7 @@ process.once('SIGTERM', interrupt);
 write(`chaos: seed ${args.seed}, ${args.participants} participants, ${args.duration / 1000} s, faults ${args.kinds.join(',')}`);
 try {
   const log = await runChaos({ ...args, signal: controller.signal, write });
-  const verdict = check(log);
-  const summary = summarize(log, verdict);
-  write('');
-  for (const line of formatSummary(summary)) write(line);
-  if (args.out) {
-    mkdirSync(args.out, { recursive: true });
-    writeFileSync(join(args.out, 'timeline.svg'), timeline(log, verdict));
-    writeFileSync(join(args.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    writeFileSync(join(args.out, 'run-log.json'), JSON.stringify(log));
-    write(`  written:     ${join(args.out, 'timeline.svg')}, summary.json, run-log.json`);
-  }
-  process.exit(summary.violations > 0 || summary.faults.missingKinds.length > 0 ? 1 : 0);
+  process.exit(report(log, args.out));
 } catch (error) {
   if (controller.signal.aborted) {
     write('interrupted: everything stopped and removed.');

@@ -48,7 +48,7 @@ export function summarize(log: RunLog, verdict: Verdict): Summary {
     violations: verdict.violations.length,
     violationsByKind,
     seed: log.seed,
-    durationMs: Math.round(log.ended - log.started),
+    durationMs: Math.round(log.ended),
     participants: log.nodes.length,
     age: log.age,
     tick: log.tick,
@@ -64,7 +64,7 @@ export function summarize(log: RunLog, verdict: Verdict): Summary {
     tenures: verdict.tenures.length,
     lastTerm: verdict.tenures.reduce<number | undefined>((last, t) => Math.max(last ?? 0, t.term), undefined),
     writes: { attempted: verdict.writes.length, acked: count('acked'), rejected: count('rejected'), unknown: count('unknown'), rows: log.rows.length },
-    details: verdict.violations.map((v) => ({ kind: v.kind, atMs: Math.round(v.at - log.started), message: v.message })),
+    details: verdict.violations.map((v) => ({ kind: v.kind, atMs: Math.round(v.at), message: v.message })),
   };
 }
 

@@ -13,7 +13,7 @@ const TOP = 46;
 const LANE = 34;
 const BAR = 14;
 const AXIS = 30;
-const LEGEND = 34;
+const LEGEND = 44;
 
 const FAULT_COLOURS: Record<FaultKind, string> = {
   kill: '#7f7f7f',
@@ -27,9 +27,9 @@ const FAULT_COLOURS: Record<FaultKind, string> = {
 
 /** The SVG picture of a checked run. */
 export function timeline(log: RunLog, verdict: Verdict): string {
-  const seconds = (log.ended - log.started) / 1000;
+  const seconds = log.ended / 1000;
   const width = Math.round(Math.min(4800, Math.max(900, seconds * 24)));
-  const x = (t: number): number => LEFT + ((t - log.started) / (log.ended - log.started)) * width;
+  const x = (t: number): number => LEFT + (t / log.ended) * width;
   const lanes = ['database', ...log.nodes];
   const laneTop = (name: string): number => TOP + Math.max(0, lanes.indexOf(name)) * LANE;
   const bottom = TOP + lanes.length * LANE;
@@ -48,11 +48,13 @@ export function timeline(log: RunLog, verdict: Verdict): string {
     const x0 = x(fault.start);
     const w = Math.max(2, x(fault.heal) - x0);
     const y = laneTop(fault.target);
-    const tip = `fault ${fault.id}: ${fault.kind} on ${fault.target}, ${at(log, fault.start)}–${at(log, fault.heal)} (${fault.detail})`;
-    const dark = fault.kind === 'db-crash';
+    const tip = `fault ${fault.id}: ${fault.kind} on ${fault.target}, ${at(fault.start)}–${at(fault.heal)} (${fault.detail})`;
+    const down = fault.kind === 'db-crash';
+    // The server's down time is labelled beside its (often narrow) span.
+    const label = down ? `down ${((fault.heal - fault.start) / 1000).toFixed(1)} s` : fault.kind;
     parts.push(
-      `<g><title>${escape(tip)}</title><rect x="${f(x0)}" y="${y + 1}" width="${f(w)}" height="${LANE - 2}" fill="${FAULT_COLOURS[fault.kind]}" fill-opacity="${dark ? 0.8 : 0.35}"/>` +
-        `<text x="${f(x0 + 2)}" y="${y + 9}" font-size="8" fill="${dark ? '#ffffff' : '#333333'}">${escape(dark ? `down ${((fault.heal - fault.start) / 1000).toFixed(1)} s` : fault.kind)}</text></g>`,
+      `<g><title>${escape(tip)}</title><rect x="${f(x0)}" y="${y + 1}" width="${f(w)}" height="${LANE - 2}" fill="${FAULT_COLOURS[fault.kind]}" fill-opacity="${down ? 0.8 : 0.35}"/>` +
+        `<text x="${f(down ? x0 + w + 2 : x0 + 2)}" y="${y + 9}" font-size="8" fill="#333333">${escape(label)}</text></g>`,
     );
   }
 
@@ -60,39 +62,39 @@ export function timeline(log: RunLog, verdict: Verdict): string {
     const x0 = x(tenure.start);
     const w = Math.max(1, x(tenure.end) - x0);
     const y = laneTop(tenure.node) + (LANE - BAR) / 2 + 4;
-    const tip = `${tenure.node} led, term ${tenure.term}: ${at(log, tenure.start)}–${at(log, tenure.end)}`;
+    const tip = `${tenure.node} led, term ${tenure.term}: ${at(tenure.start)}–${at(tenure.end)}`;
     const label = w > 8 * String(tenure.term).length ? `<text x="${f(x0 + w / 2)}" y="${y + BAR - 3}" font-size="9" fill="#ffffff" text-anchor="middle">${tenure.term}</text>` : '';
     parts.push(`<g><title>${escape(tip)}</title><rect x="${f(x0)}" y="${y}" width="${f(w)}" height="${BAR}" fill="${termColour(tenure.term)}"/>${label}</g>`);
   }
 
   for (const violation of verdict.violations) {
-    const vx = f(x(Math.min(Math.max(violation.at, log.started), log.ended)));
+    const vx = f(x(Math.min(Math.max(violation.at, 0), log.ended)));
     const marks = (violation.nodes.length > 0 ? violation.nodes : ['database']).map((node) => {
       const y = laneTop(node);
       return `<path d="M ${vx} ${y + 2} l -5 -8 h 10 z" fill="#d62728"/>`;
     });
     parts.push(
-      `<g><title>${escape(`${violation.kind} at ${at(log, violation.at)}: ${violation.message}`)}</title>` +
+      `<g><title>${escape(`${violation.kind} at ${at(violation.at)}: ${violation.message}`)}</title>` +
         `<line x1="${vx}" y1="${TOP}" x2="${vx}" y2="${bottom}" stroke="#d62728" stroke-width="1.5"/>${marks.join('')}</g>`,
     );
   }
 
   const step = [1, 2, 5, 10, 15, 30, 60, 120].find((s) => seconds / s <= 24) ?? 300;
   for (let s = 0; s <= seconds; s += step) {
-    const sx = f(x(log.started + s * 1000));
+    const sx = f(x(s * 1000));
     parts.push(`<line x1="${sx}" y1="${bottom}" x2="${sx}" y2="${bottom + 5}" stroke="#333333"/>`);
     parts.push(`<text x="${sx}" y="${bottom + 17}" font-size="10" text-anchor="middle">${s} s</text>`);
   }
   parts.push(`<line x1="${LEFT}" y1="${bottom}" x2="${LEFT + width}" y2="${bottom}" stroke="#333333"/>`);
 
-  let lx = LEFT;
+  let lx = LEFT; // the legend: one swatch per fault kind
   const ly = bottom + AXIS + 8;
   for (const [kind, colour] of Object.entries(FAULT_COLOURS)) {
     parts.push(`<rect x="${lx}" y="${ly - 9}" width="12" height="12" fill="${colour}" fill-opacity="${kind === 'db-crash' ? 0.8 : 0.35}"/>`);
     parts.push(`<text x="${lx + 16}" y="${ly + 1}" font-size="11">${kind}</text>`);
     lx += 26 + kind.length * 7;
   }
-  parts.push(`<text x="${lx + 10}" y="${ly + 1}" font-size="11">bars: tenures as each participant believed them, coloured and numbered by term; red: a violation</text>`);
+  parts.push(`<text x="${LEFT}" y="${ly + 18}" font-size="11">bars: tenures as each participant believed them, coloured and numbered by term; shaded: faults; red: a violation</text>`);
 
   const height = bottom + AXIS + LEGEND;
   return [
@@ -107,7 +109,7 @@ export function timeline(log: RunLog, verdict: Verdict): string {
 /** Neighbouring terms get far-apart hues (the golden angle). */
 const termColour = (term: number): string => `hsl(${Math.round((term * 137.508) % 360)}, 62%, 42%)`;
 
-const at = (log: RunLog, t: number): string => `${((t - log.started) / 1000).toFixed(2)} s`;
+const at = (t: number): string => `${(t / 1000).toFixed(2)} s`;
 
 const f = (n: number): string => n.toFixed(1);
 

@@ -61,8 +61,18 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #woken = false;
   /** After `resign()`, this node does not claim the lease before this time, so another can. */
   #holdOffUntil = 0;
+  /** A `resign()` waiting for the loop to release its lease. */
+  #resigning: { readonly resolve: () => void; readonly reject: (error: unknown) => void } | undefined;
+  /** The last claim lost a race that the read said it could win (a lagging replica, a truncating column…). */
+  #lostClaim = false;
+  /** Steps that failed in a row: the first is retried at once, the next ones after a tick. */
+  #failures = 0;
+  /** The `runWhileLeader()` registrations, started at each election. */
+  readonly #tasks = new Set<() => void>();
   /** Leader-only work in progress (tasks, fenced transactions): settled before the lease is released. */
   readonly #work = new Set<Promise<unknown>>();
+  /** `leadWith()` calls in progress: fenced transactions, which hold the row this node's renewal updates. */
+  #holdingRow = 0;
   #closing: Promise<void> | undefined;
 
   /** @internal Use `MysqlLeader`. */
@@ -154,11 +164,11 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         }),
       );
     };
-    this.on('elected', start);
+    this.#tasks.add(start);
     start();
     const stop = async (): Promise<void> => {
       stopped = true;
-      this.off('elected', start);
+      this.#tasks.delete(start);
       await running;
     };
     return { stop, [Symbol.asyncDispose]: stop };
@@ -173,7 +183,12 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (this.#closing) throw new ClosedError(method);
     const tenure = this.#liveTenure();
     if (!tenure) throw new NotLeaderError(`${this.nodeName} does not hold a live lease, so ${method}() did not run`);
-    return this.#track(run({ term: tenure.term, signal: tenure.controller.signal }));
+    this.#holdingRow++;
+    try {
+      return await this.#track(run({ term: tenure.term, signal: tenure.controller.signal }));
+    } finally {
+      this.#holdingRow--;
+    }
   }
 
   /**
@@ -224,13 +239,22 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     // No claim until a tick after the release (which first waits for the tenure's work).
     this.#holdOffUntil = Infinity;
     this.#endTenure(tenure, 'resigned');
+    // The loop releases, in turn with its other statements (a renewal in flight, the lock).
+    const released = new Promise<void>((resolve, reject) => (this.#resigning = { resolve, reject }));
+    this.#wake?.();
     try {
-      await this.#release(tenure.term);
-      await this.#dropWakeLock();
+      await released;
     } finally {
       this.#holdOffUntil = this.#clock.now() + this.#options.tick;
-      this.#wake?.();
     }
+  }
+
+  /** Tells a waiting `resign()` how the release went. */
+  #settleResign(error?: unknown): void {
+    const resigning = this.#resigning;
+    this.#resigning = undefined;
+    if (error === undefined) resigning?.resolve();
+    else resigning?.reject(error);
   }
 
   /**
@@ -252,10 +276,9 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     const campaign = this.#campaign;
     if (campaign) {
       campaign.stop.abort(CLOSING);
-      // acquire() reports a failure of the campaign to its own caller.
+      // acquire() reports a failure of the campaign to its own caller; it has drained.
       await campaign.done.catch(() => {});
-    }
-    await this.#drain(); // work of a tenure that ended earlier (lost, expired) may still run.
+    } else await this.#drain();
     await this.#store.close();
   }
 
@@ -269,12 +292,13 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       failure = error;
       this.#endTenure(this.#tenure, 'error', error);
     }
-    if (this.#heldTerm !== undefined) {
-      try {
-        await this.#release(this.#heldTerm);
-      } catch (error) {
-        this.#emit('error', toError(error));
-      }
+    await this.#drain(); // also the work of a tenure that ended earlier (lost, expired).
+    try {
+      if (this.#heldTerm !== undefined) await this.#release(this.#heldTerm);
+      this.#settleResign();
+    } catch (error) {
+      this.#emit('error', toError(error));
+      this.#settleResign(error);
     }
     await this.#dropWakeLock();
     if (failure !== undefined) throw failure;
@@ -285,9 +309,11 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       let pause: Pause;
       try {
         pause = this.#tenure ? { ms: await this.#renew() } : await this.#follow(stop);
+        this.#failures = 0;
       } catch (caught) {
         const error = toError(caught);
         this.#emit('error', error);
+        this.#settleResign(error);
         if (stop.aborted) return;
         // A time-out is transient by nature (a slow or unreachable server, a
         // row held by a long fenced transaction): it never stops the
@@ -296,7 +322,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
           const verdict = await this.#options.onError(error);
           if (verdict) throw verdict;
         }
-        pause = { ms: this.#jitteredTick() };
+        // Read the row again at once (a renewal in doubt), then back off.
+        pause = { ms: this.#failures++ === 0 ? 0 : this.#jitteredTick() };
       }
       await this.#pause(pause, stop);
     }
@@ -312,50 +339,62 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (lease?.term !== this.#heldTerm) this.#heldTerm = undefined;
     if (lease && lease.expiresInMs > 0) {
       if (lease.nodeName === nodeName && lease.term === this.#heldTerm) {
-        // A lease of ours this node no longer believes in (a renewal in
-        // doubt, a reply that came too late): free it so that a new tenure,
-        // with a new term, can begin at once.
+        // A lease of ours this node no longer believes in (resigned, a
+        // renewal in doubt, a reply that came too late): free it so that a
+        // new tenure, with a new term, can begin at once.
         await this.#release(lease.term);
         await this.#dropWakeLock();
+        this.#settleResign();
         return { ms: 0 };
       }
       // Someone else leads: let the lock go to them (or to the next waiter).
       await this.#dropWakeLock();
+      this.#settleResign();
+      this.#lostClaim = false;
       // The database computed the remaining life before the reply arrived,
       // so waiting that long from now always reaches past the lease's end.
       // A wake that found the leader still there (it crashed, and its lease
       // lives on) means the lock is free: wait on a timer this once.
       return { ms: Math.min(this.#jitteredTick(), Math.ceil(lease.expiresInMs) + 1), lock: !woken };
     }
+    this.#settleResign();
     const holdOff = this.#holdOffUntil - this.#clock.now();
-    if (holdOff > 0) return { ms: Math.min(holdOff, this.#options.tick) };
+    if (holdOff > 0) {
+      await this.#dropWakeLock(); // a follower keeps the lock only while it claims.
+      return { ms: Math.min(holdOff, this.#options.tick) };
+    }
     const sent = this.#clock.now();
     const term = await this.#query('claiming the lease', (signal) => this.#store.claim(nodeName, lease ? 'expired' : 'absent', signal), queryTimeout);
     if (term === undefined) {
-      // Another node won: read who.
       await this.#dropWakeLock();
-      return { ms: 0 };
+      // Another node won: read who, at once. If that read again says
+      // "vacant" and the claim loses again, reads and claims disagree: back off.
+      const again = this.#lostClaim;
+      this.#lostClaim = true;
+      return { ms: again ? this.#jitteredTick() : 0 };
     }
+    this.#lostClaim = false;
     this.#heldTerm = term;
     if (stop.aborted) return { ms: 0 }; // #run releases it.
-    const ms = this.#begin(term, sent);
-    if (this.#tenure) await this.#holdWakeLock();
-    return { ms };
+    if (!this.#begin(term, sent)) return { ms: 0 };
+    await this.#holdWakeLock();
+    return { ms: Math.max(0, sent + this.#options.tick - this.#clock.now()) };
   }
 
-  /** Starts a tenure confirmed by a statement sent at `sent`; returns the wait until the first renewal. */
-  #begin(term: number, sent: number): number {
+  /** Starts a tenure confirmed by a statement sent at `sent`, unless its reply came too late. */
+  #begin(term: number, sent: number): boolean {
     const deadline = sent + this.#options.age - this.#options.margin;
     // A reply that arrives after the deadline computed from its send time
     // confers nothing; the next step finds the lease ours and releases it.
-    if (this.#clock.now() >= deadline) return 0;
+    if (this.#clock.now() >= deadline) return false;
     const tenure: Tenure = { term, deadline, controller: new AbortController(), stepDown: undefined };
     this.#tenure = tenure;
     this.#armStepDown(tenure);
     this.#see({ nodeName: this.#options.nodeName, term, expiresInMs: deadline - this.#clock.now() });
     this.#log('info', 'elected', { term });
     this.#emit('elected', { term });
-    return Math.max(0, sent + this.#options.tick - this.#clock.now());
+    for (const start of this.#tasks) start();
+    return true;
   }
 
   /** One leader step: renew the lease; returns the wait until the next step. */
@@ -370,8 +409,11 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     }
     let renewed: boolean;
     try {
-      // Never wait for a reply past the local deadline.
-      renewed = await this.#query('renewing the lease', (signal) => this.#store.renew(nodeName, tenure.term, signal), Math.min(queryTimeout, left));
+      // Never wait for a reply past the local deadline. While this node's
+      // own fenced transaction holds the row, the renewal waits for it: let
+      // it wait as long as the lease allows rather than step down for that.
+      const limit = this.#holdingRow > 0 ? left : Math.min(queryTimeout, left);
+      renewed = await this.#query('renewing the lease', (signal) => this.#store.renew(nodeName, tenure.term, signal), limit);
     } catch (error) {
       // The outcome is unknown: step down now, read the row next.
       this.#endTenure(tenure, 'error', error);
@@ -380,6 +422,9 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (this.#tenure !== tenure) return 0; // ended while the renewal was in flight.
     const deadline = sent + age - margin;
     if (!renewed || this.#clock.now() >= deadline) {
+      // Lost: taken, forced free by an operator, or lapsed. Let the others
+      // have it for a tick rather than win it straight back.
+      if (!renewed) this.#holdOffUntil = this.#clock.now() + tick;
       this.#endTenure(tenure, renewed ? 'expired' : 'lost');
       return 0;
     }
@@ -391,14 +436,16 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   }
 
   /**
-   * Takes the wake lock while leading, if it is not held yet. A follower
-   * may be passing through it (woken, reading the row): wait a moment.
+   * Takes the wake lock while leading, or checks it is still held. A
+   * follower may be passing through it (woken, reading the row): wait a
+   * moment. On the leader's path, so bounded well within a tick.
    */
   async #holdWakeLock(): Promise<void> {
     const wake = this.#store.wake;
-    if (!wake?.available || wake.holding) return;
-    const wait = Math.min(HOLD_WAIT, this.#options.queryTimeout / 2);
-    await this.#lockStatement('taking the hand-over lock', (signal) => wake.hold(wait, signal));
+    if (!wake?.available) return;
+    if (wake.holding) await this.#lockStatement('checking the hand-over lock', (signal) => wake.check(signal));
+    const wait = Math.min(HOLD_WAIT, this.#options.tick / 4);
+    if (!wake.holding) await this.#lockStatement('taking the hand-over lock', (signal) => wake.hold(wait, signal));
   }
 
   /** Frees the wake lock, waking the first waiting follower. */
@@ -411,7 +458,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   /** The wake lock only speeds things up: its errors are reported, never fatal. */
   async #lockStatement(what: string, run: (signal: AbortSignal) => Promise<void>): Promise<void> {
     try {
-      await this.#query(what, run, this.#options.queryTimeout);
+      await this.#query(what, run, Math.min(this.#options.queryTimeout, this.#options.tick / 2));
     } catch (error) {
       this.#emit('error', toError(error));
     }

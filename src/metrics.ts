@@ -30,7 +30,9 @@ export interface TrackedLeader {
   readonly leading: boolean;
   /** Read at each scrape for the lease-remaining gauge, in ms. */
   readonly remainingMs: number;
+  /** Subscribes to `elected`, `revoked`, `renewed` and `error`. */
   on<K extends keyof LeaderEvents>(event: K, listener: (...args: LeaderEvents[K]) => void): unknown;
+  /** Unsubscribes (`untrack`, `close`). */
   off<K extends keyof LeaderEvents>(event: K, listener: (...args: LeaderEvents[K]) => void): unknown;
 }
 
@@ -39,22 +41,29 @@ export type MetricLabels = Record<string, string>;
 
 /** A metric of `prom-client`, as far as these metrics use it. */
 export interface PromMetricLike {
+  /** Clears every series (before they are set again at a scrape). */
   reset(): void;
 }
 
 /** A `prom-client` `Histogram`, as far as these metrics use it. */
 export interface PromHistogramLike extends PromMetricLike {
+  /** Records a renewal's latency, in seconds. */
   observe(labels: MetricLabels, value: number): void;
+  /** Drops the series of a leader no longer tracked. */
   remove(labels: MetricLabels): void;
 }
 
 /** Configuration passed to the `prom-client` constructors. */
 export interface PromMetricConfig {
+  /** The metric's name, prefix included. */
   name: string;
+  /** Its HELP text. */
   help: string;
+  /** Its labels. */
   labelNames: string[];
   /** `[]` when the metric is registered in a given registry rather than the global one. */
   registers?: never[];
+  /** The histogram's bucket bounds, in seconds. */
   buckets?: number[];
   /** Called by the registry at each scrape. */
   collect?: () => void;
@@ -65,25 +74,33 @@ export interface PromMetricConfig {
  * structurally: this package never imports it.
  */
 export interface PromClientLike {
+  /** `prom-client`'s `Gauge` class. */
   Gauge: new (config: PromMetricConfig) => PromMetricLike & { set(labels: MetricLabels, value: number): void };
+  /** `prom-client`'s `Counter` class. */
   Counter: new (config: PromMetricConfig) => PromMetricLike & { inc(labels: MetricLabels, value: number): void };
+  /** `prom-client`'s `Histogram` class. */
   Histogram: new (config: PromMetricConfig) => PromHistogramLike;
 }
 
 /** A `prom-client` `Registry`, as far as these metrics use it. */
 export interface PromRegistryLike {
+  /** Adds a metric to the registry. */
   registerMetric(metric: PromMetricLike): void;
 }
 
 /** Options of OpenTelemetry instruments. */
 export interface OtelInstrumentOptions {
+  /** What the instrument measures. */
   description?: string;
+  /** Its unit (`s`, `1`). */
   unit?: string;
+  /** For the histogram: its bucket bounds. */
   advice?: { explicitBucketBoundaries?: number[] };
 }
 
 /** What an OpenTelemetry observable callback receives. */
 export interface OtelObservableResultLike {
+  /** Reports the value of one series. */
   observe(value: number, attributes?: MetricLabels): void;
 }
 
@@ -92,8 +109,11 @@ export interface OtelObservableResultLike {
  * `@opentelemetry/api`), typed structurally: this package never imports it.
  */
 export interface OtelMeterLike {
+  /** For the counters. */
   createCounter(name: string, options?: OtelInstrumentOptions): { add(value: number, attributes?: MetricLabels): void };
+  /** For the renewal latency. */
   createHistogram(name: string, options?: OtelInstrumentOptions): { record(value: number, attributes?: MetricLabels): void };
+  /** For the gauges, read at each collection. */
   createObservableGauge(name: string, options?: OtelInstrumentOptions): { addCallback(callback: (result: OtelObservableResultLike) => void): void };
 }
 

@@ -84,8 +84,12 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   withLeadership<T>(fn: (connection: ConnectionOf<DB>, tenure: TenureContext) => Promise<T>): Promise<T>;
   withLeadership<T, D extends Queryable>(fn: (connection: ConnectionOf<D>, tenure: TenureContext) => Promise<T>, options: FenceOptions<D>): Promise<T>;
   withLeadership<T>(fn: (connection: never, tenure: TenureContext) => Promise<T>, options: FenceOptions = {}): Promise<T> {
-    return this.leadWith('withLeadership', (tenure) => {
+    return this.leadWith('withLeadership', async (tenure) => {
       const driver = options.db === undefined ? this.#driver : this.#driverFor(options.db);
+      if (!driver.pooled && (options.db === undefined || this.#driver.handles(options.db))) {
+        // On the leader's only connection, its renewals would run inside the transaction (and be rolled back with it).
+        throw new TypeError('withLeadership() on a MysqlLeader built on a single connection needs options.db: a pool, or another connection');
+      }
       const target = { tableName: this.options.tableName, leaderName: this.leaderName, nodeName: this.nodeName, sql: this.#fenceSql, ageMs: this.options.age };
       return runFenced(driver, target, tenure, fn as (connection: unknown, tenure: TenureContext) => Promise<T>);
     });

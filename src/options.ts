@@ -19,7 +19,7 @@ export interface MysqlLeaderOptions {
   /**
    * How often the leader renews its lease and followers look at the row
    * (with up to 20 % jitter). Must satisfy `tick + margin < age`.
-   * @default 15_000
+   * @default Math.floor(age / 4) (15_000 with the default age)
    */
   tick?: number;
   /**
@@ -134,6 +134,8 @@ export function checkName(option: string, value: unknown): string {
   if (length === 0 || length > MAX_NAME_LENGTH) {
     throw new RangeError(`${option} must be 1 to ${MAX_NAME_LENGTH} characters long, received ${length} characters: ${show(value)}`);
   }
+  // The table's PAD SPACE collation would make 'jobs' and 'jobs ' one row.
+  if (/\s$/u.test(value)) throw new RangeError(`${option} must not end with white space, received ${show(value)}`);
   return value;
 }
 
@@ -179,7 +181,7 @@ export function resolveOptions(options: MysqlLeaderOptions | undefined): Resolve
     if (!KNOWN_OPTIONS.has(key)) throw new TypeError(`options.${key} is not a known option`);
   }
   const age = checkDuration('options.age', given.age ?? 60_000);
-  const tick = checkDuration('options.tick', given.tick ?? 15_000);
+  const tick = checkDuration('options.tick', given.tick ?? Math.floor(age / 4));
   const margin = checkDuration('options.margin', given.margin ?? Math.ceil(age / 20));
   const queryTimeout = checkDuration('options.queryTimeout', given.queryTimeout ?? tick);
   if (tick + margin >= age) {

@@ -58,6 +58,8 @@ export interface WakeChannel {
   readonly holding: boolean;
   /** Takes the lock, waiting up to `ms` for a follower passing through it. */
   hold(ms: number, signal: AbortSignal): Promise<void>;
+  /** Checks that the lock held is still held (its connection may have been dropped while idle); forgets it if not. */
+  check(signal: AbortSignal): Promise<void>;
   /** Waits up to `ms` for the lock; `true` when it was obtained (the holder let go). */
   wait(ms: number, signal: AbortSignal): Promise<boolean>;
   /** Frees the lock if this node holds it. */

@@ -1,60 +1,54 @@
 #!/usr/bin/env node
 /**
  * The `mysql-leader` command line, built on the package's public API.
- * Exit codes: 0 success, 1 error, 2 usage error.
+ * Exit codes: 0 success, 1 error, 2 usage error; `run` exits with its command's code.
+ * Every error is one line on standard error, without a stack trace and
+ * without the database password.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
+import { UsageError, milliseconds, stringFlag, write, type Command, type CommandInput } from './command.js';
+import { explain } from './database.js';
 import { runDemo } from './demo.js';
+import { releaseCommand } from './release.js';
+import { runCommand } from './run.js';
+import { initCommand, schemaCommand } from './schema.js';
+import { statusCommand } from './status.js';
 import { scrub } from './url.js';
+import { watchCommand } from './watch.js';
 
-/** A mistake in the command line: printed with a pointer to `--help`, exit code 2. */
-class UsageError extends Error {}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-type Values = Record<string, string | boolean | undefined>;
-
-interface Command {
-  readonly summary: string;
-  readonly usage: string;
-  readonly options: Options;
-  run(values: Values, positionals: string[]): Promise<number>;
-}
-
-const write = (line: string): void => void process.stdout.write(`${line}\n`);
-
-/** A whole number of milliseconds from a flag, or `fallback` when the flag is absent. */
-function milliseconds(values: Values, flag: string, fallback: number): number {
-  const raw = values[flag];
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || value < 1) throw new UsageError(`--${flag} must be a positive whole number of milliseconds, received "${String(raw)}"`);
-  return value;
-}
-
-const commands: Record<string, Command> = {
-  demo: {
-    summary: 'several processes elect a leader; watch a crash and a graceful hand-over',
-    usage: `mysql-leader demo [--url URL] [--participants N] [--age MS] [--tick MS]
+const demoCommand: Command = {
+  summary: 'several processes elect a leader; watch a crash and a graceful hand-over',
+  usage: `mysql-leader demo [--url URL] [--participants N] [--age MS] [--tick MS]
 
 Starts N participant processes (default 3) in one election on the database at
 --url (default: $MYSQL_URL, else mysql://root@127.0.0.1:3306/test; when nothing
 answers there and mariadbd is installed, a private throwaway MariaDB). Shows who
 leads as it changes, kills the leader with SIGKILL, stops the next one with
 SIGTERM, and ends with a checked summary. Creates the table leader_election if
-it is missing. Defaults: --age 3000, --tick 1000.`,
-    options: { url: { type: 'string' }, participants: { type: 'string' }, age: { type: 'string' }, tick: { type: 'string' } },
-    async run(values) {
-      const participants = Number(values['participants'] ?? 3);
-      if (!Number.isInteger(participants) || participants < 2 || participants > 9) {
-        throw new UsageError(`--participants must be a whole number from 2 to 9, received "${String(values['participants'])}"`);
-      }
-      const age = milliseconds(values, 'age', 3000);
-      const tick = milliseconds(values, 'tick', 1000);
-      if (tick * 2 > age) throw new UsageError(`--tick (${tick}) must be at most half of --age (${age})`);
-      const url = values['url'];
-      return runDemo({ url: typeof url === 'string' ? url : undefined, participants, age, tick, write });
-    },
+it is missing. Defaults: --age 3000, --tick 1000.
+
+Exit codes: 0 when every check held, 1 otherwise or on error, 2 usage error.`,
+  options: { url: { type: 'string' }, participants: { type: 'string' }, age: { type: 'string' }, tick: { type: 'string' } },
+  async run({ values }) {
+    const participants = Number(values['participants'] ?? 3);
+    if (!Number.isInteger(participants) || participants < 2 || participants > 9) {
+      throw new UsageError(`--participants must be a whole number from 2 to 9, received "${String(values['participants'])}"`);
+    }
+    const age = milliseconds(values, 'age', 3000);
+    const tick = milliseconds(values, 'tick', 1000);
+    if (tick * 2 > age) throw new UsageError(`--tick (${tick}) must be at most half of --age (${age})`);
+    return runDemo({ url: stringFlag(values, 'url'), participants, age, tick, write });
   },
+};
+
+const commands: Record<string, Command> = {
+  run: runCommand,
+  status: statusCommand,
+  watch: watchCommand,
+  release: releaseCommand,
+  schema: schemaCommand,
+  init: initCommand,
+  demo: demoCommand,
 };
 
 const HELP = `mysql-leader: leader election on MySQL or MariaDB
@@ -66,7 +60,8 @@ ${Object.entries(commands)
   .map(([name, command]) => `  ${name.padEnd(10)}${command.summary}`)
   .join('\n')}
 
-Exit codes: 0 success, 1 error, 2 usage error.`;
+The database is --url or $MYSQL_URL: mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
+Exit codes: 0 success, 1 error, 2 usage error; run: its command's exit code.`;
 
 /** Runs the command line `argv` (without node and the script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -75,34 +70,35 @@ export async function main(argv: string[]): Promise<number> {
     write(HELP);
     return name === undefined ? 2 : 0;
   }
-  const command = commands[name];
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  let url = process.env['MYSQL_URL'];
   try {
-    if (!command) throw new UsageError(`unknown command "${name}"`);
-    const { values, positionals } = parse(command, rest);
-    if (values['help']) {
+    if (!command) throw new UsageError(`unknown command "${name}" (commands: ${Object.keys(commands).join(', ')})`);
+    const input = parse(command, rest);
+    url = stringFlag(input.values, 'url') ?? url;
+    if (input.values['help']) {
       write(command.usage);
       return 0;
     }
-    return await command.run(values, positionals);
+    return await command.run(input);
   } catch (error) {
-    const url = process.env['MYSQL_URL'];
-    const message = scrub(error instanceof Error ? error.message : String(error), url);
-    process.stderr.write(`mysql-leader: ${message}\n`);
-    if (error instanceof UsageError) {
-      process.stderr.write(`Run "mysql-leader ${command ? `${name} ` : ''}--help" for usage.\n`);
-      return 2;
-    }
-    return 1;
+    const message = scrub(explain(error, url), url).replace(/\s*\n\s*/g, ' ');
+    const help = error instanceof UsageError ? ` (see "mysql-leader ${command ? `${name} ` : ''}--help")` : '';
+    process.stderr.write(`mysql-leader: ${message}${help}\n`);
+    return error instanceof UsageError ? 2 : 1;
   }
 }
 
-function parse(command: Command, args: string[]): { values: Values; positionals: string[] } {
+function parse(command: Command, args: string[]): CommandInput {
+  // For `run`, what follows `--` is the command to run, never flags of ours.
+  const dash = command.takesCommand ? args.indexOf('--') : -1;
+  const own = dash === -1 ? args : args.slice(0, dash);
   try {
-    const { values, positionals } = parseArgs({ args, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
-    return { values, positionals };
+    const { values, positionals } = parseArgs({ args: own, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    return { values, positionals, command: dash === -1 ? [] : args.slice(dash + 1) };
   } catch (error) {
-    // parseArgs explains unknown flags and missing values well; keep its sentence.
-    throw new UsageError((error as Error).message.split('\n')[0] ?? String(error));
+    // parseArgs explains unknown flags and missing values well; keep its first sentence.
+    throw new UsageError((error as Error).message.split('\n')[0]?.split('. To specify a positional')[0] ?? String(error));
   }
 }
 

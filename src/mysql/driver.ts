@@ -50,6 +50,8 @@ interface PromiseHandle {
 
 /** How long the best-effort KILL of an abandoned statement may take (ms). */
 const KILL_TIMEOUT = 5_000;
+/** `[threadId, statementPrefix%]` → a row if that thread still runs that statement. */
+const STILL_RUNNING = 'SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ? AND INFO LIKE ?';
 
 interface RawConnection {
   query(sql: string, values?: unknown[]): unknown;
@@ -60,6 +62,7 @@ interface RawConnection {
 /** Runs statements on a user's handle, each abandoned (and its connection destroyed) when `signal` aborts. */
 export class Driver {
   readonly #handle: PromiseHandle;
+  readonly #given: Queryable;
 
   /** Throws a `TypeError` naming `option` unless `db` looks like a database handle. */
   constructor(db: Queryable, option = 'db') {
@@ -69,8 +72,14 @@ export class Driver {
         `${option} must be a mysql2 or mariadb pool or connection, or an object with query(sql, values); received ${candidate === null ? 'null' : typeof candidate}`,
       );
     }
+    this.#given = db;
     // mysql2's callback API (`mysql2`, not `mysql2/promise`): use its promise wrapper.
     this.#handle = typeof candidate.promise === 'function' ? candidate.promise() : (candidate as PromiseHandle);
+  }
+
+  /** Whether `db` is the handle this driver runs on. */
+  handles(db: Queryable): boolean {
+    return db === this.#given;
   }
 
   /** Whether connections of its own can be taken (the handle is a pool). */
@@ -78,10 +87,19 @@ export class Driver {
     return typeof this.#handle.getConnection === 'function';
   }
 
+  /** Called when a statement is abandoned while still waiting for a pooled connection. */
+  onStarved: (() => void) | undefined;
+
   /** Runs one statement; the time spent waiting for a pooled connection counts against `signal`. */
   async query(sql: string, values: unknown[], signal: AbortSignal): Promise<unknown> {
     if (!this.pooled) return normalize(await abortable(promiseOf(this.#handle.query(sql, values)), signal));
-    const session = await this.connect(signal);
+    let session: Session;
+    try {
+      session = await this.connect(signal);
+    } catch (error) {
+      if (signal.aborted) this.onStarved?.();
+      throw error;
+    }
     let settled = false;
     try {
       const result = await abortable(session.query(sql, values), signal);
@@ -97,19 +115,26 @@ export class Driver {
       if (settled) session.release();
       else {
         session.destroy();
-        if (signal.aborted) this.#kill(session.threadId);
+        if (signal.aborted) this.#kill(session.threadId, sql);
       }
     }
   }
 
-  /** Ends a server thread from another connection, best effort (the server may be unreachable). */
-  #kill(threadId: number | undefined): void {
+  /**
+   * Ends the server thread still running `sql`, from another connection;
+   * best effort (the server may be unreachable). The thread is killed only
+   * if it still runs that statement: after a server restart its id may
+   * belong to another client.
+   */
+  #kill(threadId: number | undefined, sql: string): void {
     if (threadId === undefined) return;
     const signal = AbortSignal.timeout(KILL_TIMEOUT);
+    const running = `${(sql.split('?')[0] ?? sql).replace(/[\\%_]/g, '\\$&')}%`;
     void this.connect(signal)
       .then(async (session) => {
         try {
-          await abortable(session.query('KILL ?', [threadId]), signal);
+          const found = rowsOf(await abortable(session.query(STILL_RUNNING, [threadId, running]), signal));
+          if (found.length > 0) await abortable(session.query('KILL ?', [threadId]), signal);
           session.release();
         } catch {
           session.destroy();

@@ -33,7 +33,8 @@ const withoutIdleTimeout = new WeakSet<Driver>();
  * setting; there a frozen holder blocks a take-over until its connection dies.
  */
 export async function runFenced<T>(driver: Driver, target: FenceTarget, tenure: TenureContext, fn: (connection: unknown, tenure: TenureContext) => Promise<T>): Promise<T> {
-  const session = await driver.session();
+  // Waiting for a connection ends with the tenure (an exhausted pool must not hold this forever).
+  const session = await driver.session(tenure.signal);
   const statement = async (what: string, sql: string, values: unknown[] = []): Promise<unknown> => {
     try {
       return await session.query(sql, values);

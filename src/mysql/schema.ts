@@ -47,16 +47,62 @@ export async function createMysqlLeaderTable(db: Queryable, options: CreateTable
   } catch (error) {
     throw translateError(error, `creating the election table ${quoteTable(tableName)}`, tableName);
   }
-  const columns = await readColumns(driver, tableName, signal);
-  if (!COLUMNS.every((column) => columns.includes(column))) throw wrongColumnsError('checking the election table', tableName, columns);
+  await checkSchema(driver, tableName, signal);
+}
+
+/** A column as information_schema describes it. */
+interface Column {
+  readonly name: string;
+  readonly type: string;
+  readonly fsp: number | null;
+  readonly length: number | null;
+}
+
+/** What each column must be for the protocol to be safe, and how to say it is not. */
+const REQUIRED: Readonly<Record<(typeof COLUMNS)[number], (column: Column) => string | undefined>> = {
+  leader_name: (c) => text(c),
+  node_name: (c) => text(c),
+  term: (c) => (c.type === 'bigint' ? undefined : `term is ${c.type}, not BIGINT`),
+  acquired_at: (c) => datetime(c),
+  renewed_at: (c) => datetime(c),
+  // Whole seconds would end the lease in the database before the leader's
+  // deadline; TIMESTAMP would depend on each session's time_zone.
+  expires_at: (c) => datetime(c),
+};
+const text = (c: Column): string | undefined => ((c.type === 'varchar' || c.type === 'char') && (c.length ?? 0) >= 255 ? undefined : `${c.name} is ${c.type}(${c.length}), not VARCHAR(255)`);
+const datetime = (c: Column): string | undefined => (c.type === 'datetime' && c.fsp === 6 ? undefined : `${c.name} is ${c.type}(${c.fsp ?? ''}), not DATETIME(6)`);
+
+/**
+ * Throws a {@link SchemaError} unless `tableName` has every column of the
+ * protocol with a safe type (DATETIME(6) times, VARCHAR(255) names, BIGINT
+ * term): a table made by hand or by an ORM could otherwise store lease ends
+ * rounded to the second, or shifted by a session's time zone.
+ */
+export async function checkSchema(driver: Driver, tableName: string, signal: AbortSignal): Promise<void> {
+  const columns = await describeColumns(driver, tableName, signal);
+  const names = columns.map((column) => column.name);
+  if (!COLUMNS.every((name) => names.includes(name))) throw wrongColumnsError('checking the election table', tableName, names);
+  const problems = COLUMNS.map((name) => REQUIRED[name](columns.find((column) => column.name === name) as Column)).filter((problem) => problem !== undefined);
+  if (problems.length > 0) {
+    throw new SchemaError(`the election table ${quoteTable(tableName)} has unsafe column types: ${problems.join('; ')}. Recreate it from CREATE_MYSQL_LEADER_SQL.`);
+  }
 }
 
 /** The column names of `tableName`, in order (empty when the table does not exist). */
 export async function readColumns(driver: Driver, tableName: string, signal: AbortSignal): Promise<string[]> {
+  return (await describeColumns(driver, tableName, signal)).map((column) => column.name);
+}
+
+async function describeColumns(driver: Driver, tableName: string, signal: AbortSignal): Promise<Column[]> {
   const parts = tableName.split('.');
   const [sql, values] = parts.length === 2 ? [COLUMNS_OF_QUALIFIED, parts] : [COLUMNS_OF, parts];
   try {
-    return rowsOf(await driver.query(sql, values, signal)).map((row) => String(row['name']));
+    return rowsOf(await driver.query(sql, values, signal)).map((row) => ({
+      name: String(row['name']).toLowerCase(),
+      type: String(row['type']).toLowerCase(),
+      fsp: row['fsp'] === null ? null : Number(row['fsp']),
+      length: row['length'] === null ? null : Number(row['length']),
+    }));
   } catch (error) {
     throw new SchemaError(`could not read the columns of ${quoteTable(tableName)}: ${String((error as Error).message)}`, { cause: error });
   }

@@ -90,12 +90,16 @@ export function createTableSql(tableName: string): string {
 }
 
 /**
- * `[tableName]` → the table's column names. `schema.table` is split by the
- * caller: `[schema, table]` with {@link COLUMNS_OF_QUALIFIED}.
+ * `[tableName]` → the table's columns: `name`, `type` (lower case),
+ * `fsp` (fractional seconds of a DATETIME), `length` (of a VARCHAR).
+ * `schema.table` is split by the caller: `[schema, table]` with
+ * {@link COLUMNS_OF_QUALIFIED}.
  */
-export const COLUMNS_OF = 'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION';
-/** `[schema, table]` → the table's column names. */
-export const COLUMNS_OF_QUALIFIED = 'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION';
+export const COLUMNS_OF =
+  'SELECT COLUMN_NAME AS name, DATA_TYPE AS type, DATETIME_PRECISION AS fsp, CHARACTER_MAXIMUM_LENGTH AS length ' +
+  'FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION';
+/** `[schema, table]` → the table's columns, as {@link COLUMNS_OF}. */
+export const COLUMNS_OF_QUALIFIED = COLUMNS_OF.replace('TABLE_SCHEMA = DATABASE()', 'TABLE_SCHEMA = ?');
 
 /**
  * The name of an election's hand-over lock (`GET_LOCK` names are limited to
@@ -112,6 +116,8 @@ const LOCK_NAME = "CONCAT('mysql-leader:', LEFT(SHA2(CONCAT_WS(',', COALESCE(?, 
 export const GET_LOCK = `SELECT GET_LOCK(${LOCK_NAME}, ?) AS obtained`;
 /** `[...lockKey]` → frees the lock if this session holds it. */
 export const RELEASE_LOCK = `DO RELEASE_LOCK(${LOCK_NAME})`;
+/** `[...lockKey]` → `mine` 1 when this session holds the lock. */
+export const OWNS_LOCK = `SELECT IS_USED_LOCK(${LOCK_NAME}) = CONNECTION_ID() AS mine`;
 
 /** The placeholders of {@link LOCK_NAME} for `tableName` and `leaderName`. */
 export function lockKey(tableName: string, leaderName: string): unknown[] {

@@ -1,7 +1,7 @@
 import type { Lease, LeaseStore, Vacancy } from '../store.js';
 import { rowsOf, toNumber, writeResultOf, type Driver, type Row } from './driver.js';
 import { translateError } from './errors.js';
-import { readColumns } from './schema.js';
+import { checkSchema, readColumns } from './schema.js';
 import { statements, type Statements } from './sql.js';
 import { MysqlWakeLock } from './wake-lock.js';
 
@@ -15,6 +15,7 @@ export class MysqlStore implements LeaseStore {
   readonly #ageUs: number;
   readonly #sql: Statements;
   readonly wake: MysqlWakeLock | undefined;
+  #checked: Promise<void> | undefined;
 
   /** With `handoverLock`, a pooled `driver` also gets the hand-over lock. */
   constructor(driver: Driver, tableName: string, leaderName: string, ageMs: number, handoverLock: boolean) {
@@ -24,6 +25,9 @@ export class MysqlStore implements LeaseStore {
     this.#ageUs = ageMs * 1000;
     this.#sql = statements(tableName);
     this.wake = handoverLock && driver.pooled ? new MysqlWakeLock(driver, tableName, leaderName) : undefined;
+    // A pool too small for the lock's connection as well as the election's
+    // statements would starve the renewals: give the connection back, for good.
+    driver.onStarved = () => this.wake?.disable();
   }
 
   async read(signal: AbortSignal): Promise<Lease | undefined> {
@@ -32,6 +36,12 @@ export class MysqlStore implements LeaseStore {
   }
 
   async claim(nodeName: string, vacancy: Vacancy, signal: AbortSignal): Promise<number | undefined> {
+    // Before the first write: a table with unsafe column types is refused (checked once).
+    this.#checked ??= checkSchema(this.#driver, this.#tableName, signal).catch((error: unknown) => {
+      this.#checked = undefined;
+      throw error;
+    });
+    await this.#checked;
     if (vacancy === 'absent') {
       const result = writeResultOf(await this.#run('claiming the lease', this.#sql.insert, [this.name, nodeName, this.#ageUs], signal));
       return result.affectedRows === 1 ? 1 : undefined;
@@ -58,6 +68,7 @@ export class MysqlStore implements LeaseStore {
     try {
       return await this.#driver.query(sql, values, signal);
     } catch (error) {
+      if (signal.aborted && error === signal.reason) throw error; // the caller's own reason (a time-out).
       const columns = isBadField(error) ? await readColumns(this.#driver, this.#tableName, signal).catch(() => undefined) : undefined;
       throw translateError(error, what, this.#tableName, columns);
     }

@@ -1,6 +1,6 @@
 import type { WakeChannel } from '../store.js';
 import { abortable, rowsOf, type Driver, type Session } from './driver.js';
-import { GET_LOCK, RELEASE_LOCK, lockKey } from './sql.js';
+import { GET_LOCK, OWNS_LOCK, RELEASE_LOCK, lockKey } from './sql.js';
 
 /** ER_NOT_SUPPORTED_YET: Galera refuses GET_LOCK ("GET_LOCK in cluster (WSREP_ON=ON)"). */
 const NOT_SUPPORTED = 1235;
@@ -37,6 +37,24 @@ export class MysqlWakeLock implements WakeChannel {
     return this.#serial(signal, async (session) => {
       if (!this.#holding) this.#holding = await this.#getLock(session, ms / 1000, signal);
     });
+  }
+
+  check(signal: AbortSignal): Promise<void> {
+    return this.#serial(signal, async (session) => {
+      if (!this.#holding) return;
+      const [row] = rowsOf(await abortable(session.query(OWNS_LOCK, this.#key), signal));
+      // Lost with its connection (wait_timeout, a proxy's idle timeout): take it again next time.
+      if (Number(row?.['mine']) !== 1) this.#discard();
+    });
+  }
+
+  /**
+   * Turns the lock off for good: the pool had no connection to spare for a
+   * statement of the election, and this one is held by the lock.
+   */
+  disable(): void {
+    this.#available = false;
+    this.#discard();
   }
 
   wait(ms: number, signal: AbortSignal): Promise<boolean> {

@@ -54,6 +54,23 @@ describe('errors: the election table', () => {
     await leader.close();
   });
 
+  for (const [label, type] of [
+    ['DATETIME without fractions (ends leases early by up to a second)', 'DATETIME'],
+    ['TIMESTAMP(6) (depends on the session time zone)', 'TIMESTAMP(6) NULL'],
+  ] as const) {
+    it(`a table whose times are ${label} is refused before any write`, async () => {
+      const table = `unsafe_${++elections}`;
+      await db.pool.query(
+        `CREATE TABLE ${table} (leader_name VARCHAR(255) NOT NULL PRIMARY KEY, node_name VARCHAR(255) NOT NULL, term BIGINT UNSIGNED NOT NULL, acquired_at ${type}, renewed_at ${type}, expires_at ${type})`,
+      );
+      const leader = new MysqlLeader(db.pool, 'jobs', { ...FAST, tableName: table });
+      await assert.rejects(leader.acquire(), { name: 'SchemaError', message: /has unsafe column types: acquired_at is .*, not DATETIME\(6\); renewed_at .*; expires_at .*Recreate it from CREATE_MYSQL_LEADER_SQL/ });
+      await assert.rejects(createMysqlLeaderTable(db.pool, { tableName: table }), { name: 'SchemaError', message: /unsafe column types/ });
+      await leader.close();
+      assert.equal(await rowCount(table), 0);
+    });
+  }
+
   it('createMysqlLeaderTable() is idempotent, also for schema.table', async () => {
     await createMysqlLeaderTable(db.pool, { tableName: 'twice' });
     await createMysqlLeaderTable(db.pool, { tableName: 'twice' });

@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import { createConnection, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import { MysqlLeader, MysqlLeaderError, NotLeaderError, createMysqlLeaderTable, type MysqlLeaderOptions } from '../../src/index.js';
 import { ParticipantProcess } from '../../src/cli/participant-process.js';
 import { tenuresOf, type Report } from '../../src/cli/tenures.js';
@@ -125,6 +125,20 @@ describe('withLeadership', () => {
     assert.deepEqual(await rows("SELECT id FROM writes WHERE node = 'dropped'"), []);
     assert.equal(await leader.withLeadership(async () => 'still leading', { db: appPool }), 'still leading');
     await leader.close();
+  });
+
+  it('on a leader built on a single connection, needs options.db: its renewals must not run inside the transaction', async () => {
+    const own = await createConnection(db.url);
+    const other = await createConnection(db.url);
+    const leader = new MysqlLeader(own, `single-${++elections}`, { age: AGE, tick: TICK });
+    leaders.push(leader);
+    void leader.acquire();
+    await elected(leader);
+    await assert.rejects(leader.withLeadership(async () => 1), { name: 'TypeError', message: /needs options\.db/ });
+    await assert.rejects(leader.withLeadership(async () => 1, { db: own }), { name: 'TypeError' });
+    assert.equal(await leader.withLeadership(async () => 2, { db: other }), 2);
+    await leader.close();
+    await Promise.all([own.end(), other.end()]);
   });
 
   it('a take-over attempted while a fenced transaction is open waits until it commits; the new term writes after', async () => {

@@ -88,6 +88,23 @@ describe('protocol: renew and release', () => {
   });
 });
 
+describe('protocol: abandoned statements', () => {
+  it('a claim abandoned while it waits on a row lock is killed on the server: it never lands later', async () => {
+    const s = store(100);
+    await s.claim('old', 'absent', signal);
+    await delay(150); // lapsed: a claim would win, once the row is free.
+    const locker = await db.pool.getConnection();
+    await locker.query('START TRANSACTION');
+    await locker.query('SELECT * FROM leader_election WHERE leader_name = ? FOR UPDATE', [`election-${election}`]);
+    await assert.rejects(s.claim('late', 'expired', AbortSignal.timeout(300)), { name: 'TimeoutError' });
+    await delay(500); // the best-effort KILL runs in the background.
+    await locker.query('COMMIT');
+    locker.release();
+    await delay(100);
+    assert.equal((await s.read(signal))?.nodeName, 'old', 'the abandoned claim did not land');
+  });
+});
+
 describe('protocol: the database clock', () => {
   it('stores UTC with microseconds and reports the remaining life from the server clock, whatever the session time zone', async () => {
     const zoned = db.newPool({ connectionLimit: 1 });

@@ -175,6 +175,11 @@ export class MemoryWake implements WakeChannel {
     });
   }
 
+  async check(): Promise<void> {
+    this.statements++;
+    if (this.db.lockHolder !== this) this.holding = false;
+  }
+
   async drop(): Promise<void> {
     this.statements++;
     if (this.holding) this.db.freeLock();

@@ -47,7 +47,7 @@ export async function closeAll(): Promise<void> {
   for (const { elector, clock } of started.splice(0)) {
     let closed = false;
     void elector.close().then(() => (closed = true));
-    await clock.until(() => closed, 10 * AGE, TICK);
+    await clock.until(() => closed, 30 * AGE, TICK);
   }
 }
 

@@ -98,6 +98,40 @@ describe('runWhileLeader', () => {
   });
 });
 
+describe('renewal while a fenced transaction holds the row', () => {
+  it("waits for the row as long as the lease allows, instead of timing out at queryTimeout", async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(TICK - 10);
+    // The renewal at TICK waits 2 ticks on the row (held by the fenced transaction below).
+    a.store.replyDelay = 2 * TICK;
+    let finish: () => void = () => {};
+    const fenced = a.elector['leadWith']('withLeadership', () => new Promise<void>((resolve) => (finish = resolve)));
+    await clock.advance(2 * TICK + 20);
+    assert.equal(a.elector.leading, true, 'still leading');
+    assert.deepEqual(a.errors, []);
+    finish();
+    await fenced;
+    a.store.replyDelay = 0;
+    await clock.advance(TICK);
+    assert.equal(a.elector.term, 1);
+  });
+
+  it('without one, the same slow renewal times out at queryTimeout and ends the tenure', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(TICK - 10);
+    a.store.replyDelay = 2 * TICK;
+    await clock.advance(2 * TICK + 20);
+    assert.equal(a.elector.leading, false);
+    assert.equal(a.seen.at(-1)?.reason, 'error');
+  });
+});
+
 describe('drain before release', () => {
   for (const how of ['close', 'resign'] as const) {
     it(`${how}() ends the tenure at once, then releases only after the tenure's task settled`, async () => {

@@ -45,6 +45,11 @@ describe('validation: durations', () => {
     rejects({ age: 1000, tick: 500, margin: 500 }, RangeError, /options\.margin \(500 ms\)/);
   });
 
+  it('derives tick from age when only age is given', () => {
+    const leader = new MysqlLeader(recordingDb(), 'jobs', { age: 10_000 });
+    assert.deepEqual([leader.options.tick, leader.options.margin, leader.options.queryTimeout], [2_500, 500, 2_500]);
+  });
+
   it('accepts the defaults and freezes the result', () => {
     const leader = new MysqlLeader(recordingDb(), 'jobs');
     assert.deepEqual(
@@ -62,6 +67,7 @@ describe('validation: names', () => {
     assert.throws(() => new MysqlLeader(db, ''), { name: 'RangeError', message: /leaderName must be 1 to 255 characters long, received 0 characters/ });
     assert.throws(() => new MysqlLeader(db, 'x'.repeat(256)), { name: 'RangeError', message: /leaderName .*received 256 characters/ });
     assert.throws(() => new MysqlLeader(db, 42 as unknown as string), { name: 'TypeError', message: /leaderName must be a string, received 42/ });
+    assert.throws(() => new MysqlLeader(db, 'jobs '), { name: 'RangeError', message: /leaderName must not end with white space, received 'jobs '/ });
     // 255 characters outside the BMP are 510 UTF-16 units but fit VARCHAR(255).
     assert.doesNotThrow(() => new MysqlLeader(db, '😀'.repeat(255)));
     assert.deepEqual(db.calls, []);

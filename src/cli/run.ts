@@ -1,0 +1,91 @@
+/** `mysql-leader run`: run a command on exactly one node at a time, the leader. */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { MysqlLeader, continueOnError } from '../index.js';
+import { UsageError, milliseconds, stringFlag, type Command } from './command.js';
+import { DATABASE_OPTIONS, DATABASE_USAGE, openPool, target } from './database.js';
+import { Supervisor } from './supervisor.js';
+import { scrub } from './url.js';
+
+/** The CLI's flags for the leader's options, for messages that name a flag. */
+const FLAG_OF_OPTION: Readonly<Record<string, string>> = { age: '--age', tick: '--tick', margin: 'the margin (age / 20)', nodeName: '--node', tableName: '--table', leaderName: '--name' };
+
+/** `mysql-leader run`. */
+export const runCommand: Command = {
+  summary: 'run a command on the leader only; stop it when leadership ends',
+  usage: `mysql-leader run --name NAME [options] -- COMMAND [ARGS…]
+
+Campaigns in the election NAME. While this node leads, runs COMMAND with the
+standard input and output of the CLI and, in its environment,
+MYSQL_LEADER_NAME, MYSQL_LEADER_NODE and MYSQL_LEADER_TERM (the fencing token).
+- When leadership ends (the lease could not be renewed in time, or was taken),
+  the command gets SIGTERM, then SIGKILL after --grace, and the CLI campaigns
+  again: it starts the command anew when it leads again.
+- When the command exits by itself, the CLI releases the lease (another node
+  takes over at once) and exits with the command's exit code; with --restart
+  it starts the command again after 1 s instead, while it still leads.
+- SIGINT or SIGTERM to the CLI is passed to the command; once the command has
+  exited, the CLI releases the lease and exits with its exit code (a second
+  signal kills the command).
+- If the CLI dies without warning (SIGKILL, OOM), a watchdog process stops the
+  command at once (SIGTERM, then SIGKILL after --grace); it also stops it if
+  the CLI is frozen past its deadline. The command runs in a process group of
+  its own: everything it starts is stopped with it, also when it exits.
+The CLI reports what it does on standard error, one line per event.
+
+Options:
+  --name NAME    the election (required)
+  --node NODE    this node's name, unique in the election (default: HOST-PID-RANDOM)
+  --age MS       lease length: a crashed leader keeps the others out this long (default: 60000)
+  --tick MS      how often the leader renews and followers look (default: 15000)
+  --grace MS     time between SIGTERM and SIGKILL (default: age / 20, the time
+                 between this node's deadline and the end of its lease)
+  --restart      start the command again when it exits by itself
+${DATABASE_USAGE}
+
+Exit codes: the command's (128 + N when signal N ended it); 0 when stopped by a
+signal before leading; 1 error; 2 usage error; 126/127 when the command cannot
+be run or is not found.`,
+  options: {
+    name: { type: 'string' },
+    node: { type: 'string' },
+    age: { type: 'string' },
+    tick: { type: 'string' },
+    grace: { type: 'string' },
+    restart: { type: 'boolean' },
+    ...DATABASE_OPTIONS,
+  },
+  takesCommand: true,
+  async run({ values, positionals, command }) {
+    if (positionals[0] !== undefined) throw new UsageError(`unexpected argument "${positionals[0]}" (the command goes after --)`);
+    const name = stringFlag(values, 'name');
+    if (name === undefined) throw new UsageError('missing --name NAME, the election');
+    const [file, ...args] = command;
+    if (file === undefined) throw new UsageError('missing the command: mysql-leader run --name NAME -- COMMAND [ARGS…]');
+    const age = milliseconds(values, 'age');
+    const tick = milliseconds(values, 'tick');
+    const grace = milliseconds(values, 'grace');
+    const { url, tableName } = target(values);
+    const pool = openPool(url);
+    try {
+      let leader: MysqlLeader;
+      try {
+        leader = new MysqlLeader(pool, name, {
+          nodeName: stringFlag(values, 'node') ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`,
+          ...(age !== undefined && { age }),
+          ...(tick !== undefined && { tick }),
+          tableName,
+          onError: continueOnError,
+        });
+      } catch (error) {
+        // The library names its options; the user typed flags.
+        throw new UsageError((error as Error).message.replace(/\boptions\.(\w+)|\b(leaderName)\b/g, (match, option?: string, name?: string) => FLAG_OF_OPTION[option ?? name ?? ''] ?? match));
+      }
+      const note = (line: string): void => void process.stderr.write(`mysql-leader: ${scrub(line, url)}\n`);
+      const supervisor = new Supervisor(leader, { command: [file, ...args], grace: grace ?? leader.options.margin, restart: values['restart'] === true, note });
+      return await supervisor.run();
+    } finally {
+      await pool.end();
+    }
+  },
+};

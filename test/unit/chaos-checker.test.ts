@@ -1,0 +1,205 @@
+/**
+ * The chaos checker on hand-made logs: a clean run reports nothing, and each
+ * kind of violation planted in it is reported, at the right place.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { check, coveredTime, percentile, tenuresOfRun, type ViolationKind } from '../../chaos/checker.js';
+import type { ChaosReport, FaultRecord, LogRow, RunLog } from '../../chaos/records.js';
+
+const AGE = 2000;
+const TICK = 500;
+
+/** A report of `node` (first process unless `run` says otherwise) at `mono` ms. */
+function at(node: string, mono: number, event: string, fields: Record<string, unknown> = {}, run = 1): ChaosReport {
+  return { node, run, mono, wall: mono, event, ...fields };
+}
+
+/** A tenure: elected at `start`, renewed until `end`, revoked at `end`. */
+function tenure(node: string, term: number, start: number, end: number, run = 1): ChaosReport[] {
+  return [at(node, start, 'elected', { term, until: Math.min(end, start + 1900) }, run), at(node, end - 1, 'renewed', { term, until: end + 500 }, run), at(node, end, 'revoked', { term, reason: 'expired' }, run)];
+}
+
+/** A fenced write: begun at `begun`, inserted 5 ms later under `term`, then `outcome` 5 ms after that. */
+function write(node: string, seq: number, term: number, begun: number, outcome = 'acked'): ChaosReport[] {
+  return [
+    at(node, begun, 'write', { seq, phase: 'begin' }),
+    at(node, begun + 5, 'write', { seq, phase: 'inserted', term }),
+    at(node, begun + 10, 'write', { seq, phase: outcome }),
+  ];
+}
+
+const row = (participant: string, seq: number, term: number, liveTerm: number | null = term): LogRow => ({ participant, seq, term, liveTerm });
+
+/**
+ * A clean run: node-1 leads under term 1 for [0, 1000] and writes seq 1 and
+ * 2; it is killed at 1000 and back at 1500; node-2 leads under term 2 from
+ * 3000 (its lease had to run out) and writes seq 1.
+ */
+function cleanLog(): RunLog {
+  return {
+    seed: 1,
+    age: AGE,
+    tick: TICK,
+    nodes: ['node-1', 'node-2'],
+    kinds: ['kill'],
+    ended: 6000,
+    reports: [
+      ...tenure('node-1', 1, 0, 1000),
+      ...write('node-1', 1, 1, 100),
+      ...write('node-1', 2, 1, 200),
+      ...write('node-1', 3, 1, 300, 'unknown'), // in doubt, and absent: allowed
+      at('node-1', 1000, 'exited', { reason: 'SIGKILL', expected: true }),
+      ...tenure('node-2', 2, 3000, 5000),
+      ...write('node-2', 1, 2, 3100),
+      at('node-2', 3200, 'write', { seq: 2, phase: 'begin' }),
+      at('node-2', 3201, 'write', { seq: 2, phase: 'rejected' }),
+    ],
+    faults: [{ id: 1, kind: 'kill', target: 'node-1', start: 1000, heal: 1500, detail: 'SIGKILL' }],
+    rows: [row('node-1', 1, 1), row('node-1', 2, 1), row('node-2', 1, 2)],
+  };
+}
+
+function kinds(log: RunLog): ViolationKind[] {
+  return check(log).violations.map((v) => v.kind);
+}
+
+describe('chaos checker', () => {
+  it('reports nothing for a clean log, and measures the recovery from the heal', () => {
+    const verdict = check(cleanLog());
+    assert.deepEqual(verdict.violations, []);
+    assert.equal(verdict.tenures.length, 2);
+    assert.deepEqual(
+      verdict.recoveries.map((r) => [r.ms, r.bound]),
+      [[1500, AGE + TICK]],
+    );
+  });
+
+  it('reports two tenures that overlap', () => {
+    const log = cleanLog();
+    // node-2 leads under term 2 for [900, 950] instead of from 3000.
+    const reports = [...log.reports.filter((r) => !(r.node === 'node-2' && r.mono >= 3000)), ...tenure('node-2', 2, 900, 950)];
+    const overlapping = { ...log, reports, rows: log.rows.slice(0, 2), faults: [] };
+    const { violations } = check(overlapping);
+    assert.deepEqual(
+      violations.map((v) => [v.kind, v.at, v.nodes]),
+      [['overlap', 900, ['node-1', 'node-2']]],
+    );
+  });
+
+  it('reports a term that does not grow', () => {
+    const log = cleanLog();
+    const reports = log.reports.map((r) => (r.node === 'node-2' && r.term === 2 ? { ...r, term: 1 } : r));
+    assert.ok(kinds({ ...log, reports, rows: log.rows.slice(0, 2) }).includes('term-order'));
+  });
+
+  it('reports a write committed under a term that was no longer live', () => {
+    const log = cleanLog();
+    // node-1 writes seq 4 under term 1 at 3500, after node-2 began term 2 at 3000.
+    const stale = { ...log, reports: [...log.reports, ...write('node-1', 4, 1, 3500)], rows: [...log.rows, row('node-1', 4, 1)] };
+    const found = check(stale).violations;
+    assert.deepEqual(
+      found.map((v) => [v.kind, v.at, v.nodes]),
+      [['stale-write', 3505, ['node-1']]],
+    );
+    assert.match(found[0]?.message ?? '', /node-2 term 2/);
+  });
+
+  it('reports a write whose transaction saw another term in the election row', () => {
+    const log = cleanLog();
+    const witnessed = { ...log, rows: [row('node-1', 1, 1, 2), ...log.rows.slice(1)] };
+    assert.deepEqual(kinds(witnessed), ['stale-write']);
+  });
+
+  it('reports a commit sent after its own tenure had ended', () => {
+    const log = cleanLog();
+    const late = { ...log, reports: [...log.reports, ...write('node-1', 4, 1, 1200)], rows: [...log.rows, row('node-1', 4, 1)] };
+    assert.deepEqual(kinds(late), ['late-commit']);
+  });
+
+  it('reports an acknowledged write missing from the table (a lost sequence number)', () => {
+    const log = cleanLog();
+    const { violations } = check({ ...log, rows: [row('node-1', 1, 1), row('node-2', 1, 2)] });
+    assert.deepEqual(
+      violations.map((v) => [v.kind, v.nodes]),
+      [['lost-write', ['node-1']]],
+    );
+    assert.match(violations[0]?.message ?? '', /seq 2/);
+  });
+
+  it('reports a write present twice, and rows of refused or unknown writes', () => {
+    const log = cleanLog();
+    const rows = [...log.rows, row('node-1', 2, 1), row('node-2', 2, 2), row('node-3', 1, 2)];
+    assert.deepEqual(kinds({ ...log, rows }).sort(), ['duplicate-write', 'phantom-write', 'phantom-write']);
+  });
+
+  it('keeps the tenure of a killed process when a new process of the same name is elected later', () => {
+    const reports = [at('node-1', 0, 'elected', { term: 1, until: 1900 }), at('node-1', 700, 'exited', { reason: 'SIGKILL' }), ...tenure('node-1', 2, 3000, 4000, 2)];
+    assert.deepEqual(
+      tenuresOfRun(reports, 9000).map((t) => [t.term, t.start, t.end]),
+      [
+        [1, 0, 700],
+        [2, 3000, 4000],
+      ],
+    );
+  });
+
+  it('reports a recovery over its bound, and lets faults still in force extend the bound', () => {
+    // With age 1000 the bound is 1500 ms; no leader from 1000 to 3000.
+    const log = { ...cleanLog(), age: 1000 };
+    const slow: FaultRecord = { id: 1, kind: 'partition', target: 'node-1', start: 500, heal: 1000, detail: '' };
+    const { violations } = check({ ...log, faults: [slow] });
+    assert.deepEqual(
+      violations.map((v) => [v.kind, v.at]),
+      [['slow-recovery', 1000]],
+    );
+    // The server was still down for 600 ms of that wait.
+    const crash: FaultRecord = { id: 2, kind: 'db-crash', target: 'database', start: 900, heal: 1600, detail: '' };
+    const verdict = check({ ...log, faults: [slow, crash] });
+    assert.deepEqual(verdict.violations, []);
+    assert.deepEqual(
+      verdict.recoveries.map((r) => [r.fault, r.ms, r.bound]),
+      [
+        [1, 2000, 1000 + TICK + 600],
+        [2, 1400, 1000 + TICK],
+      ],
+    );
+  });
+
+  it('reports a participant that exited by itself, with its last words, and a campaign that gave up', () => {
+    const log = cleanLog();
+    const reports = [
+      ...log.reports,
+      at('node-2', 5500, 'stderr', { text: 'TypeError: boom' }),
+      at('node-2', 5501, 'exited', { reason: 'exit 1', expected: false }),
+      at('node-1', 5600, 'failed', { message: 'DatabaseError: gone' }, 2),
+    ];
+    const { violations } = check({ ...log, reports });
+    assert.deepEqual(
+      violations.map((v) => [v.kind, v.at, v.nodes]),
+      [
+        ['crash', 5501, ['node-2']],
+        ['crash', 5600, ['node-1']],
+      ],
+    );
+    assert.match(violations[0]?.message ?? '', /exit 1.*TypeError: boom/);
+  });
+
+  it('computes covered time and nearest-rank percentiles', () => {
+    assert.equal(
+      coveredTime(
+        [
+          [0, 10],
+          [5, 20],
+          [30, 40],
+        ],
+        2,
+        35,
+      ),
+      23,
+    );
+    assert.equal(percentile([5, 1, 3, 2, 4], 50), 3);
+    assert.equal(percentile([5, 1, 3, 2, 4], 99), 5);
+    assert.equal(percentile([], 50), undefined);
+  });
+});
