@@ -33,9 +33,9 @@ export interface ClientCounts {
   locks: number;
 }
 
-/** Which of {@link ClientCounts} a statement of the library counts as. */
+/** Which of {@link ClientCounts} a statement of the library counts as (GET_LOCK, RELEASE_LOCK, IS_USED_LOCK: a lock's). */
 function kindOf(sql: string): keyof ClientCounts {
-  if (sql.includes('GET_LOCK(') || sql.includes('RELEASE_LOCK(')) return 'locks';
+  if (/\b[A-Z_]+_LOCK\(/.test(sql)) return 'locks';
   return /^\s*SELECT\b/i.test(sql) ? 'reads' : 'writes';
 }
 

@@ -31,6 +31,8 @@ export interface FaultType {
   readonly target: 'database' | 'node';
   /** Whether it acts on the server, so that it must not run during a crash (nor a crash during it). */
   readonly onServer: boolean;
+  /** Whether a participant is worth this fault now (default: any). */
+  fits?(node: ChaosNode): boolean;
   /** Shortest and longest time in force, ms (0 for an instant fault). */
   duration(context: FaultContext): { readonly min: number; readonly max: number };
   /** Injects the fault; `node` is undefined for a `database` fault. */
@@ -105,6 +107,7 @@ export const FAULTS: Record<FaultKind, FaultType> = {
   'db-kill-conn': {
     onServer: true,
     target: 'node',
+    fits: (node) => node.proxy.upstreamPorts().length > 0,
     duration: () => ({ min: 0, max: 0 }),
     async inject({ server }, target) {
       const { proxy } = nodeOf(target);

@@ -11,7 +11,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { mono } from '../src/cli/tenures.js';
-import { FAULTS, type FaultContext } from './faults.js';
+import { FAULTS, type FaultContext, type FaultType } from './faults.js';
 import type { ChaosNode } from './node.js';
 import type { FaultKind, FaultRecord } from './records.js';
 
@@ -47,8 +47,8 @@ export async function injectFaults(
   let cycle: FaultKind[] = [];
   let id = 0;
 
-  const freeNode = (): ChaosNode | undefined => {
-    const free = nodes.filter((node) => !busy.has(node.name));
+  const freeNode = (type: FaultType): ChaosNode | undefined => {
+    const free = nodes.filter((node) => !busy.has(node.name) && (type.fits?.(node) ?? true));
     const leader = free.find((node) => node.leading);
     if (leader && random.chance(LEADER_BIAS)) return leader;
     return free.length > 0 ? random.pick(free) : undefined;
@@ -87,7 +87,7 @@ export async function injectFaults(
         duration = Math.min(duration, left);
         const free = running.size < options.concurrency && !(type.onServer && busy.has('database'));
         if (free && type.target === 'database') break;
-        if (free && (node = freeNode())) break;
+        if (free && (node = freeNode(type))) break;
         await delay(RETRY, undefined, { signal: options.signal });
       }
       const task = run(kind, node, duration);

@@ -34,7 +34,13 @@ const withoutIdleTimeout = new WeakSet<Driver>();
  */
 export async function runFenced<T>(driver: Driver, target: FenceTarget, tenure: TenureContext, fn: (connection: unknown, tenure: TenureContext) => Promise<T>): Promise<T> {
   // Waiting for a connection ends with the tenure (an exhausted pool must not hold this forever).
-  const session = await driver.session(tenure.signal);
+  let session: Session;
+  try {
+    session = await driver.session(tenure.signal);
+  } catch (error) {
+    if (tenure.signal.aborted) throw new NotLeaderError(`term ${tenure.term} of "${target.leaderName}" ended before the fenced transaction began; nothing was written`);
+    throw translateError(error, 'taking a connection for the fenced transaction', target.tableName);
+  }
   const statement = async (what: string, sql: string, values: unknown[] = []): Promise<unknown> => {
     try {
       return await session.query(sql, values);

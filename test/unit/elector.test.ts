@@ -343,6 +343,25 @@ describe('elector: resign, close and acquire', () => {
     assert.deepEqual(a.outcome(), { error: verdict });
   });
 
+  it('logs elections, step-downs and database errors to a pino-compatible logger, with the election and node', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const lines: string[] = [];
+    const log = (level: string) => (fields: object, message: string) => void lines.push(`${level} ${message} ${JSON.stringify(fields)}`);
+    const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+    const a = participant(clock, db, 'a', { logger });
+    a.campaign();
+    await clock.advance(TICK - 1);
+    a.store.failNext = new DatabaseError('connection lost');
+    await clock.advance(1);
+    assert.deepEqual(lines.slice(0, 4).map((line) => line.replace(/"err":\{[^}]*\}/, '"err":{}')), [
+      'info elected {"leaderName":"memory","nodeName":"a","term":1}',
+      'warn stepped down {"leaderName":"memory","nodeName":"a","term":1,"reason":"error","err":{}}',
+      'error database error {"leaderName":"memory","nodeName":"a","err":{}}',
+      'info elected {"leaderName":"memory","nodeName":"a","term":2}',
+    ]);
+  });
+
   it('emits leaderChange when the observed leader changes', async () => {
     const clock = new FakeClock();
     const db = new MemoryDatabase(clock);
