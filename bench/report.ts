@@ -2,7 +2,7 @@
 import type { Measure, ScenarioResult } from './scenario.js';
 
 /** A number with as many decimals as its size deserves. */
-export function formatNumber(value: number): string {
+function formatNumber(value: number): string {
   if (Number.isInteger(value)) return String(value);
   const size = Math.abs(value);
   return value.toFixed(size >= 100 ? 0 : size >= 10 ? 1 : 2);

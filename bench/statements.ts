@@ -56,11 +56,13 @@ export class CountingPool implements Queryable {
     return { ...this.#counts };
   }
 
+  /** Counts and runs one statement on the pool. */
   query(sql: string, values: unknown[]): Promise<unknown> {
     this.#counts[kindOf(sql)]++;
     return this.#pool.query(sql, values);
   }
 
+  /** A connection of the pool whose statements are counted too (the library takes some for itself). */
   async getConnection(): Promise<Pick<PoolConnection, 'query' | 'release' | 'destroy'>> {
     const connection = await this.#pool.getConnection();
     const counts = this.#counts;

@@ -11,7 +11,7 @@ export interface Summary {
 }
 
 /** The `p`-th percentile (0–100) by the nearest-rank method: always one of the samples. */
-export function percentile(sorted: readonly number[], p: number): number {
+function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[rank - 1] as number;

@@ -2,14 +2,14 @@
  * Database statements per second at steady state: one election, 1 leader
  * and 9 followers, each participant on a pool of its own (as in separate
  * processes). Counted by the server (`SHOW GLOBAL STATUS` deltas) and by
- * each participant's pool (who sent what). The window starts just after one
- * of the leader's renewals and ends just after the Nth next one, so that it
- * spans whole ticks.
+ * each participant's pool (who sent what). The window runs from the moment
+ * one of the leader's renewals was sent to the moment the Nth next one was,
+ * so that it spans whole ticks.
  */
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createPool } from 'mysql2/promise';
-import { MysqlLeader } from '../src/index.js';
+import { MysqlLeader, type RenewedEvent } from '../src/index.js';
 import { electionName, type BenchContext, type ScenarioResult } from './scenario.js';
 import { clientDelta, CountingPool, serverCounts, serverDelta, type ClientCounts } from './statements.js';
 
@@ -37,14 +37,19 @@ export async function steadyState(context: BenchContext): Promise<ScenarioResult
     const leader = leaders.find((candidate) => candidate.leading);
     if (!leader) throw new Error('no leader after 3 ticks');
 
-    await once(leader, 'renewed');
-    const startedAt = performance.now();
+    /** Waits for the leader's next renewal; returns when its statement was sent. */
+    const nextRenewal = async (): Promise<number> => {
+      const [{ latencyMs }] = (await once(leader, 'renewed')) as [RenewedEvent];
+      return performance.now() - latencyMs;
+    };
+    const firstSent = await nextRenewal();
     const clientBefore = counted.map((pool) => pool.counts);
     const serverBefore = await serverCounts(admin);
     changes = 0;
     errors = 0;
-    for (let i = 0; i < ticks; i++) await once(leader, 'renewed');
-    const seconds = (performance.now() - startedAt) / 1000;
+    let lastSent = firstSent;
+    for (let i = 0; i < ticks; i++) lastSent = await nextRenewal();
+    const seconds = (lastSent - firstSent) / 1000;
     const clientSent = counted.map((pool, i) => clientDelta(clientBefore[i]!, pool.counts));
     const server = serverDelta(serverBefore, await serverCounts(admin));
 
@@ -68,7 +73,7 @@ export async function steadyState(context: BenchContext): Promise<ScenarioResult
         { label: 'server: writes (Com_update + Com_insert + Com_delete)', unit: '/s', value: perSecond(serverWrites) },
         { label: 'server: lock releases (Com_do)', unit: '/s', value: perSecond(server.Com_do) },
         { label: 'server: all statements', unit: '/s', value: perSecond(serverReads + serverWrites + server.Com_do) },
-        { label: 'leader: writes per tick', unit: 'per tick', value: leaderSent.writes / ticksElapsed, target: '≤ 1', met: leaderSent.writes <= ticksElapsed },
+        { label: 'leader: writes per tick', unit: 'per tick', value: leaderSent.writes / ticksElapsed, target: '≤ 1 (± 1 %: timers)', met: leaderSent.writes <= 1.01 * ticksElapsed },
         { label: 'leader: row reads per tick', unit: 'per tick', value: leaderSent.reads / ticksElapsed },
         { label: 'leader: hand-over lock statements per tick (re-check that it holds it)', unit: 'per tick', value: leaderSent.locks / ticksElapsed },
         { label: `followers (${followers.length}): writes`, unit: 'statements', value: followerTotal.writes, target: '0', met: followerTotal.writes === 0 },
@@ -78,7 +83,7 @@ export async function steadyState(context: BenchContext): Promise<ScenarioResult
         { label: 'leader changes and errors during the window', unit: '', value: changes + errors, target: '0', met: changes + errors === 0 },
       ],
       notes: [
-        `Window: ${ticks} renewals of the leader, ${seconds.toFixed(2)} s; rates are per second of that window.`,
+        `Window: ${ticks} renewals of the leader, ${seconds.toFixed(2)} s from the sending of one to the sending of the ${ticks}th next; rates are per second of that window. A Node.js timer may fire up to a millisecond early by the monotonic clock, hence the 1 % tolerance on writes per tick.`,
         'A follower reads the row, then waits on the hand-over lock (a SELECT GET_LOCK with a timeout of about a tick, minus up to 20 % jitter) instead of sleeping: two SELECTs per follower per cycle, no write.',
         'Server reads include every SELECT: the followers\' row reads and lock waits, and the leader\'s own lock checks.',
       ],

@@ -81,8 +81,8 @@ export class ClosedError extends MysqlLeaderError {
  */
 export class NotLeaderError extends MysqlLeaderError {
   /** @internal */
-  constructor(message: string) {
-    super('ERR_MYSQL_LEADER_NOT_LEADER', message);
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_MYSQL_LEADER_NOT_LEADER', message, options);
   }
 }
 

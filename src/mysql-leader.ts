@@ -75,11 +75,14 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
    * leader. Commits when `fn` resolves (with its value), rolls back when it
    * throws (rejecting with its error, unchanged).
    *
-   * Rejects with `NotLeaderError` before `fn` runs when this node does not
-   * lead (no query) or the database says its lease is gone (rolled back,
-   * nothing written), and with `ClosedError` after `close()`. `close()` and
-   * `resign()` wait for it before they release the lease. While it holds the
-   * row, this leader's own renewal waits too: keep it shorter than `tick`.
+   * Rejects with `NotLeaderError`, nothing written, before `fn` runs when
+   * this node does not lead (no query) or the database says its lease is
+   * gone, and after `fn` when the tenure ended before the commit (when it
+   * ends while `fn` runs, the transaction is ended at once, so that the next
+   * leader need not wait for it). Rejects with `ClosedError` after
+   * `close()`. `close()` and `resign()` wait for it before they release the
+   * lease. While it holds the row, this leader's own renewal waits for it,
+   * as long as the lease allows.
    */
   withLeadership<T>(fn: (connection: ConnectionOf<DB>, tenure: TenureContext) => Promise<T>): Promise<T>;
   withLeadership<T, D extends Queryable>(fn: (connection: ConnectionOf<D>, tenure: TenureContext) => Promise<T>, options: FenceOptions<D>): Promise<T>;
@@ -91,7 +94,7 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
         throw new TypeError('withLeadership() on a MysqlLeader built on a single connection needs options.db: a pool, or another connection');
       }
       const target = { tableName: this.options.tableName, leaderName: this.leaderName, nodeName: this.nodeName, sql: this.#fenceSql, ageMs: this.options.age };
-      return runFenced(driver, target, tenure, fn as (connection: unknown, tenure: TenureContext) => Promise<T>);
+      return runFenced(driver, target, tenure, () => this.term === tenure.term, fn as (connection: unknown, tenure: TenureContext) => Promise<T>);
     });
   }
 

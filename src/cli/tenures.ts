@@ -35,6 +35,12 @@ export function tenuresOf(reports: readonly Report[], now = mono()): Tenure[] {
   const result: Tenure[] = [];
   let open: { node: string; term: number; start: number; end: number } | undefined;
   for (const report of reports) {
+    // A process killed while leading reports no `revoked`: its tenure ended at
+    // its last deadline, which a new process's first report comes after.
+    if (open && (report.event === 'ready' || report.event === 'elected')) {
+      result.push(open);
+      open = undefined;
+    }
     if (report.event === 'elected' && report.term !== undefined) {
       open = { node: report.node, term: report.term, start: report.mono, end: report.until ?? report.mono };
     } else if (report.event === 'renewed' && open && report.until !== undefined) {

@@ -50,8 +50,9 @@ interface PromiseHandle {
 
 /** How long the best-effort KILL of an abandoned statement may take (ms). */
 const KILL_TIMEOUT = 5_000;
-/** `[threadId, statementPrefix%]` → a row if that thread still runs that statement. */
-const STILL_RUNNING = 'SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ? AND INFO LIKE ?';
+/** `[threadId, statementPrefix% or %]` → a row if that thread is our user's and runs that statement (or any, or none, with `%`). */
+const STILL_OURS =
+  "SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ? AND USER = SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AND COALESCE(INFO, '') LIKE ?";
 
 interface RawConnection {
   query(sql: string, values?: unknown[]): unknown;
@@ -113,27 +114,35 @@ export class Driver {
       // state (possibly hung on a dead link): never give it back, and have
       // the server end it, or a write waiting on a row lock could still land.
       if (settled) session.release();
-      else {
-        session.destroy();
-        if (signal.aborted) this.#kill(session.threadId, sql);
-      }
+      else if (signal.aborted) this.abandon(session, sql);
+      else session.destroy();
     }
   }
 
   /**
-   * Ends the server thread still running `sql`, from another connection;
-   * best effort (the server may be unreachable). The thread is killed only
-   * if it still runs that statement: after a server restart its id may
-   * belong to another client.
+   * Gives up a pooled session in the middle of a statement or transaction:
+   * closes it, and has the server end its thread (so that a statement
+   * waiting on a row lock cannot land later, and a transaction's locks go now).
    */
-  #kill(threadId: number | undefined, sql: string): void {
+  abandon(session: Session, sql?: string): void {
+    session.destroy();
+    if (this.pooled) this.#kill(session.threadId, sql);
+  }
+
+  /**
+   * Ends a server thread of ours from another connection; best effort (the
+   * server may be unreachable). Only if it still runs `sql` (when given) and
+   * belongs to our user: after a server restart its id may be another
+   * client's.
+   */
+  #kill(threadId: number | undefined, sql: string | undefined): void {
     if (threadId === undefined) return;
     const signal = AbortSignal.timeout(KILL_TIMEOUT);
-    const running = `${(sql.split('?')[0] ?? sql).replace(/[\\%_]/g, '\\$&')}%`;
+    const running = sql === undefined ? '%' : `${(sql.split('?')[0] ?? sql).replace(/[\\%_]/g, '\\$&')}%`;
     void this.connect(signal)
       .then(async (session) => {
         try {
-          const found = rowsOf(await abortable(session.query(STILL_RUNNING, [threadId, running]), signal));
+          const found = rowsOf(await abortable(session.query(STILL_OURS, [threadId, running]), signal));
           if (found.length > 0) await abortable(session.query('KILL ?', [threadId]), signal);
           session.release();
         } catch {
