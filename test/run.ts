@@ -28,8 +28,8 @@ if (!process.env['MYSQL_URL']) {
   console.log(`# private MariaDB at ${server.url} (set MYSQL_URL to use another server)`);
 }
 const env = { ...process.env, MYSQL_URL: process.env['MYSQL_URL'] ?? server?.url };
-// Two cores: two test files at a time keeps the timing assertions honest.
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
+// Two cores: two test files at a time keeps the timing assertions honest; no test may hang the run.
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files], { stdio: 'inherit', env });
 const stop = (): void => void child.kill('SIGTERM');
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
