@@ -378,7 +378,9 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (stop.aborted) return { ms: 0 }; // #run releases it.
     if (!this.#begin(term, sent)) return { ms: 0 };
     await this.#holdWakeLock();
-    return { ms: Math.max(0, sent + this.#options.tick - this.#clock.now()) };
+    // The first renewal comes a little early, at random: leaders started
+    // together (many elections in one process) do not renew in step.
+    return { ms: Math.max(0, sent + this.#jitteredTick() - this.#clock.now()) };
   }
 
   /** Starts a tenure confirmed by a statement sent at `sent`, unless its reply came too late. */
@@ -415,8 +417,9 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       const limit = this.#holdingRow > 0 ? left : Math.min(queryTimeout, left);
       renewed = await this.#query('renewing the lease', (signal) => this.#store.renew(nodeName, tenure.term, signal), limit);
     } catch (error) {
-      // The outcome is unknown: step down now, read the row next.
-      this.#endTenure(tenure, 'error', error);
+      // The outcome is unknown: step down now, read the row next. (A limit
+      // reached at the deadline is the lease running out, as the timer says.)
+      this.#endTenure(tenure, this.#clock.now() >= tenure.deadline ? 'expired' : 'error', error);
       throw error;
     }
     if (this.#tenure !== tenure) return 0; // ended while the renewal was in flight.
@@ -428,8 +431,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       this.#endTenure(tenure, renewed ? 'expired' : 'lost');
       return 0;
     }
+    // The step-down timer, armed for the old deadline, re-arms itself for this one when it fires.
     tenure.deadline = deadline;
-    this.#armStepDown(tenure);
     this.#emit('renewed', { term: tenure.term, latencyMs: this.#clock.now() - sent });
     await this.#holdWakeLock();
     return Math.max(0, sent + tick - this.#clock.now());
@@ -569,11 +572,9 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    */
   #pause({ ms, lock = false }: Pause, stop: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      const waiting = new AbortController();
       const done = (): void => {
         this.#clock.clearTimeout(timer);
         stop.removeEventListener('abort', done);
-        waiting.abort();
         if (this.#wake === done) this.#wake = undefined;
         resolve();
       };
@@ -587,9 +588,12 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         const limit = ms + this.#options.queryTimeout;
         this.#query('waiting on the hand-over lock', (signal) => wake.wait(ms, signal), limit, stop).then(
           (obtained) => {
-            if (!obtained || waiting.signal.aborted) return;
+            if (!obtained) return;
+            // The leader let go. If this pause has already ended on its
+            // timer, end whichever pause is current: a follower must never
+            // sit on the lock while others wait on it.
             this.#woken = true;
-            done();
+            this.#wake?.();
           },
           (error: unknown) => {
             if (!stop.aborted) this.#emit('error', toError(error));

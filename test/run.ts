@@ -30,9 +30,10 @@ if (!process.env['MYSQL_URL']) {
 const env = { ...process.env, MYSQL_URL: process.env['MYSQL_URL'] ?? server?.url };
 // Two cores: two test files at a time keeps the timing assertions honest; no test may hang the run.
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files], { stdio: 'inherit', env });
+// Ctrl-C or a stop (even twice): end the tests, then the server below.
 const stop = (): void => void child.kill('SIGTERM');
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
 const code = await new Promise<number>((resolve) => child.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0))));
 await server?.stop();
 process.exit(code);

@@ -3,7 +3,7 @@
  * a fake clock: every timing rule of the protocol, to the millisecond.
  */
 import assert from 'node:assert/strict';
-import { afterEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { abortOnError } from '../../src/on-error.js';
 import { DatabaseError, LeadershipEndedError, QueryTimeoutError } from '../../src/errors.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -11,7 +11,12 @@ import { MemoryDatabase } from '../support/memory-store.js';
 
 import { AGE, MARGIN, TICK, closeAll, participant } from '../support/participants.js';
 
-afterEach(closeAll);
+// Jitter off: every timing below is exact (the jitter has tests of its own at the end).
+beforeEach(() => void mock.method(Math, 'random', () => 0));
+afterEach(async () => {
+  await closeAll();
+  mock.restoreAll();
+});
 
 describe('elector: election and renewal', () => {
   it('elects the first participant at once, without waiting a tick', async () => {
@@ -376,5 +381,27 @@ describe('elector: resign, close and acquire', () => {
     await a.elector.close();
     await clock.until(() => b.elector.leading);
     assert.deepEqual(changes, ['a#1', 'none', 'b#2']);
+  });
+});
+
+describe('elector: jitter', () => {
+  it('leaders elected together do not renew in step, and followers do not read in step', async () => {
+    mock.restoreAll(); // real randomness here
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const leaders = Array.from({ length: 20 }, (_, i) => participant(clock, new MemoryDatabase(clock), `l${i}`));
+    const followers = Array.from({ length: 20 }, (_, i) => participant(clock, db, `f${i}`));
+    for (const node of [...leaders, ...followers]) node.campaign();
+    await clock.advance(TICK);
+    const firstRenewals = new Set(leaders.map((node) => node.store.db.writesBy(node.store.node).find((entry) => entry.op === 'renew')?.at));
+    assert.ok(firstRenewals.size > 10, `first renewals at ${firstRenewals.size} distinct instants`);
+    await clock.advance(3 * TICK);
+    const readTimes = new Set(db.log.filter((entry) => entry.op === 'read' && entry.at > 1000).map((entry) => entry.at));
+    assert.ok(readTimes.size > 30, `follower reads at ${readTimes.size} distinct instants`);
+    // Renewals after the first are a tick apart: the leader writes once per tick.
+    const [leader] = leaders;
+    await clock.advance(10 * TICK);
+    const renewals = leader?.store.db.writesBy('l0').filter((entry) => entry.op === 'renew').map((entry) => entry.at) ?? [];
+    for (let i = 2; i < renewals.length; i++) assert.equal((renewals[i] ?? 0) - (renewals[i - 1] ?? 0), TICK);
   });
 });
