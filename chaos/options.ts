@@ -4,22 +4,14 @@
  */
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import type { ChaosOptions } from './harness.js';
 import { FAULT_KINDS, type FaultKind } from './records.js';
 
 /** A mistake in the command line: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
 
-/** The parsed command line. Durations in ms. */
-export interface ChaosArgs {
-  readonly duration: number;
-  readonly participants: number;
-  readonly seed: number;
-  readonly kinds: readonly FaultKind[];
-  readonly age: number;
-  readonly tick: number;
-  readonly interval: number;
-  readonly concurrency: number;
-  readonly writeEvery: number;
+/** The parsed command line: what a run does (durations in ms), and where its results go. */
+export interface ChaosArgs extends Omit<ChaosOptions, 'signal' | 'write'> {
   /** Where `timeline.svg`, `summary.json` and `run-log.json` go; nothing is written without it. */
   readonly out: string | undefined;
   /** A folder of an earlier run: check its `run-log.json` again instead of running. */
