@@ -9,14 +9,17 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { useDatabase } from '../support/database.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const db = await useDatabase('recipes');
 
+/** The quick start runs until SIGTERM: it is stopped once it has led and worked. */
+const RUNS_UNTIL_SIGTERM = 'examples/recipes/quick-start.ts';
+
 const expected: Record<string, RegExp> = {
+  [RUNS_UNTIL_SIGTERM]: /^leading \(term 1\)\nsending the report\n[\s\S]*stepped down: closed\n$/,
   'examples/recipes/fenced-write.ts': /^marked 3 invoices as sent under term 1$/m,
   'examples/recipes/fencing-token.ts': /^leader: 200 stored\nstale leader: 409 stale fencing token 0, already saw 1$/m,
   'examples/recipes/cron-on-leader.ts': /^cleaning up as the leader \(term 1\)$/m,
@@ -33,7 +36,14 @@ describe('README recipes', () => {
     it(`${path} is in the README word for word and runs as written`, async () => {
       assert.equal(block, readFileSync(join(root, path), 'utf8'));
       assert.ok(existsSync(join(root, 'dist/index.js')), 'the package is built (npm test builds it first)');
-      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path], { cwd: root, env: { ...process.env, MYSQL_URL: db.url }, timeout: 30_000 });
+      const child = execFile(process.execPath, ['--import', 'tsx', path], { cwd: root, env: { ...process.env, MYSQL_URL: db.url }, timeout: 30_000 });
+      let stdout = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (path === RUNS_UNTIL_SIGTERM && stdout.includes('sending the report') && !child.killed) child.kill('SIGTERM');
+      });
+      const code = await new Promise((resolveExit) => child.once('exit', resolveExit));
+      assert.equal(code, 0, stdout);
       assert.match(stdout, expected[path] as RegExp);
     });
   }
