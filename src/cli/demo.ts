@@ -25,7 +25,7 @@ export interface DemoOptions {
 }
 
 /** The server the demo uses when neither `--url` nor MYSQL_URL names one. */
-export const DEFAULT_URL = 'mysql://root@127.0.0.1:3306/test';
+const DEFAULT_URL = 'mysql://root@127.0.0.1:3306/test';
 
 /** Runs the demo; resolves to the exit code (0 when every check held). */
 export async function runDemo(options: DemoOptions): Promise<number> {
