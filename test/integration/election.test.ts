@@ -6,31 +6,18 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { performance } from 'node:perf_hooks';
-import { MysqlLeader, createMysqlLeaderTable, type MysqlLeaderOptions } from '../../src/index.js';
+import { MysqlLeader, createMysqlLeaderTable } from '../../src/index.js';
 import { useDatabase } from '../support/database.js';
+import { electionsOn } from '../support/leaders.js';
 
 const AGE = 2000;
 const TICK = 500;
 const db = await useDatabase('election');
 await createMysqlLeaderTable(db.pool);
 
-let elections = 0;
-const leaders: MysqlLeader[] = [];
-after(async () => {
-  await Promise.all(leaders.map((leader) => leader.close()));
-});
-
-/** `count` participants of a new election, each on a pool of its own (as in separate processes). */
-function participants(count: number, options: MysqlLeaderOptions = {}): MysqlLeader[] {
-  const name = `election-${++elections}`;
-  return Array.from({ length: count }, (_, i) => {
-    const leader = new MysqlLeader(db.newPool({ connectionLimit: 3 }), name, { nodeName: `n${i}`, age: AGE, tick: TICK, ...options });
-    leaders.push(leader);
-    return leader;
-  });
-}
+const { group: participants } = electionsOn(db, { age: AGE, tick: TICK }, 3);
 
 function campaign(leader: MysqlLeader): void {
   // The campaign ends with close() (resolves) in every test; a rejection would be a failure.

@@ -6,14 +6,15 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createConnection, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
-import { MysqlLeader, MysqlLeaderError, NotLeaderError, createMysqlLeaderTable, type MysqlLeaderOptions } from '../../src/index.js';
+import { MysqlLeader, MysqlLeaderError, NotLeaderError, createMysqlLeaderTable } from '../../src/index.js';
 import { ParticipantProcess } from '../../src/cli/participant-process.js';
 import { tenuresOf, type Report } from '../../src/cli/tenures.js';
 import { useDatabase } from '../support/database.js';
+import { electionsOn } from '../support/leaders.js';
 
 const AGE = 2000;
 const TICK = 500;
@@ -23,20 +24,8 @@ await db.pool.query('CREATE TABLE writes (id BIGINT AUTO_INCREMENT PRIMARY KEY, 
 await db.pool.query('CREATE TABLE counter (n INT NOT NULL)');
 await db.pool.query('INSERT INTO counter VALUES (0)');
 
-let elections = 0;
-const leaders: MysqlLeader[] = [];
-after(async () => {
-  await Promise.all(leaders.map((leader) => leader.close()));
-});
-
-function group(count: number, options: MysqlLeaderOptions = {}): MysqlLeader[] {
-  const name = `election-${++elections}`;
-  return Array.from({ length: count }, (_, i) => {
-    const leader = new MysqlLeader(db.newPool({ connectionLimit: 4 }), name, { nodeName: `n${i}`, age: AGE, tick: TICK, ...options });
-    leaders.push(leader);
-    return leader;
-  });
-}
+const elections = electionsOn(db, { age: AGE, tick: TICK }, 4);
+const { group } = elections;
 
 async function elected(leader: MysqlLeader): Promise<number> {
   if (!leader.leading) await once(leader, 'elected');
@@ -130,8 +119,8 @@ describe('withLeadership', () => {
   it('on a leader built on a single connection, needs options.db: its renewals must not run inside the transaction', async () => {
     const own = await createConnection(db.url);
     const other = await createConnection(db.url);
-    const leader = new MysqlLeader(own, `single-${++elections}`, { age: AGE, tick: TICK });
-    leaders.push(leader);
+    const leader = new MysqlLeader(own, elections.name('single'), { age: AGE, tick: TICK });
+    elections.track(leader);
     void leader.acquire();
     await elected(leader);
     await assert.rejects(leader.withLeadership(async () => 1), { name: 'TypeError', message: /needs options\.db/ });
@@ -201,7 +190,7 @@ describe('withLeadership', () => {
 describe('fenced work across processes', () => {
   const worker = fileURLToPath(new URL('../fixtures/fenced-worker.ts', import.meta.url));
   const start = async (count: number): Promise<ParticipantProcess[]> => {
-    const name = `election-${++elections}`;
+    const name = elections.name();
     const workers = Array.from(
       { length: count },
       (_, i) => new ParticipantProcess({ url: db.url, leaderName: name, nodeName: `w${i}`, age: AGE, tick: TICK, table: 'writes' } as never, {}, () => {}, worker),
