@@ -89,7 +89,7 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   withLeadership<T>(fn: (connection: never, tenure: TenureContext) => Promise<T>, options: FenceOptions = {}): Promise<T> {
     return this.leadWith('withLeadership', async (tenure) => {
       const driver = options.db === undefined ? this.#driver : this.#driverFor(options.db);
-      if (!driver.pooled && (options.db === undefined || this.#driver.handles(options.db))) {
+      if (!driver.pooled && (options.db === undefined || options.db === this.#driver.db)) {
         // On the leader's only connection, its renewals would run inside the transaction (and be rolled back with it).
         throw new TypeError('withLeadership() on a MysqlLeader built on a single connection needs options.db: a pool, or another connection');
       }

@@ -3,6 +3,8 @@
  * Every method is one atomic statement decided by the database's clock; the
  * elector supplies an `AbortSignal` that aborts when the statement's time
  * limit passes, after which the store abandons it (and its connection).
+ * Once a statement has settled, its signal may serve the elector's next
+ * one: a store removes the listeners it added to it before it settles.
  */
 
 /** One election row as the database sees it now. */

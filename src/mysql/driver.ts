@@ -78,9 +78,9 @@ export class Driver {
     this.#handle = typeof candidate.promise === 'function' ? candidate.promise() : (candidate as PromiseHandle);
   }
 
-  /** Whether `db` is the handle this driver runs on. */
-  handles(db: Queryable): boolean {
-    return db === this.#given;
+  /** The handle this driver runs on, as the user gave it. */
+  get db(): Queryable {
+    return this.#given;
   }
 
   /** Whether connections of its own can be taken (the handle is a pool). */
@@ -92,31 +92,54 @@ export class Driver {
   onStarved: (() => void) | undefined;
 
   /** Runs one statement; the time spent waiting for a pooled connection counts against `signal`. */
-  async query(sql: string, values: unknown[], signal: AbortSignal): Promise<unknown> {
-    if (!this.pooled) return normalize(await abortable(promiseOf(this.#handle.query(sql, values)), signal));
-    let session: Session;
-    try {
-      session = await this.connect(signal);
-    } catch (error) {
-      if (signal.aborted) this.onStarved?.();
-      throw error;
-    }
-    let settled = false;
-    try {
-      const result = await abortable(session.query(sql, values), signal);
-      settled = true;
-      return result;
-    } catch (error) {
-      settled = !signal.aborted && !isFatal(error);
-      throw error;
-    } finally {
-      // A statement abandoned mid-flight leaves its connection in an unknown
-      // state (possibly hung on a dead link): never give it back, and have
-      // the server end it, or a write waiting on a row lock could still land.
-      if (settled) session.release();
-      else if (signal.aborted) this.abandon(session, sql);
-      else session.destroy();
-    }
+  query(sql: string, values: unknown[], signal: AbortSignal): Promise<unknown> {
+    if (!this.pooled) return abortable(promiseOf(this.#handle.query(sql, values)), signal).then(normalize);
+    if (signal.aborted) return Promise.reject(signal.reason);
+    // The hot path of every election (a renewal a tick): one promise and one
+    // abort listener cover both waits, for a connection and for the reply.
+    return new Promise((resolve, reject) => {
+      let connection: RawConnection | undefined;
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const onAbort = (): void => {
+        if (!settle()) return;
+        reject(signal.reason);
+        // A statement abandoned mid-flight leaves its connection in an
+        // unknown state (possibly hung on a dead link): never give it back,
+        // and have the server end it, or a write waiting on a row lock could
+        // still land. One abandoned in the pool's queue means a starved pool.
+        if (connection) this.abandon(sessionOf(connection), sql);
+        else this.onStarved?.();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#getConnection().then(
+        (taken) => {
+          if (settled) return release(taken); // we stopped waiting: it goes straight back.
+          connection = taken;
+          promiseOf(taken.query(sql, values)).then(
+            (result) => {
+              if (!settle()) return;
+              release(taken);
+              resolve(normalize(result));
+            },
+            (error: unknown) => {
+              if (!settle()) return;
+              if (isFatal(error)) void taken.destroy();
+              else release(taken);
+              reject(error);
+            },
+          );
+        },
+        (error: unknown) => {
+          if (settle()) reject(error);
+        },
+      );
+    });
   }
 
   /**
@@ -165,26 +188,39 @@ export class Driver {
 
   /** Takes a connection of its own from the pool. */
   async connect(signal?: AbortSignal): Promise<Session> {
-    const getConnection = this.#handle.getConnection;
-    if (typeof getConnection !== 'function') throw new TypeError('db must be a pool (with getConnection()) for this feature');
-    const pending = getConnection.call(this.#handle);
-    let connection: RawConnection;
+    const pending = this.#getConnection();
     try {
-      connection = signal ? await abortable(pending, signal) : await pending;
+      return sessionOf(signal ? await abortable(pending, signal) : await pending);
     } catch (error) {
       // If we stopped waiting, the connection that arrives later goes straight back.
-      if (signal?.aborted) pending.then((late) => late.release(), () => {});
+      if (signal?.aborted) pending.then(release, () => {});
       throw error;
     }
-    const threadId = (connection as { threadId?: unknown }).threadId;
-    return {
-      raw: connection,
-      threadId: typeof threadId === 'number' ? threadId : undefined,
-      query: async (sql, values) => normalize(await promiseOf(connection.query(sql, values))),
-      release: () => void Promise.resolve(connection.release()).catch(() => {}),
-      destroy: () => void connection.destroy(),
-    };
   }
+
+  #getConnection(): Promise<RawConnection> {
+    const getConnection = this.#handle.getConnection;
+    if (typeof getConnection !== 'function') return Promise.reject(new TypeError('db must be a pool (with getConnection()) for this feature'));
+    return promiseOf(getConnection.call(this.#handle)) as Promise<RawConnection>;
+  }
+}
+
+/** A pooled connection as a {@link Session}. */
+function sessionOf(connection: RawConnection): Session {
+  const threadId = (connection as { threadId?: unknown }).threadId;
+  return {
+    raw: connection,
+    threadId: typeof threadId === 'number' ? threadId : undefined,
+    query: async (sql, values) => normalize(await promiseOf(connection.query(sql, values))),
+    release: () => release(connection),
+    destroy: () => void connection.destroy(),
+  };
+}
+
+/** Gives a connection back to its pool (mariadb's `release()` returns a promise, mysql2's nothing). */
+function release(connection: RawConnection): void {
+  const released = connection.release();
+  if (isThenable(released)) released.then(undefined, () => {});
 }
 
 /** Resolves or rejects with `promise`, or rejects with `signal.reason` as soon as `signal` aborts. */
@@ -209,10 +245,12 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
 function promiseOf(value: unknown): Promise<unknown> {
-  if (value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function') {
-    return Promise.resolve(value);
-  }
+  if (isThenable(value)) return Promise.resolve(value);
   return Promise.reject(new TypeError('db.query() did not return a promise: pass a mysql2/promise or mariadb handle, or a mysql2 callback pool'));
 }
 

@@ -50,8 +50,17 @@ export interface Statements {
   readonly fence: string;
 }
 
-/** Builds the statements for `tableName` (already validated). */
+/** The statements built so far, by table: elections on one table share them (1,000 elections, one copy). */
+const built = new Map<string, Statements>();
+
+/** The statements for `tableName` (already validated), built once per table. */
 export function statements(tableName: string): Statements {
+  let found = built.get(tableName);
+  if (!found) built.set(tableName, (found = buildStatements(tableName)));
+  return found;
+}
+
+function buildStatements(tableName: string): Statements {
   const table = quoteTable(tableName);
   return Object.freeze({
     read: `SELECT ${LEASE_COLUMNS} FROM ${table} WHERE leader_name = ?`,

@@ -1,9 +1,15 @@
 import type { Lease, LeaseStore, Vacancy } from '../store.js';
-import { rowsOf, toNumber, writeResultOf, type Driver, type Row } from './driver.js';
+import { abortable, rowsOf, toNumber, writeResultOf, type Driver, type Row } from './driver.js';
 import { translateError } from './errors.js';
 import { checkSchema, readColumns } from './schema.js';
 import { statements, type Statements } from './sql.js';
 import { MysqlWakeLock } from './wake-lock.js';
+
+/**
+ * Schema checks in flight, by database handle and table: a thousand
+ * elections started together on one pool send one information_schema query.
+ */
+const checksInFlight = new WeakMap<object, Map<string, Promise<void>>>();
 
 /** The protocol's statements for one election, on MySQL or MariaDB. */
 export class MysqlStore implements LeaseStore {
@@ -37,11 +43,11 @@ export class MysqlStore implements LeaseStore {
 
   async claim(nodeName: string, vacancy: Vacancy, signal: AbortSignal): Promise<number | undefined> {
     // Before the first write: a table with unsafe column types is refused (checked once).
-    this.#checked ??= checkSchema(this.#driver, this.#tableName, signal).catch((error: unknown) => {
+    this.#checked ??= this.#checkSchema(signal).catch((error: unknown) => {
       this.#checked = undefined;
       throw error;
     });
-    await this.#checked;
+    await abortable(this.#checked, signal);
     if (vacancy === 'absent') {
       const result = writeResultOf(await this.#run('claiming the lease', this.#sql.insert, [this.name, nodeName, this.#ageUs], signal));
       return result.affectedRows === 1 ? 1 : undefined;
@@ -62,6 +68,17 @@ export class MysqlStore implements LeaseStore {
 
   async close(): Promise<void> {
     this.wake?.close();
+  }
+
+  /** Checks the table, sharing a check of the same table on the same handle already in flight (elections started together). */
+  #checkSchema(signal: AbortSignal): Promise<void> {
+    let byTable = checksInFlight.get(this.#driver.db);
+    if (!byTable) checksInFlight.set(this.#driver.db, (byTable = new Map()));
+    const inFlight = byTable.get(this.#tableName);
+    if (inFlight) return inFlight;
+    const check = checkSchema(this.#driver, this.#tableName, signal).finally(() => byTable.delete(this.#tableName));
+    byTable.set(this.#tableName, check);
+    return check;
   }
 
   async #run(what: string, sql: string, values: unknown[], signal: AbortSignal): Promise<unknown> {

@@ -3,9 +3,11 @@
  * database clock says, and what the terms become.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { before, describe, it } from 'node:test';
-import { createMysqlLeaderTable } from '../../src/index.js';
+import type { Pool, PoolConnection } from 'mysql2/promise';
+import { createMysqlLeaderTable, type Queryable } from '../../src/index.js';
 import { Driver } from '../../src/mysql/driver.js';
 import { MysqlStore } from '../../src/mysql/store.js';
 import { useDatabase } from '../support/database.js';
@@ -104,6 +106,49 @@ describe('protocol: abandoned statements', () => {
     assert.equal((await s.read(signal))?.nodeName, 'old', 'the abandoned claim did not land');
   });
 });
+
+describe('protocol: statements on one pool', () => {
+  it('a signal serves statement after statement: each takes its listener back, whether it succeeds, fails or waits for a connection', async () => {
+    const shared = new AbortController().signal;
+    const small = db.newPool({ connectionLimit: 1 });
+    const s = new MysqlStore(new Driver(small), 'leader_election', `election-${++election}`, AGE, false);
+    const missing = new MysqlStore(new Driver(small), 'no_such_table', 'x', AGE, false);
+    await s.claim('a', 'absent', shared);
+    // Ten at once on one connection: nine wait in the pool's queue first.
+    assert.deepEqual(await Promise.all(Array.from({ length: 10 }, () => s.renew('a', 1, shared))), Array(10).fill(true));
+    await assert.rejects(missing.read(shared), { name: 'SchemaError' });
+    assert.equal(await s.release('a', 1, shared), true);
+    assert.equal(getEventListeners(shared, 'abort').length, 0);
+  });
+
+  it('elections that start together on one handle share one check of the table; one that starts later checks again', async () => {
+    const { handle, statements } = recording(db.pool);
+    const checks = (): number => statements.filter((sql) => sql.includes('information_schema.COLUMNS')).length;
+    const stores = Array.from({ length: 20 }, () => new MysqlStore(new Driver(handle), 'leader_election', `election-${++election}`, AGE, false));
+    assert.deepEqual(await Promise.all(stores.map((s) => s.claim('a', 'absent', signal))), Array(20).fill(1));
+    assert.equal(checks(), 1);
+    const later = new MysqlStore(new Driver(handle), 'leader_election', `election-${++election}`, AGE, false);
+    assert.equal(await later.claim('a', 'absent', signal), 1);
+    assert.equal(checks(), 2);
+  });
+});
+
+/** `pool` behind a handle that records every statement sent through it or its connections. */
+function recording(pool: Pool): { handle: Queryable; statements: string[] } {
+  const statements: string[] = [];
+  const record = (target: { query(sql: string, values?: unknown[]): unknown }) => (sql: string, values?: unknown[]) => {
+    statements.push(sql);
+    return target.query(sql, values);
+  };
+  const handle = {
+    query: record(pool),
+    async getConnection() {
+      const connection = await pool.getConnection();
+      return Object.assign(Object.create(connection) as PoolConnection, { query: record(connection) });
+    },
+  };
+  return { handle, statements };
+}
 
 describe('protocol: the database clock', () => {
   it('stores UTC with microseconds and reports the remaining life from the server clock, whatever the session time zone', async () => {

@@ -112,18 +112,25 @@ export class MemoryStore implements LeaseStore {
 
   #execute<T>(op: Executed['op'], signal: AbortSignal, statement: () => { ok: boolean; value: T }): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      if (signal.aborted) return reject(signal.reason); // as the driver does: nothing is sent.
+      // The elector hands the signal to its next statement once this one settles: take the listener back.
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const answer = (settle: () => void): void => {
+        signal.removeEventListener('abort', onAbort);
+        settle();
+      };
       if (this.hang) return;
       const failure = this.failNext;
       if (failure) {
         this.failNext = undefined;
-        queueMicrotask(() => reject(failure));
+        queueMicrotask(() => answer(() => reject(failure)));
         return;
       }
       const { ok, value } = statement();
       this.db.log.push({ node: this.node, op, at: this.db.clock.now(), ok });
-      if (this.replyDelay > 0) this.db.clock.setTimeout(() => resolve(value), this.replyDelay);
-      else queueMicrotask(() => resolve(value));
+      if (this.replyDelay > 0) this.db.clock.setTimeout(() => answer(() => resolve(value)), this.replyDelay);
+      else queueMicrotask(() => answer(() => resolve(value)));
     });
   }
 }
@@ -154,6 +161,7 @@ export class MemoryWake implements WakeChannel {
         channel: this as MemoryWake,
         grant: () => {
           this.db.clock.clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
           this.#take();
           resolve(true);
         },
@@ -163,14 +171,16 @@ export class MemoryWake implements WakeChannel {
         if (index >= 0) this.db.lockWaiters.splice(index, 1);
       };
       const timer = this.db.clock.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
         leave();
         resolve(false);
       }, ms);
-      signal.addEventListener('abort', () => {
+      const onAbort = (): void => {
         this.db.clock.clearTimeout(timer);
         leave();
         reject(signal.reason);
-      }, { once: true });
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
       this.db.lockWaiters.push(entry);
     });
   }

@@ -3,6 +3,7 @@
  * a fake clock: every timing rule of the protocol, to the millisecond.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { abortOnError } from '../../src/on-error.js';
 import { DatabaseError, LeadershipEndedError, QueryTimeoutError } from '../../src/errors.js';
@@ -188,6 +189,39 @@ describe('elector: deadlines', () => {
     assert.equal(a.elector.leading, false);
     assert.ok(a.errors.at(-1) instanceof QueryTimeoutError);
     assert.equal(a.seen.at(-1)?.reason, 'error');
+    // The abandoned statement's signal stays aborted; the next statements get
+    // signals of their own, so the node reads, releases and wins again.
+    a.store.hang = false;
+    await clock.until(() => a.elector.leading);
+    assert.equal(a.elector.term, 2);
+  });
+
+  it('each statement finds its signal as the last one left it: no listener, not aborted', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    const b = participant(clock, db, 'b');
+    const signals = new Set<AbortSignal>();
+    for (const { store } of [a, b]) {
+      for (const op of ['read', 'claim', 'renew', 'release'] as const) {
+        const run = store[op].bind(store) as (...args: unknown[]) => Promise<unknown>;
+        store[op] = ((...args: unknown[]) => {
+          const signal = args.at(-1) as AbortSignal;
+          signals.add(signal);
+          // Its own listener is the only one (see newStatementController in elector.ts).
+          assert.equal(getEventListeners(signal, 'abort').length, 1, `${op}: a listener of an earlier statement is still there`);
+          assert.equal(signal.aborted, false);
+          return run(...args);
+        }) as never;
+      }
+    }
+    a.campaign();
+    b.campaign();
+    await clock.advance(10 * AGE);
+    await a.elector.resign();
+    await clock.advance(10 * AGE);
+    assert.ok(db.log.length > 80, `${db.log.length} statements`);
+    assert.ok(signals.size <= 4, `${signals.size} signals for ${db.log.length} statements: one per statement in flight at once`);
   });
 
   it('a lost lease (taken while this node was away) ends the tenure with reason lost', async () => {
@@ -242,6 +276,22 @@ describe('elector: resign, close and acquire', () => {
     assert.equal(a.elector.close(), closing, 'close() is idempotent');
     await assert.rejects(a.elector.acquire(), { code: 'ERR_MYSQL_LEADER_CLOSED' });
     await assert.rejects(a.elector.resign(), { code: 'ERR_MYSQL_LEADER_CLOSED' });
+  });
+
+  it('close() during a read in flight releases nothing and returns as soon as the read answers, not a tick later', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    const b = participant(clock, db, 'b');
+    a.campaign();
+    await clock.advance(0);
+    b.store.replyDelay = 10;
+    b.campaign(); // b reads: a leads.
+    let closed = false;
+    void b.elector.close().then(() => (closed = true));
+    await clock.advance(10); // the read's reply.
+    assert.equal(closed, true);
+    assert.equal(db.row?.nodeName, 'a');
   });
 
   it('close() during a claim in flight waits for it and releases what it won', async () => {
