@@ -162,7 +162,7 @@ function driverLoad(pool: Pool): Load {
 const pool = createPool({ uri: config.url, connectionLimit: config.connectionLimit });
 const startedAt = performance.now();
 const load = config.mode === 'library' ? libraryLoad(pool) : driverLoad(pool);
-await Promise.race([load.started, delay(60_000).then(() => Promise.reject(new Error(`not started after 60 s`)))]);
+await Promise.race([load.started, delay(60_000, undefined, { ref: false }).then(() => Promise.reject(new Error(`not started after 60 s`)))]);
 const startedMs = performance.now() - startedAt;
 await delay(config.warmupMs);
 

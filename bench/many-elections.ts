@@ -70,7 +70,7 @@ export async function manyElections(context: BenchContext): Promise<ScenarioResu
     tick: TICK,
     connectionLimit: CONNECTIONS,
     warmupMs: 2 * TICK,
-    windowMs: context.quick ? 5 * TICK : 20 * TICK,
+    windowMs: context.quick ? 5 * TICK : 60 * TICK,
   };
   const library = await runChild(context, program, { ...base, mode: 'library', prefix: electionName('many') });
   const driver = await runChild(context, program, { ...base, mode: 'driver', prefix: electionName('many-driver') });
