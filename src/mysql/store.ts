@@ -70,7 +70,12 @@ export class MysqlStore implements LeaseStore {
     this.wake?.close();
   }
 
-  /** Checks the table, sharing a check of the same table on the same handle already in flight (elections started together). */
+  /**
+   * Checks the table, sharing a check of the same table on the same handle
+   * already in flight (elections started together). A shared check runs
+   * under the signal of the election that started it: if that one times
+   * out, so does the check for all, and each checks again at its next claim.
+   */
   #checkSchema(signal: AbortSignal): Promise<void> {
     let byTable = checksInFlight.get(this.#driver.db);
     if (!byTable) checksInFlight.set(this.#driver.db, (byTable = new Map()));
