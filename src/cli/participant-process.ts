@@ -52,7 +52,8 @@ export class ParticipantProcess {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     this.#child = child;
-    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    // 'close', not 'exit': the last report lines are read before anyone counts them.
+    this.#exited = new Promise((resolve) => child.once('close', () => resolve()));
     createInterface({ input: child.stdout }).on('line', (line) => {
       const report = JSON.parse(line) as Report;
       this.reports.push(report);
