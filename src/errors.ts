@@ -13,6 +13,7 @@ export type MysqlLeaderErrorCode =
   | 'ERR_MYSQL_LEADER_CLOSED'
   | 'ERR_MYSQL_LEADER_BUSY'
   | 'ERR_MYSQL_LEADER_NOT_LEADER'
+  | 'ERR_MYSQL_LEADER_COMMIT_UNKNOWN'
   | 'ERR_MYSQL_LEADER_LEADERSHIP_ENDED';
 
 /** Base class of every error defined by this package. */
@@ -83,6 +84,33 @@ export class NotLeaderError extends MysqlLeaderError {
   /** @internal */
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_MYSQL_LEADER_NOT_LEADER', message, options);
+  }
+}
+
+/**
+ * The `COMMIT` of a fenced transaction was sent, but no answer came back:
+ * the connection was lost, or the commit's time limit (`queryTimeout`)
+ * passed. **The writes may or may not have landed.** Do not retry blindly:
+ * check for them (a unique key or an idempotency record written in the same
+ * transaction), or make the work idempotent. `cause` holds what happened to
+ * the connection.
+ *
+ * If the commit did land, it landed before any take-over of the lease on a
+ * single server: the election row stays share-locked until the commit ends,
+ * and a claim waits for that lock.
+ */
+export class CommitUnknownError extends MysqlLeaderError {
+  /** The term the transaction was fenced by. */
+  readonly term: number;
+
+  /** @internal */
+  constructor(leaderName: string, term: number, options?: ErrorOptions) {
+    super(
+      'ERR_MYSQL_LEADER_COMMIT_UNKNOWN',
+      `the COMMIT of a fenced transaction of term ${term} of "${leaderName}" was sent but not answered: its writes may or may not have landed (check before retrying)`,
+      options,
+    );
+    this.term = term;
   }
 }
 

@@ -19,6 +19,7 @@ export type { Lease } from './store.js';
 export type { ElectedEvent, LeaderChangeEvent, LeaderEvents, LeaderInfo, RenewedEvent, RevokedEvent, TaskErrorEvent } from './events.js';
 export {
   ClosedError,
+  CommitUnknownError,
   DatabaseError,
   LeadershipEndedError,
   MysqlLeaderError,

@@ -37,7 +37,7 @@ export interface Session {
   query(sql: string, values?: unknown[]): Promise<unknown>;
   /** Gives the connection back to the pool. */
   release(): void;
-  /** Closes the connection (for one whose state is unknown). */
+  /** Closes the connection (for one whose state is unknown); its pending statements reject at once. */
   destroy(): void;
   /** The server's id of the connection, when the driver tells it. */
   readonly threadId?: number | undefined;
@@ -205,16 +205,49 @@ export class Driver {
   }
 }
 
-/** A pooled connection as a {@link Session}. */
+/**
+ * A pooled connection as a {@link Session}. `destroy()` rejects the
+ * statements still pending on it at once: a driver need not settle the
+ * command of a connection it destroyed (mysql2 does not, once the server
+ * thread is also killed), and nobody may be left waiting on one.
+ */
 function sessionOf(connection: RawConnection): Session {
   const threadId = (connection as { threadId?: unknown }).threadId;
+  const pending = new Set<(error: Error) => void>();
+  let destroyed = false;
   return {
     raw: connection,
     threadId: typeof threadId === 'number' ? threadId : undefined,
-    query: async (sql, values) => normalize(await promiseOf(connection.query(sql, values))),
+    query: (sql, values) => {
+      if (destroyed) return Promise.reject(sessionClosed());
+      return new Promise((resolve, reject) => {
+        pending.add(reject);
+        promiseOf(connection.query(sql, values)).then(
+          (result) => {
+            pending.delete(reject);
+            resolve(normalize(result));
+          },
+          (error: unknown) => {
+            pending.delete(reject);
+            reject(error);
+          },
+        );
+      });
+    },
     release: () => release(connection),
-    destroy: () => void connection.destroy(),
+    destroy: () => {
+      if (destroyed) return;
+      destroyed = true;
+      void connection.destroy();
+      for (const reject of pending) reject(sessionClosed());
+      pending.clear();
+    },
   };
+}
+
+/** The error of a statement whose session was destroyed before it answered (fatal, as the drivers flag a lost connection). */
+function sessionClosed(): Error {
+  return Object.assign(new Error('the connection was closed before the statement answered'), { fatal: true });
 }
 
 /** Gives a connection back to its pool (mariadb's `release()` returns a promise, mysql2's nothing). */

@@ -8,8 +8,8 @@ interface DriverError {
   message?: unknown;
 }
 
-/** MySQL/MariaDB error numbers this library explains (same on both servers). */
-const ER = {
+/** MySQL/MariaDB error numbers this library acts on (same on both servers). */
+export const ER = {
   NO_SUCH_TABLE: 1146,
   BAD_FIELD: 1054,
   BAD_DB: 1049,
@@ -18,7 +18,17 @@ const ER = {
   READ_ONLY_TRANSACTION: 1792,
   /** MySQL 8: "Running in read-only mode" (innodb_read_only and friends). */
   READ_ONLY_MODE: 1836,
+  /** "Unknown system variable": MySQL has no idle_transaction_timeout. */
+  UNKNOWN_SYSTEM_VARIABLE: 1193,
+  /** A deadlock: InnoDB has rolled the whole transaction back. */
+  LOCK_DEADLOCK: 1213,
 } as const;
+
+/** The server's error number of a driver error, if it has one. */
+export function errnoOf(error: unknown): number | undefined {
+  const errno = (error as DriverError | null | undefined)?.errno;
+  return typeof errno === 'number' ? errno : undefined;
+}
 const ACCESS_DENIED: ReadonlySet<number> = new Set([1044, 1045, 1142, 1143, 1227, 1370]);
 
 /**
@@ -30,7 +40,7 @@ const ACCESS_DENIED: ReadonlySet<number> = new Set([1044, 1045, 1142, 1143, 1227
 export function translateError(error: unknown, what: string, tableName: string, columns?: readonly string[]): MysqlLeaderError {
   if (error instanceof MysqlLeaderError) return error;
   const driver = (error ?? {}) as DriverError;
-  const errno = typeof driver.errno === 'number' ? driver.errno : undefined;
+  const errno = errnoOf(error);
   const sqlCode = typeof driver.code === 'string' ? driver.code : undefined;
   const message = typeof driver.message === 'string' ? driver.message : String(error);
   const table = quoteTable(tableName);

@@ -1,9 +1,9 @@
-import { NotLeaderError } from '../errors.js';
+import { CommitUnknownError, NotLeaderError, QueryTimeoutError } from '../errors.js';
 import type { TenureContext } from '../tenure.js';
 import { rowsOf, type Driver, type Session } from './driver.js';
-import { translateError } from './errors.js';
+import { ER, errnoOf, translateError } from './errors.js';
 
-/** The lease a fenced transaction must find live, and how long the server may let it sit idle. */
+/** The lease a fenced transaction must find live, and the time limits of its own statements. */
 export interface FenceTarget {
   readonly tableName: string;
   readonly leaderName: string;
@@ -12,10 +12,10 @@ export interface FenceTarget {
   readonly sql: string;
   /** The lease's length: a transaction idle for longer is ended by the server (MariaDB). */
   readonly ageMs: number;
+  /** The time limit of each statement the fence sends itself, `COMMIT` included (`queryTimeout`). */
+  readonly statementMs: number;
 }
 
-/** ER_UNKNOWN_SYSTEM_VARIABLE: MySQL has no idle_transaction_timeout. */
-const UNKNOWN_VARIABLE = 1193;
 /** Handles whose server refused idle_transaction_timeout (MySQL): not asked again. */
 const withoutIdleTimeout = new WeakSet<Driver>();
 
@@ -25,10 +25,21 @@ const withoutIdleTimeout = new WeakSet<Driver>();
  * a take-over waits until the transaction ends, so its writes land before any
  * change of leader. Commits when `fn` resolves and `stillLeads()` (the local
  * deadline) still holds; rolls back when it throws (its error reaches the
- * caller unchanged). Throws {@link NotLeaderError} when the database says the
- * lease is gone (before `fn` runs), or when the tenure ended before the
- * commit: the transaction is then rolled back, at once if the tenure ends
- * while it runs (its connection is closed and its server thread killed).
+ * caller unchanged).
+ *
+ * The call always settles, and says what happened:
+ * - {@link NotLeaderError} (nothing was written) when the database says the
+ *   lease is gone, or the tenure ends before `COMMIT` is sent. When it ends
+ *   while the transaction is open on a pooled connection, the call is
+ *   answered at once, and the connection closed and its server thread killed
+ *   (the server rolls back), whatever `fn` still does;
+ * - once `COMMIT` is sent, the end of the tenure changes nothing: the
+ *   server's answer is awaited, at most `statementMs`. The row stays
+ *   share-locked until the commit ends, so a commit that lands is ordered
+ *   before any take-over (on one server). No answer (the connection died, the
+ *   limit passed) is a {@link CommitUnknownError}: the writes may be there;
+ * - each statement the fence sends itself has `statementMs` as its limit
+ *   ({@link QueryTimeoutError}; nothing committed).
  *
  * On MariaDB the transaction gets `idle_transaction_timeout` = `age`: if this
  * process freezes inside it (SIGSTOP, a long GC), the server ends it and
@@ -42,83 +53,178 @@ export async function runFenced<T>(
   stillLeads: () => boolean,
   fn: (connection: unknown, tenure: TenureContext) => Promise<T>,
 ): Promise<T> {
-  const ended = (when: string, cause?: unknown): NotLeaderError =>
-    new NotLeaderError(`term ${tenure.term} of "${target.leaderName}" ended ${when}; nothing was written`, cause === undefined ? undefined : { cause });
   // Waiting for a connection ends with the tenure (an exhausted pool must not hold this forever).
   let session: Session;
   try {
     session = await driver.session(tenure.signal);
   } catch (error) {
-    if (tenure.signal.aborted) throw ended('before the fenced transaction began');
+    if (tenure.signal.aborted) throw notLeader(target, tenure, 'before the fenced transaction began');
     throw translateError(error, 'taking a connection for the fenced transaction', target.tableName);
   }
-  const statement = async (what: string, sql: string, values: unknown[] = []): Promise<unknown> => {
-    try {
-      return await session.query(sql, values);
-    } catch (error) {
-      throw translateError(error, what, target.tableName);
-    }
-  };
-  let idleTimeout = false;
-  let open = false;
-  let abandoned = false;
-  let abandon: (error: NotLeaderError) => void = () => {};
-  const whenAbandoned = new Promise<never>((_resolve, reject) => (abandon = reject));
-  whenAbandoned.catch(() => {}); // only raced with fn below.
-  // When the tenure ends mid-transaction, end the transaction too: its locks
-  // go at once (the next leader need not wait for it), it cannot commit, and
-  // the caller is answered now, whatever fn still does with its aborted signal.
-  // A single connection is the caller's: it is only rolled back, below.
-  const onTenureEnd = (): void => {
-    if (!open || !driver.pooled) return;
-    abandoned = true;
-    driver.abandon(session);
-    abandon(ended('during the fenced transaction, which was rolled back'));
-  };
-  tenure.signal.addEventListener('abort', onTenureEnd, { once: true });
+  const transaction = new FencedTransaction(driver, session, target, tenure);
   try {
-    // Only on a pooled connection of our own: a single connection is the caller's to keep.
-    idleTimeout = driver.pooled && !withoutIdleTimeout.has(driver) && (await setIdleTimeout(session, driver, Math.ceil(target.ageMs / 1000), target.tableName));
-    await statement('starting the fenced transaction', 'START TRANSACTION');
-    open = true;
-    const [held] = rowsOf(await statement('checking the lease', target.sql, [target.leaderName, target.nodeName, tenure.term]));
-    if (!held) throw ended('(checked in the database)');
-    const running = fn(session.raw, tenure);
-    running.catch(() => {}); // when abandoned, its late failure is nobody's concern.
-    let result: T;
-    try {
-      result = await Promise.race([running, whenAbandoned]);
-    } catch (error) {
-      throw abandoned && !(error instanceof NotLeaderError) ? ended('during the fenced transaction, which was rolled back', error) : error;
-    }
-    // Commit only while this node still leads: nothing of a tenure lands after it ended.
-    if (abandoned || !stillLeads()) throw ended('before the commit; the transaction was rolled back');
-    await statement('committing the fenced transaction', 'COMMIT');
-    open = false;
-    return result;
+    return await transaction.run(stillLeads, fn);
   } finally {
-    tenure.signal.removeEventListener('abort', onTenureEnd);
-    // Leave the connection as it was found, or close it (the server then rolls back).
-    if (!abandoned) {
-      try {
-        if (open) await session.query('ROLLBACK');
-        if (idleTimeout) await session.query('SET SESSION idle_transaction_timeout = DEFAULT');
-        session.release();
-      } catch {
-        session.destroy();
-      }
-    }
+    await transaction.finish();
   }
 }
 
-/** Sets the session's idle_transaction_timeout; `false` where the server has no such variable (MySQL). */
-async function setIdleTimeout(session: Session, driver: Driver, seconds: number, tableName: string): Promise<boolean> {
-  try {
-    await session.query('SET SESSION idle_transaction_timeout = ?', [seconds]);
-    return true;
-  } catch (error) {
-    if ((error as { errno?: unknown } | null)?.errno !== UNKNOWN_VARIABLE) throw translateError(error, 'setting idle_transaction_timeout', tableName);
-    withoutIdleTimeout.add(driver);
-    return false;
+/** One fenced transaction on its session, from `START TRANSACTION` to the connection's return. */
+class FencedTransaction {
+  readonly #driver: Driver;
+  readonly #session: Session;
+  readonly #target: FenceTarget;
+  readonly #tenure: TenureContext;
+  /** Rejects with a {@link NotLeaderError} when the tenure ends before `COMMIT` is sent (pooled sessions only). */
+  readonly #tenureEnded: Promise<never>;
+  readonly #onTenureEnd: () => void;
+  /** `START TRANSACTION` was sent and the transaction has not ended. */
+  #open = false;
+  /** `COMMIT` was sent: from then on the server's answer decides, not the tenure. */
+  #committing = false;
+  /** The session was given up (closed, its thread killed): nothing more is sent on it. */
+  #abandoned = false;
+  /** The session's idle_transaction_timeout was set, and must be restored. */
+  #idleTimeout = false;
+
+  constructor(driver: Driver, session: Session, target: FenceTarget, tenure: TenureContext) {
+    this.#driver = driver;
+    this.#session = session;
+    this.#target = target;
+    this.#tenure = tenure;
+    let reject: (error: NotLeaderError) => void = () => {};
+    this.#tenureEnded = new Promise<never>((_resolve, rejectWith) => (reject = rejectWith));
+    this.#tenureEnded.catch(() => {}); // only raced with the steps below.
+    // A single connection is the caller's: it cannot be closed, so its
+    // transaction ends only after fn settles (then by ROLLBACK), never with
+    // fn's statements still running on it.
+    this.#onTenureEnd = () => {
+      if (this.#committing || !driver.pooled) return;
+      reject(notLeader(target, tenure, this.#open ? 'during the fenced transaction, which was rolled back' : 'before the fenced transaction began'));
+      this.#abandon();
+    };
+    tenure.signal.addEventListener('abort', this.#onTenureEnd, { once: true });
+    if (tenure.signal.aborted) this.#onTenureEnd(); // it ended while the connection was handed over.
   }
+
+  async run<T>(stillLeads: () => boolean, fn: (connection: unknown, tenure: TenureContext) => Promise<T>): Promise<T> {
+    const { leaderName, nodeName, sql } = this.#target;
+    // 1. A server-side bound on an idle transaction (MariaDB), on a pooled connection of our own.
+    if (this.#driver.pooled && !withoutIdleTimeout.has(this.#driver)) this.#idleTimeout = await this.#setIdleTimeout();
+    // 2. Open the transaction; lock the election row and check the lease.
+    this.#open = true;
+    await this.#statement('starting the fenced transaction', 'START TRANSACTION');
+    const [held] = rowsOf(await this.#statement('checking the lease', sql, [leaderName, nodeName, this.#tenure.term]));
+    if (!held) throw notLeader(this.#target, this.#tenure, '(checked in the database)');
+    // 3. The caller's work. When the tenure ends meanwhile, the caller is answered at once.
+    const result = await this.#whileTenureLasts(fn(this.#session.raw, this.#tenure));
+    // 4. Commit only while this node still leads: nothing of a tenure is sent after it ended.
+    if (this.#abandoned || !stillLeads()) throw notLeader(this.#target, this.#tenure, 'before the commit; the transaction was rolled back');
+    await this.#commit();
+    return result;
+  }
+
+  /** Rolls back what was not committed, restores the session and gives it back, or closes it when that fails. */
+  async finish(): Promise<void> {
+    this.#tenure.signal.removeEventListener('abort', this.#onTenureEnd);
+    if (this.#abandoned) return;
+    try {
+      if (this.#open) await this.#limited('rolling back the fenced transaction', this.#session.query('ROLLBACK'));
+      if (this.#idleTimeout) await this.#limited('restoring idle_transaction_timeout', this.#session.query('SET SESSION idle_transaction_timeout = DEFAULT'));
+      this.#session.release();
+    } catch {
+      this.#abandon(); // the server rolls back what is left when the connection closes.
+    }
+  }
+
+  /**
+   * Sends `COMMIT` and waits for the server's answer, at most `statementMs`,
+   * whether or not the tenure lasts: the share lock orders the commit before
+   * any take-over. Without an answer, the outcome is unknown.
+   */
+  async #commit(): Promise<void> {
+    this.#committing = true;
+    try {
+      await this.#limited('committing the fenced transaction', this.#session.query('COMMIT'));
+      this.#open = false;
+    } catch (error) {
+      this.#open = false;
+      // A deadlock reported at COMMIT: InnoDB rolled everything back.
+      if (errnoOf(error) === ER.LOCK_DEADLOCK) throw translateError(error, 'committing the fenced transaction (rolled back)', this.#target.tableName);
+      this.#abandon();
+      throw new CommitUnknownError(this.#target.leaderName, this.#tenure.term, { cause: error });
+    }
+  }
+
+  /** Sets the session's idle_transaction_timeout; `false` where the server has no such variable (MySQL). */
+  async #setIdleTimeout(): Promise<boolean> {
+    const seconds = Math.ceil(this.#target.ageMs / 1000);
+    try {
+      await this.#statement('setting idle_transaction_timeout', 'SET SESSION idle_transaction_timeout = ?', [seconds]);
+      return true;
+    } catch (error) {
+      if (errnoOf((error as { cause?: unknown }).cause) !== ER.UNKNOWN_SYSTEM_VARIABLE) throw error;
+      withoutIdleTimeout.add(this.#driver);
+      return false;
+    }
+  }
+
+  /** One of the fence's own statements before `COMMIT`: within its time limit, and given up when the tenure ends. */
+  async #statement(what: string, sql: string, values: unknown[] = []): Promise<unknown> {
+    try {
+      return await this.#whileTenureLasts(this.#limited(what, this.#session.query(sql, values)));
+    } catch (error) {
+      throw translateError(error, what, this.#target.tableName);
+    }
+  }
+
+  /**
+   * `work`, unless the tenure ends first: then the session has been
+   * abandoned and this rejects with {@link NotLeaderError} (`work`'s own
+   * failure, if it comes first, passes unchanged).
+   */
+  async #whileTenureLasts<T>(work: Promise<T>): Promise<T> {
+    work.catch(() => {}); // when the tenure ends first, its late failure is nobody's concern.
+    try {
+      return await Promise.race([work, this.#tenureEnded]);
+    } catch (error) {
+      if (this.#abandoned && !(error instanceof NotLeaderError) && this.#tenure.signal.aborted) {
+        throw notLeader(this.#target, this.#tenure, 'during the fenced transaction, which was rolled back', error);
+      }
+      throw error;
+    }
+  }
+
+  /** `reply`, or a {@link QueryTimeoutError} after `statementMs` (the session is then abandoned: its state is unknown). */
+  async #limited<T>(what: string, reply: Promise<T>): Promise<T> {
+    const ms = this.#target.statementMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        reject(new QueryTimeoutError(what, ms)); // first: abandoning rejects the reply too.
+        this.#abandon();
+      }, ms);
+    });
+    try {
+      return await Promise.race([reply, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Gives the session up: closes it (its pending statements reject) and has
+   * the server end its thread, which rolls back what was not committed. Only
+   * a pooled session: a single connection is the caller's to keep.
+   */
+  #abandon(): void {
+    if (this.#abandoned || !this.#driver.pooled) return;
+    this.#abandoned = true;
+    this.#driver.abandon(this.#session);
+  }
+}
+
+/** The error of a fenced call that wrote nothing because its tenure ended `when`. */
+function notLeader(target: FenceTarget, tenure: TenureContext, when: string, cause?: unknown): NotLeaderError {
+  return new NotLeaderError(`term ${tenure.term} of "${target.leaderName}" ended ${when}; nothing was written`, cause === undefined ? undefined : { cause });
 }
