@@ -3,9 +3,10 @@
  * what it proves. Safety: no two believed tenures overlap, terms grow from
  * one tenure to the next, every committed fenced write committed under the
  * live term and was sent while its node's tenure lasted, no acknowledged
- * write is lost and none is written twice. Liveness: after each fault heals,
- * a leader exists again within `age + tick` (plus the time other faults were
- * still in force).
+ * write is lost and none is written twice, and no write said to be rolled
+ * back is there. Liveness: after each fault heals, a leader exists again
+ * within `age + tick` (plus the time other faults were still in force), and
+ * no fenced call stays pending past its bound.
  */
 import { tenuresOf, type Tenure } from '../src/cli/tenures.js';
 import type { ChaosReport, FaultKind, FaultRecord, LogRow, RunLog, WritePhase } from './records.js';
@@ -31,7 +32,9 @@ export type ViolationKind =
   /** No leader within the bound after a fault healed. */
   | 'slow-recovery'
   /** A participant process died on its own, or its `acquire()` rejected (it stopped campaigning). */
-  | 'crash';
+  | 'crash'
+  /** A fenced call (`withLeadership`) still pending past its bound while its process ran on. */
+  | 'stuck-call';
 
 /** One violation, placed in time (shared monotonic clock, ms) and on the participants involved. */
 export interface Violation {
@@ -44,6 +47,8 @@ export interface Violation {
 /** One fenced write, as its participant reported it. */
 export interface Write {
   readonly node: string;
+  /** Which process of that name made it. */
+  readonly run: number;
   readonly seq: number;
   /** When the attempt began. */
   readonly begun: number;
@@ -87,6 +92,7 @@ export function check(log: RunLog): Verdict {
     ...checkRows(log.rows, writes, tenures),
     ...recoveries.filter((r) => r.ms === undefined || r.ms > r.bound).map(slowRecovery),
     ...findCrashes(log.reports),
+    ...findStuckCalls(log, writes, tenures),
   ].sort((a, b) => a.at - b.at);
   return { tenures, writes, recoveries, violations };
 }
@@ -118,7 +124,7 @@ export function writesOf(reports: readonly ChaosReport[]): Write[] {
     const key = `${report.node}\u0000${seq}`;
     const phase = report['phase'] as WritePhase;
     if (phase === 'begin') {
-      writes.set(key, { node: report.node, seq, begun: report.mono, term: undefined, inserted: undefined, outcome: undefined });
+      writes.set(key, { node: report.node, run: report.run, seq, begun: report.mono, term: undefined, inserted: undefined, outcome: undefined });
       continue;
     }
     const write = writes.get(key);
@@ -229,6 +235,43 @@ export function findCrashes(reports: readonly ChaosReport[]): Violation[] {
       const tail = stderr.length > 0 ? `; stderr: ${stderr.map((s) => String(s['text'])).join(' | ')}` : '';
       return { kind: 'crash', at: r.mono, nodes: [r.node], message: `${r.node} (process ${r.run}): ${what}${tail}` };
     });
+}
+
+/** What a busy machine may add to the bound of a fenced call (ms). */
+const STUCK_SLACK = 1000;
+
+/**
+ * Fenced calls that never settled although their process lived on past
+ * their bound. A fenced call settles at once when its tenure ends before its
+ * COMMIT is sent, and within `queryTimeout` (the participants' default, a
+ * tick) of the COMMIT otherwise, plus as much again to give its connection
+ * back: so by the end of the tenure it ran under (or its start, if it ran
+ * under none) plus two ticks. Time its process spent paused by a fault, and
+ * a second of slack, are added.
+ */
+export function findStuckCalls(log: RunLog, writes: readonly Write[], tenures: readonly Tenure[]): Violation[] {
+  return writes.flatMap((write) => {
+    if (write.outcome !== undefined) return [];
+    const exited = log.reports.find((r) => r.event === 'exited' && r.node === write.node && r.run === write.run)?.mono ?? log.ended;
+    const tenure = tenures.find((t) => t.node === write.node && t.start <= write.begun && write.begun < t.end);
+    const from = Math.max(write.begun, tenure?.end ?? write.begun);
+    const paused = coveredTime(
+      log.faults.filter((f) => f.kind === 'pause' && f.target === write.node).map((f) => [f.start, f.heal] as const),
+      write.begun,
+      exited,
+    );
+    const bound = from + 2 * log.tick + STUCK_SLACK + paused;
+    if (exited <= bound) return [];
+    const since = tenure ? `its tenure (term ${tenure.term}) ended at ${seconds(tenure.end)}` : 'it ran under no tenure';
+    return [
+      {
+        kind: 'stuck-call',
+        at: bound,
+        nodes: [write.node],
+        message: `withLeadership() of ${write.node} seq ${write.seq}, begun at ${seconds(write.begun)}, was still pending ${((exited - write.begun) / 1000).toFixed(1)} s later, when its process ended (${since}; bound ${seconds(bound)})`,
+      },
+    ];
+  });
 }
 
 /**

@@ -16,7 +16,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { createPool } from 'mysql2/promise';
-import { MysqlLeader, continueOnError } from '../src/index.js';
+import { CommitUnknownError, MysqlLeader, continueOnError } from '../src/index.js';
 import { mono } from '../src/cli/tenures.js';
 import type { WritePhase } from './records.js';
 
@@ -64,26 +64,24 @@ const INSERT = 'INSERT INTO chaos_log (term, participant, seq, live_term) SELECT
 const writeReport = (seq: number, phase: WritePhase, fields: Record<string, unknown> = {}): void => report({ event: 'write', seq, phase, ...fields });
 
 /**
- * One fenced write. Its outcome: `acked` (committed), `rejected` (certainly
- * not committed: refused as not leader, or failed before the commit was
- * sent), or `unknown` (failed at the commit: it may or may not be there).
+ * One fenced write. Its outcome, as the library reports it: `acked`
+ * (committed), `unknown` (a `CommitUnknownError`: it may or may not be
+ * there) or `rejected` (any other error: the library says nothing was
+ * committed, and the checker holds it to that).
  */
 async function write(seq: number): Promise<void> {
   writeReport(seq, 'begin');
-  let inserted = false;
   try {
     await leader.withLeadership(
       async (conn, { term }) => {
         await conn.query(INSERT, [term, config.name, seq, config.election]);
-        inserted = true;
         writeReport(seq, 'inserted', { term }); // the commit is sent after this instant.
       },
       { db: writePool },
     );
     writeReport(seq, 'acked');
   } catch (error) {
-    const notLeader = (error as { code?: unknown }).code === 'ERR_MYSQL_LEADER_NOT_LEADER';
-    writeReport(seq, notLeader || !inserted ? 'rejected' : 'unknown', { message: String(error) });
+    writeReport(seq, error instanceof CommitUnknownError ? 'unknown' : 'rejected', { message: String(error) });
   }
 }
 

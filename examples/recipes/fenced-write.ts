@@ -1,7 +1,7 @@
 // A fenced write to the same database: the row is share-locked for the
 // length of the transaction, so no other node can take over before it commits.
 import { createPool } from 'mysql2/promise';
-import { MysqlLeader, NotLeaderError, createMysqlLeaderTable } from 'mysql-leader';
+import { CommitUnknownError, MysqlLeader, NotLeaderError, createMysqlLeaderTable } from 'mysql-leader';
 
 const url = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const electionPool = createPool({ uri: url, connectionLimit: 3 }); // small, the leader's own
@@ -24,8 +24,11 @@ try {
   );
   console.log(`marked ${sent} invoices as sent under term ${leader.term}`);
 } catch (error) {
-  if (!(error instanceof NotLeaderError)) throw error;
-  console.log('not the leader any more: nothing was written');
+  if (error instanceof NotLeaderError) console.log('not the leader any more: nothing was written');
+  // COMMIT was sent but not answered: it may have landed. This UPDATE only
+  // marks invoices not marked yet, so running it again is safe.
+  else if (error instanceof CommitUnknownError) console.log(`term ${error.term}: outcome unknown; the next run marks what is left`);
+  else throw error;
 }
 
 await leader.close();

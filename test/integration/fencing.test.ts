@@ -239,7 +239,9 @@ describe('fenced work across processes', () => {
     const writes = workers.flatMap((w) => w.reports.filter((r) => r.event === 'write'));
     const counter = await counted();
     const table = await rows<{ term: number; node: string; seq: number }>('SELECT term, node, seq FROM writes ORDER BY id');
-    t.diagnostic(`${counter} increments, ${changes} forced leader changes, ${new Set(table.map((row) => row.term)).size} terms`);
+    const failed = workers.flatMap((w) => w.reports.filter((r) => r.event === 'write-error'));
+    const unknown = failed.filter((r) => r['code'] === 'ERR_MYSQL_LEADER_COMMIT_UNKNOWN').length;
+    t.diagnostic(`${counter} increments, ${changes} forced leader changes, ${new Set(table.map((row) => row.term)).size} terms, ${unknown} commits unknown, ${failed.length - unknown} other failures`);
     assert.ok(counter >= 1000);
     assert.equal(counter, writes.length, 'the counter equals the number of successful calls');
     assert.equal(table.length, counter, 'one logged row per increment');

@@ -185,6 +185,23 @@ describe('chaos checker', () => {
     assert.match(violations[0]?.message ?? '', /exit 1.*TypeError: boom/);
   });
 
+  it('reports a fenced call still pending past its bound while its process ran on, with its name and age', () => {
+    const log = cleanLog();
+    // node-2 begins seq 3 at 4000 under term 2 (its tenure ends at 5000); it never settles, and node-2 runs on until 9000.
+    const stuck = { ...log, ended: 9000, reports: [...log.reports, at('node-2', 4000, 'write', { seq: 3, phase: 'begin' })] };
+    const { violations } = check(stuck);
+    assert.deepEqual(
+      violations.map((v) => [v.kind, v.at, v.nodes]),
+      [['stuck-call', 5000 + 2 * TICK + 1000, ['node-2']]],
+    );
+    assert.match(violations[0]?.message ?? '', /withLeadership\(\) of node-2 seq 3, begun at 4\.000 s, was still pending 5\.0 s later/);
+    // Killed before the bound: it had no time to settle.
+    assert.deepEqual(kinds({ ...stuck, reports: [...stuck.reports, at('node-2', 6000, 'exited', { reason: 'SIGKILL', expected: true })] }), []);
+    // Paused by a fault meanwhile: the pause extends the bound.
+    const paused: FaultRecord = { id: 2, kind: 'pause', target: 'node-2', start: 5200, heal: 8500, detail: 'SIGSTOP' };
+    assert.deepEqual(kinds({ ...stuck, faults: [...stuck.faults, paused] }).filter((kind) => kind === 'stuck-call'), []);
+  });
+
   it('computes covered time and nearest-rank percentiles', () => {
     assert.equal(
       coveredTime(
