@@ -19,7 +19,10 @@ export interface HealthSource extends TrackedLeader {
   /** The current tenure's term, `undefined` when not leading. */
   readonly term: number | undefined;
   /** The leader's options; `age` is the default threshold. */
-  readonly options: { readonly age: number };
+  readonly options: {
+    /** The lease length, in ms. */
+    readonly age: number;
+  };
 }
 
 /** Options of {@link LeaderHealth}. */

@@ -75,11 +75,26 @@ export interface PromMetricConfig {
  */
 export interface PromClientLike {
   /** `prom-client`'s `Gauge` class. */
-  Gauge: new (config: PromMetricConfig) => PromMetricLike & { set(labels: MetricLabels, value: number): void };
+  Gauge: {
+    /** Makes a gauge of `config`'s name, help and label names. */
+    new (config: PromMetricConfig): PromMetricLike & {
+      /** Sets the gauge of one series. */
+      set(labels: MetricLabels, value: number): void;
+    };
+  };
   /** `prom-client`'s `Counter` class. */
-  Counter: new (config: PromMetricConfig) => PromMetricLike & { inc(labels: MetricLabels, value: number): void };
+  Counter: {
+    /** Makes a counter of `config`'s name, help and label names. */
+    new (config: PromMetricConfig): PromMetricLike & {
+      /** Adds `value` to the counter of one series. */
+      inc(labels: MetricLabels, value: number): void;
+    };
+  };
   /** `prom-client`'s `Histogram` class. */
-  Histogram: new (config: PromMetricConfig) => PromHistogramLike;
+  Histogram: {
+    /** Makes a histogram of `config`'s name, help, label names and buckets. */
+    new (config: PromMetricConfig): PromHistogramLike;
+  };
 }
 
 /** A `prom-client` `Registry`, as far as these metrics use it. */
@@ -95,7 +110,10 @@ export interface OtelInstrumentOptions {
   /** Its unit (`s`, `1`). */
   unit?: string;
   /** For the histogram: its bucket bounds. */
-  advice?: { explicitBucketBoundaries?: number[] };
+  advice?: {
+    /** The upper bounds of the buckets, in the instrument's unit. */
+    explicitBucketBoundaries?: number[];
+  };
 }
 
 /** What an OpenTelemetry observable callback receives. */
@@ -110,11 +128,29 @@ export interface OtelObservableResultLike {
  */
 export interface OtelMeterLike {
   /** For the counters. */
-  createCounter(name: string, options?: OtelInstrumentOptions): { add(value: number, attributes?: MetricLabels): void };
+  createCounter(
+    name: string,
+    options?: OtelInstrumentOptions,
+  ): {
+    /** Adds `value` to the counter of the series `attributes` name. */
+    add(value: number, attributes?: MetricLabels): void;
+  };
   /** For the renewal latency. */
-  createHistogram(name: string, options?: OtelInstrumentOptions): { record(value: number, attributes?: MetricLabels): void };
+  createHistogram(
+    name: string,
+    options?: OtelInstrumentOptions,
+  ): {
+    /** Records one measurement in the series `attributes` name. */
+    record(value: number, attributes?: MetricLabels): void;
+  };
   /** For the gauges, read at each collection. */
-  createObservableGauge(name: string, options?: OtelInstrumentOptions): { addCallback(callback: (result: OtelObservableResultLike) => void): void };
+  createObservableGauge(
+    name: string,
+    options?: OtelInstrumentOptions,
+  ): {
+    /** Registers `callback`, called at each collection to report every series. */
+    addCallback(callback: (result: OtelObservableResultLike) => void): void;
+  };
 }
 
 /** Options of {@link LeaderMetrics}. */

@@ -10,9 +10,15 @@ import type { TenureContext } from './tenure.js';
  * The connection `withLeadership()` hands to its function for a handle of
  * type `DB`: a pool's connection (promise API), or the handle itself.
  */
-export type ConnectionOf<DB> = DB extends { promise(): infer P }
+export type ConnectionOf<DB> = DB extends {
+  /** mysql2's callback API: its promise wrapper. */
+  promise(): infer P;
+}
   ? ConnectionOf<P>
-  : DB extends { getConnection(): Promise<infer C> }
+  : DB extends {
+        /** A pool: one of its connections. */
+        getConnection(): Promise<infer C>;
+      }
     ? C
     : DB;
 

@@ -83,23 +83,37 @@ export interface MysqlLeaderOptions {
 
 /** The logger interface of pino, bunyan and friends: structured fields first, then the message. */
 export interface Logger {
+  /** Writes a debug-level entry. */
   debug(fields: object, message: string): void;
+  /** Writes an info-level entry (routine changes: elected, stepped down). */
   info(fields: object, message: string): void;
+  /** Writes a warn-level entry (a tenure ended by a failure, work that outlived `drainTimeout`). */
   warn(fields: object, message: string): void;
+  /** Writes an error-level entry (a database error). */
   error(fields: object, message: string): void;
 }
 
 /** Options after defaults, validation and freezing. */
 export interface ResolvedOptions {
+  /** {@inheritDoc MysqlLeaderOptions.nodeName} */
   readonly nodeName: string;
+  /** {@inheritDoc MysqlLeaderOptions.age} */
   readonly age: number;
+  /** {@inheritDoc MysqlLeaderOptions.tick} */
   readonly tick: number;
+  /** {@inheritDoc MysqlLeaderOptions.margin} */
   readonly margin: number;
+  /** {@inheritDoc MysqlLeaderOptions.queryTimeout} */
   readonly queryTimeout: number;
+  /** {@inheritDoc MysqlLeaderOptions.tableName} */
   readonly tableName: string;
+  /** {@inheritDoc MysqlLeaderOptions.onError} */
   readonly onError: OnError;
+  /** {@inheritDoc MysqlLeaderOptions.handoverLock} */
   readonly handoverLock: boolean;
+  /** {@inheritDoc MysqlLeaderOptions.drainTimeout} */
   readonly drainTimeout: number;
+  /** {@inheritDoc MysqlLeaderOptions.logger} */
   readonly logger: Logger | undefined;
 }
 

@@ -16,6 +16,7 @@
  * their own.
  */
 export interface Queryable {
+  /** Runs one statement with `?` placeholders bound to `values`. */
   query(sql: string, values?: unknown[]): unknown;
 }
 

@@ -1,7 +1,8 @@
 /**
- * The examples of the operating guide run as a user runs them, importing
- * 'mysql-leader' (the package's own build, by self-reference): the health
- * endpoint answers, and SIGTERM hands over and exits.
+ * The examples of the operating guide and the framework recipes (Express,
+ * Fastify, NestJS) run as a user runs them, importing 'mysql-leader' (the
+ * package's own build, by self-reference): the health endpoints answer, and
+ * SIGTERM hands over and exits.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -46,6 +47,31 @@ function startExample(path: string, env: NodeJS.ProcessEnv = {}) {
   return { child, line, exited };
 }
 
+/** Fetches `url` until `accept` holds for the response and its JSON (or text) body, for up to 10 s; returns them. */
+async function poll(url: string, accept: (status: number, body: unknown) => boolean): Promise<{ status: number; body: unknown }> {
+  let last: { status: number; body: unknown } | undefined;
+  for (let i = 0; i < 100; i++) {
+    const response = await fetch(url);
+    const text = await response.text();
+    let body: unknown = text;
+    if (response.headers.get('content-type')?.includes('json')) body = JSON.parse(text);
+    last = { status: response.status, body };
+    if (accept(last.status, last.body)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${url}: never as expected; last ${JSON.stringify(last)}`);
+}
+
+/** Sends SIGTERM to a recipe that leads `election`: it says `closed`, exits 0, and the lease is released. */
+async function stopsAndReleases(example: ReturnType<typeof startExample>, election: string): Promise<void> {
+  example.child.kill('SIGTERM');
+  await example.line(/^closed$/);
+  assert.equal(await example.exited, 0);
+  assert.ok(((await readElection(db.pool, election))?.expiresInMs ?? 1) <= 0, 'released');
+}
+
+const leading = (status: number, body: unknown): boolean => status === 200 && (body as { leading?: boolean }).leading === true;
+
 describe('examples', () => {
   it('health-http.ts serves /healthz, /leader and /metrics, and stops on SIGTERM', async () => {
     const example = startExample('examples/health-http.ts', { PORT: '0' });
@@ -81,6 +107,45 @@ describe('examples', () => {
       assert.equal(await example.exited, 0);
       assert.ok(Date.now() - stoppedAt < 5_000, 'well before a container runtime would kill it');
       assert.ok(((await readElection(db.pool, 'queue-sweeper'))?.expiresInMs ?? 1) <= 0, 'released');
+    } finally {
+      example.child.kill('SIGKILL');
+    }
+  });
+
+  it('express.ts: /healthz is live, /readyz names the leader, and SIGTERM hands over', async () => {
+    const example = startExample('examples/express.ts', { PORT: '0' });
+    try {
+      const base = (await example.line(/^listening on /)).replace('listening on ', '');
+      const health = (await poll(`${base}/healthz`, leading)).body as { healthy: boolean; term: number };
+      assert.equal(health.healthy, true);
+      const ready = await poll(`${base}/readyz`, (status) => status === 200);
+      assert.deepEqual(ready.body, { ready: true, leading: true, leader: (await readElection(db.pool, 'express-jobs'))?.nodeName, term: health.term });
+      await stopsAndReleases(example, 'express-jobs');
+    } finally {
+      example.child.kill('SIGKILL');
+    }
+  });
+
+  it('fastify.ts: the plugin decorates the instance with the leader and closes it on onClose', async () => {
+    const example = startExample('examples/fastify.ts', { PORT: '0' });
+    try {
+      const base = (await example.line(/^listening on /)).replace('listening on ', '');
+      assert.equal(((await poll(`${base}/healthz`, leading)).body as { healthy: boolean }).healthy, true);
+      const leader = await poll(`${base}/leader`, (status) => status === 200);
+      assert.match(String(leader.body), /^leading, term \d+/);
+      await stopsAndReleases(example, 'fastify-jobs');
+    } finally {
+      example.child.kill('SIGKILL');
+    }
+  });
+
+  it('nestjs.ts: the Terminus indicator reports the leader up, and shutdown hands over', async () => {
+    const example = startExample('examples/nestjs.ts', { PORT: '0' });
+    try {
+      const base = (await example.line(/^listening on /)).replace('listening on ', '');
+      const { body } = await poll(`${base}/health`, (status, result) => status === 200 && (result as { info?: { leader?: { leading?: boolean } } }).info?.leader?.leading === true);
+      assert.deepEqual((body as { info: unknown }).info, { leader: { status: 'up', leading: true, term: (await readElection(db.pool, 'nest-jobs'))?.term } });
+      await stopsAndReleases(example, 'nest-jobs');
     } finally {
       example.child.kill('SIGKILL');
     }

@@ -1,0 +1,188 @@
+/**
+ * Type tests of the public API, checked by `npm run typecheck` (never run):
+ * each `expectType`/`expectEqual` must compile, and each `@ts-expect-error`
+ * line must fail to, or tsc reports the directive as unused. They import the
+ * package by name, as a user does: what they check is the shipped `.d.ts`.
+ */
+import type * as mariadb from 'mariadb';
+import type * as mysql2 from 'mysql2';
+import type * as mysql2Promise from 'mysql2/promise';
+import {
+  AlwaysLeader,
+  MysqlLeader,
+  NotLeaderError,
+  type ConnectionOf,
+  type ElectedEvent,
+  type Lease,
+  type Leader,
+  type LeaderInfo,
+  type MysqlLeaderErrorCode,
+  type Queryable,
+  type RevokeReason,
+  type TaskHandle,
+  type TenureContext,
+} from 'mysql-leader';
+
+/** Compiles only when `value` is assignable to `T`. */
+function expectType<T>(value: T): T {
+  return value;
+}
+/** `true` only when `A` and `B` are the same type (not merely assignable either way). */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** Compiles only when `A` and `B` are the same type: `expectEqual<A, B>(true)`. */
+function expectEqual<A, B>(same: Equal<A, B>): Equal<A, B> {
+  return same;
+}
+
+declare const mysql2Pool: mysql2Promise.Pool;
+declare const mysql2Connection: mysql2Promise.Connection;
+declare const mysql2CallbackPool: mysql2.Pool;
+declare const mariadbPool: mariadb.Pool;
+declare const mariadbConnection: mariadb.Connection;
+
+// ConnectionOf: what withLeadership() hands to its function, for each kind of handle.
+export const connectionOf = [
+  expectEqual<ConnectionOf<mysql2Promise.Pool>, mysql2Promise.PoolConnection>(true),
+  expectEqual<ConnectionOf<mysql2.Pool>, mysql2Promise.PoolConnection>(true), // through .promise()
+  expectEqual<ConnectionOf<mysql2Promise.Connection>, mysql2Promise.Connection>(true),
+  expectEqual<ConnectionOf<mariadb.Pool>, mariadb.PoolConnection>(true),
+  expectEqual<ConnectionOf<mariadb.Connection>, mariadb.Connection>(true),
+  expectEqual<ConnectionOf<Queryable>, Queryable>(true),
+  // @ts-expect-error a mysql2 pool's connection is not the pool
+  expectEqual<ConnectionOf<mysql2Promise.Pool>, mysql2Promise.Pool>(true),
+];
+
+const leader = new MysqlLeader(mysql2Pool, 'type-tests', { age: 10_000, tick: 2_000 });
+expectType<MysqlLeader<mysql2Promise.Pool>>(leader);
+expectType<Leader>(leader);
+expectType<Leader>(new AlwaysLeader());
+
+export async function properties(): Promise<void> {
+  expectType<boolean>(leader.leading);
+  expectType<number | undefined>(leader.term);
+  expectType<AbortSignal>(leader.signal);
+  expectType<number>(leader.remainingMs);
+  expectType<boolean>(await leader.isLeader());
+  expectType<Lease | undefined>(await leader.currentLeader());
+  expectType<string>(leader.options.tableName);
+  // @ts-expect-error the options are frozen
+  leader.options.age = 1;
+  // @ts-expect-error term may be undefined (not leading)
+  expectType<number>(leader.term);
+}
+
+export function options(): void {
+  // @ts-expect-error durations are numbers of milliseconds
+  new MysqlLeader(mysql2Pool, 'x', { age: '10s' });
+  // @ts-expect-error not an option
+  new MysqlLeader(mysql2Pool, 'x', { ttl: 10_000 });
+  // @ts-expect-error exactOptionalPropertyTypes: leave an option out rather than pass undefined
+  new MysqlLeader(mysql2Pool, 'x', { tick: undefined });
+  // @ts-expect-error not a database handle
+  new MysqlLeader({ execute: () => [] }, 'x');
+}
+
+// withLeadership(): the default handle, and options.db of every kind.
+export async function withLeadership(): Promise<void> {
+  const count = await leader.withLeadership(async (connection, tenure) => {
+    expectEqual<typeof connection, mysql2Promise.PoolConnection>(true);
+    expectEqual<typeof tenure, TenureContext>(true);
+    expectType<number>(tenure.term);
+    expectType<AbortSignal>(tenure.signal);
+    const [rows] = await connection.query('SELECT 1 AS one');
+    return Array.isArray(rows) ? rows.length : 0;
+  });
+  expectEqual<typeof count, number>(true);
+
+  await leader.withLeadership(
+    async (connection) => {
+      expectEqual<typeof connection, mysql2Promise.Connection>(true);
+    },
+    { db: mysql2Connection },
+  );
+  await leader.withLeadership(
+    async (connection) => {
+      expectEqual<typeof connection, mysql2Promise.PoolConnection>(true);
+    },
+    { db: mysql2CallbackPool },
+  );
+  const name = await leader.withLeadership(
+    async (connection) => {
+      expectEqual<typeof connection, mariadb.PoolConnection>(true);
+      return 'done' as const;
+    },
+    { db: mariadbPool },
+  );
+  expectEqual<typeof name, 'done'>(true);
+  await leader.withLeadership(
+    async (connection) => {
+      expectEqual<typeof connection, mariadb.Connection>(true);
+    },
+    { db: mariadbConnection },
+  );
+
+  // A leader on a mariadb pool hands out mariadb connections by default.
+  await new MysqlLeader(mariadbPool, 'x').withLeadership(async (connection) => {
+    expectEqual<typeof connection, mariadb.PoolConnection>(true);
+  });
+
+  // @ts-expect-error the leader's pool is mysql2's: its connections are not mariadb's
+  await leader.withLeadership(async (connection: mariadb.PoolConnection) => connection.release());
+  // @ts-expect-error options.db is a mariadb pool: its connections are not mysql2's
+  await leader.withLeadership(async (connection: mysql2Promise.PoolConnection) => connection.release(), { db: mariadbPool });
+  // @ts-expect-error options.db must be a database handle
+  await leader.withLeadership(async () => {}, { db: 42 });
+  // @ts-expect-error the function must return a promise
+  await leader.withLeadership(() => 1);
+  // @ts-expect-error the tenure has no nodeName
+  await leader.withLeadership(async (_connection, { nodeName }) => nodeName);
+}
+
+// Events: typed payloads.
+export function events(): void {
+  leader.on('elected', (event) => {
+    expectEqual<typeof event, ElectedEvent>(true);
+    expectType<number>(event.term);
+  });
+  leader.on('revoked', ({ term, reason, error }) => {
+    expectType<number>(term);
+    expectEqual<typeof reason, RevokeReason>(true);
+    expectType<Error | undefined>(error);
+    expectType<'lost' | 'expired' | 'resigned' | 'closed' | 'aborted' | 'error'>(reason);
+  });
+  leader.once('renewed', ({ term, latencyMs }) => expectType<[number, number]>([term, latencyMs]));
+  leader.on('taskError', ({ error }) => expectType<unknown>(error));
+  leader.on('leaderChange', ({ leader: now, previous }) => {
+    expectType<LeaderInfo | undefined>(now);
+    expectType<LeaderInfo | undefined>(previous);
+    if (now) expectType<[string, number]>([now.nodeName, now.term]);
+    // @ts-expect-error the lease may be vacant
+    expectType<string>(now.nodeName);
+  });
+  leader.on('error', (error) => expectType<Error>(error));
+  const onElected = ({ term }: ElectedEvent): void => void term;
+  leader.off('elected', onElected);
+
+  // @ts-expect-error elected carries no reason
+  leader.on('elected', ({ reason }) => reason);
+  // @ts-expect-error a revoked reason is one of the known few
+  leader.on('revoked', ({ reason }) => expectType<'timeout'>(reason));
+  // @ts-expect-error latencyMs is a number
+  leader.on('renewed', ({ latencyMs }) => expectType<string>(latencyMs));
+  // @ts-expect-error not an event
+  leader.on('elect', () => {});
+}
+
+// Leader-only work and errors.
+export async function work(): Promise<void> {
+  const handle = leader.runWhileLeader(async ({ term, signal }) => {
+    expectType<number>(term);
+    signal.throwIfAborted();
+  });
+  expectType<TaskHandle>(handle);
+  await handle.stop();
+  await using _disposed = leader;
+  // @ts-expect-error a task receives the tenure, not a connection
+  leader.runWhileLeader(async (connection: mysql2Promise.PoolConnection) => connection.release());
+  expectType<MysqlLeaderErrorCode>(new NotLeaderError('not leading').code);
+}
