@@ -61,8 +61,8 @@ const JITTER = 0.2;
  *   in doubt, a reply that came too late). The next `#follow` releases it.
  * - resigning: `#resigning`, a `resign()` waiting for the loop to release the
  *   lease; until then `#holdOffUntil` is `Infinity`.
- * - held off: `#holdOffUntil` in the future (after `resign()`, or a lease
- *   lost to another node): a follower that does not claim before then.
+ * - held off: `#holdOffUntil` in the future (after `resign()`, or a renewal
+ *   the database refused): a follower that does not claim before then.
  * Around them: `#campaign` while `acquire()` runs, `#closing` once `close()`
  * was called; `#work` is the leader-only work a release waits for.
  */
@@ -79,7 +79,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #endPause: (() => void) | undefined;
   /** The last pause ended because the hand-over lock was obtained (the leader let go, or was gone). */
   #wokenByLock = false;
-  /** After `resign()`, this node does not claim the lease before this time, so another can. */
+  /** After `resign()` or a refused renewal, this node does not claim the lease before this time, so another can. */
   #holdOffUntil = 0;
   /** A `resign()` waiting for the loop to release its lease. */
   #resigning: { readonly resolve: () => void; readonly reject: (error: unknown) => void } | undefined;
@@ -576,7 +576,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     return Math.round(this.#options.tick * (1 - JITTER * Math.random()));
   }
 
-  #log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields: object): void {
+  #log(level: 'info' | 'warn' | 'error', message: string, fields: object): void {
     this.#options.logger?.[level]({ leaderName: this.#store.name, nodeName: this.#options.nodeName, ...fields }, message);
   }
 
