@@ -3,6 +3,7 @@ import type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
 
 /** What {@link LeaderWork} needs from its elector. */
 export interface LeaderWorkHost {
+  /** The elector's clock, which times `drain()`. */
   readonly clock: Clock;
   /** How long `drain()` waits for work to settle (ms). */
   readonly drainTimeout: number;
