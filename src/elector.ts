@@ -54,8 +54,8 @@ const JITTER = 0.2;
  *   claim it when vacant, else wait (on the hand-over lock, or a timer).
  * - leader: `#tenure` (term, local deadline, the tenure's AbortController,
  *   the step-down timer), and `#heldTerm` is its term. Each step is `#renew`.
- *   The leader holds the hand-over lock (`store.handoverLock.holding`); a
- *   follower holds it only from being woken by it to the end of its claim.
+ *   Where the store has a hand-over lock (`store.handoverLock`), the leader
+ *   holds it; a follower holds it only from being woken by it to its claim's end.
  * - stale lease of ours: no `#tenure`, but `#heldTerm` set: the row may still
  *   name this node under a term it no longer believes in (resigned, a renewal
  *   in doubt, a reply that came too late). The next `#follow` releases it.
