@@ -2,13 +2,15 @@ import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './clock.js';
 import { ClosedError, LeadershipEndedError, MysqlLeaderError, NotLeaderError, QueryTimeoutError, type RevokeReason } from './errors.js';
 import type { LeaderEvents, LeaderInfo } from './events.js';
+import { LeaderWork } from './leader-work.js';
 import type { Leader } from './leader.js';
 import type { ResolvedOptions } from './options.js';
+import { StatementTimer } from './statement-timer.js';
 import type { Lease, LeaseStore } from './store.js';
 import type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
 
-/** One tenure: this node leads under `term` until `deadline` (monotonic ms) unless renewed. */
-interface Tenure {
+/** This node's own tenure: it leads under `term` until `deadline` (monotonic ms) unless renewed. */
+interface LocalTenure {
   readonly term: number;
   deadline: number;
   readonly controller: AbortController;
@@ -21,13 +23,13 @@ interface Campaign {
   readonly done: Promise<void>;
 }
 
-/** What the loop does after a step: wait `ms`, on the wake lock if `lock`, else on a timer. */
+/** What the loop does after a step: wait `ms`, on the hand-over lock if `lock`, else on a timer. */
 interface Pause {
   readonly ms: number;
   readonly lock?: boolean;
 }
 
-/** How long a new leader waits for the wake lock, which a follower holds only while it reads the row (ms). */
+/** How long a new leader waits for the hand-over lock, which a follower holds only while it reads the row (ms). */
 const HOLD_WAIT = 100;
 
 /** The reason `close()` gives the campaign's stop signal, to tell it from the caller's abort. */
@@ -41,25 +43,43 @@ const JITTER = 0.2;
  * deadline, timers and events. It knows nothing of SQL: every statement goes
  * through a {@link LeaseStore}, and time comes from a {@link Clock}.
  *
- * Safety rests on one rule: this node believes it leads only until
- * `sent + age - margin` on its monotonic clock, where `sent` is when the
- * statement that set the lease was sent. The database set `expires_at` to its
- * own clock plus `age` after that moment, so the belief always ends first.
+ * Safety rests on one rule (`#deadlineFrom`): this node believes it leads
+ * only until `sent + age - margin` on its monotonic clock, where `sent` is
+ * when the statement that set the lease was sent. The database set
+ * `expires_at` to its own clock plus `age` after that moment, so the belief
+ * always ends first.
+ *
+ * States, and the fields that hold them:
+ * - follower: no `#tenure`. Each step of the loop is `#follow`: read the row,
+ *   claim it when vacant, else wait (on the hand-over lock, or a timer).
+ * - leader: `#tenure` (term, local deadline, the tenure's AbortController,
+ *   the step-down timer), and `#heldTerm` is its term. Each step is `#renew`.
+ *   Where the store has a hand-over lock (`store.handoverLock`), the leader
+ *   holds it; a follower holds it only from being woken by it to its claim's end.
+ * - stale lease of ours: no `#tenure`, but `#heldTerm` set: the row may still
+ *   name this node under a term it no longer believes in (resigned, a renewal
+ *   in doubt, a reply that came too late). The next `#follow` releases it.
+ * - resigning: `#resigning`, a `resign()` waiting for the loop to release the
+ *   lease; until then `#holdOffUntil` is `Infinity`.
+ * - held off: `#holdOffUntil` in the future (after `resign()`, or a renewal
+ *   the database refused): a follower that does not claim before then.
+ * Around them: `#campaign` while `acquire()` runs, `#closing` once `close()`
+ * was called; `#work` is the leader-only work a release waits for.
  */
 export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   readonly #store: LeaseStore;
   readonly #options: ResolvedOptions;
   readonly #clock: Clock;
-  #tenure: Tenure | undefined;
+  #tenure: LocalTenure | undefined;
   /** A term this node obtained in the row and has not released yet (its tenure may be over). */
   #heldTerm: number | undefined;
   #observed: LeaderInfo | undefined;
   #campaign: Campaign | undefined;
   /** Ends the campaign loop's current pause early. */
-  #wake: (() => void) | undefined;
-  /** The last pause ended because the wake lock was obtained (the leader let go, or was gone). */
-  #woken = false;
-  /** After `resign()`, this node does not claim the lease before this time, so another can. */
+  #endPause: (() => void) | undefined;
+  /** The last pause ended because the hand-over lock was obtained (the leader let go, or was gone). */
+  #wokenByLock = false;
+  /** After `resign()` or a refused renewal, this node does not claim the lease before this time, so another can. */
   #holdOffUntil = 0;
   /** A `resign()` waiting for the loop to release its lease. */
   #resigning: { readonly resolve: () => void; readonly reject: (error: unknown) => void } | undefined;
@@ -67,15 +87,11 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #lostClaim = false;
   /** Steps that failed in a row: the first is retried at once, the next ones after a tick. */
   #failures = 0;
-  /** The `runWhileLeader()` registrations, started at each election. */
-  readonly #tasks = new Set<() => void>();
-  /** Leader-only work in progress (tasks, fenced transactions): settled before the lease is released. */
-  readonly #work = new Set<Promise<unknown>>();
-  /** `leadWith()` calls in progress: fenced transactions, which hold the row this node's renewal updates. */
-  #holdingRow = 0;
+  /** Leader-only work: the `runWhileLeader()` tasks and the work a release waits for. */
+  readonly #work: LeaderWork;
+  /** Times every statement sent to the store. */
+  readonly #statements: StatementTimer;
   #closing: Promise<void> | undefined;
-  /** Controllers of statements that settled without aborting, for the next statements (see #query). */
-  readonly #controllers: AbortController[] = [];
 
   /** @internal Use `MysqlLeader`. */
   constructor(store: LeaseStore, options: ResolvedOptions, clock: Clock = systemClock) {
@@ -83,6 +99,18 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#store = store;
     this.#options = options;
     this.#clock = clock;
+    this.#statements = new StatementTimer(clock);
+    this.#work = new LeaderWork({
+      clock,
+      drainTimeout: options.drainTimeout,
+      currentTenure: () => {
+        const tenure = this.#liveTenure();
+        return tenure && { term: tenure.term, signal: tenure.controller.signal };
+      },
+      onTaskError: (term, error) => this.#emit('taskError', { term, error }),
+      onDrainTimeout: (pending) =>
+        this.#log('warn', 'leader-only work outlived drainTimeout; releasing the lease anyway', { drainTimeout: options.drainTimeout, pending }),
+    });
     // An `error` event without a listener would throw; errors also reach
     // `onError` and `acquire()`, so a silent default is safe.
     this.on('error', () => {});
@@ -149,31 +177,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    */
   runWhileLeader(task: TenureTask): TaskHandle {
     if (this.#closing) throw new ClosedError('runWhileLeader');
-    let stopped = false;
-    let running: Promise<void> = Promise.resolve();
-    const start = (): void => {
-      const tenure = this.#liveTenure();
-      if (!tenure || stopped) return;
-      const context: TenureContext = { term: tenure.term, signal: tenure.controller.signal };
-      running = this.#track(
-        running.then(async () => {
-          if (stopped || context.signal.aborted) return;
-          try {
-            await task(context);
-          } catch (error) {
-            if (!(context.signal.aborted && error === context.signal.reason)) this.#emit('taskError', { term: context.term, error });
-          }
-        }),
-      );
-    };
-    this.#tasks.add(start);
-    start();
-    const stop = async (): Promise<void> => {
-      stopped = true;
-      this.#tasks.delete(start);
-      await running;
-    };
-    return { stop, [Symbol.asyncDispose]: stop };
+    return this.#work.register(task);
   }
 
   /**
@@ -185,12 +189,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (this.#closing) throw new ClosedError(method);
     const tenure = this.#liveTenure();
     if (!tenure) throw new NotLeaderError(`${this.nodeName} does not hold a live lease, so ${method}() did not run`);
-    this.#holdingRow++;
-    try {
-      return await this.#track(run({ term: tenure.term, signal: tenure.controller.signal }));
-    } finally {
-      this.#holdingRow--;
-    }
+    return await this.#work.fenced(() => run({ term: tenure.term, signal: tenure.controller.signal }));
   }
 
   /**
@@ -201,7 +200,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   async currentLeader(signal?: AbortSignal): Promise<Lease | undefined> {
     if (this.#closing) throw new ClosedError('currentLeader');
     signal?.throwIfAborted();
-    const lease = await this.#query('reading the election row', (inner) => this.#store.read(inner), this.#options.queryTimeout, signal);
+    const lease = await this.#statements.run('reading the election row', (inner) => this.#store.read(inner), this.#options.queryTimeout, signal);
     return lease && lease.expiresInMs > 0 ? lease : undefined;
   }
 
@@ -243,7 +242,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#endTenure(tenure, 'resigned');
     // The loop releases, in turn with its other statements (a renewal in flight, the lock).
     const released = new Promise<void>((resolve, reject) => (this.#resigning = { resolve, reject }));
-    this.#wake?.();
+    this.#endPause?.();
     try {
       await released;
     } finally {
@@ -280,7 +279,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       campaign.stop.abort(CLOSING);
       // acquire() reports a failure of the campaign to its own caller; it has drained.
       await campaign.done.catch(() => {});
-    } else await this.#drain();
+    } else await this.#work.drain();
     await this.#store.close();
   }
 
@@ -290,7 +289,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       'abort',
       () => {
         this.#endTenure(this.#tenure, stop.reason === CLOSING ? 'closed' : 'aborted');
-        this.#wake?.(); // ends the current pause.
+        this.#endPause?.();
       },
       { once: true },
     );
@@ -301,7 +300,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       failure = error;
       this.#endTenure(this.#tenure, 'error', error);
     }
-    await this.#drain(); // also the work of a tenure that ended earlier (lost, expired).
+    await this.#work.drain(); // also the work of a tenure that ended earlier (lost, expired).
     try {
       if (this.#heldTerm !== undefined) await this.#release(this.#heldTerm);
       this.#settleResign();
@@ -309,7 +308,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       this.#emit('error', toError(error));
       this.#settleResign(error);
     }
-    await this.#dropWakeLock();
+    await this.#dropHandoverLock();
     if (failure !== undefined) throw failure;
   }
 
@@ -341,52 +340,56 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   /** One follower step: read the row, claim it if vacant; returns how to wait before the next step. */
   async #follow(stop: AbortSignal): Promise<Pause> {
     const { queryTimeout, nodeName } = this.#options;
-    const woken = this.#woken;
-    this.#woken = false;
-    const lease = await this.#query('reading the election row', (signal) => this.#store.read(signal), queryTimeout);
+    const wokenByLock = this.#wokenByLock;
+    this.#wokenByLock = false;
+    // 1. Read the row; forget a held term that the row no longer carries.
+    const lease = await this.#statements.run('reading the election row', (signal) => this.#store.read(signal), queryTimeout);
     this.#see(lease);
     if (lease?.term !== this.#heldTerm) this.#heldTerm = undefined;
     if (lease && lease.expiresInMs > 0) {
+      // 2. A live lease of ours this node no longer believes in (resigned,
+      // a renewal in doubt, a reply that came too late): free it so that a
+      // new tenure, with a new term, can begin at once.
       if (lease.nodeName === nodeName && lease.term === this.#heldTerm) {
-        // A lease of ours this node no longer believes in (resigned, a
-        // renewal in doubt, a reply that came too late): free it so that a
-        // new tenure, with a new term, can begin at once.
         await this.#release(lease.term);
-        await this.#dropWakeLock();
+        await this.#dropHandoverLock();
         this.#settleResign();
         return { ms: 0 };
       }
-      // Someone else leads: let the lock go to them (or to the next waiter).
-      await this.#dropWakeLock();
+      // 3. Someone else leads: let the lock go to them (or to the next waiter).
+      await this.#dropHandoverLock();
       this.#settleResign();
       this.#lostClaim = false;
       // The database computed the remaining life before the reply arrived,
       // so waiting that long from now always reaches past the lease's end.
-      // A wake that found the leader still there (it crashed, and its lease
-      // lives on) means the lock is free: wait on a timer this once.
-      return { ms: Math.min(this.#jitteredTick(), Math.ceil(lease.expiresInMs) + 1), lock: !woken };
+      // Being woken by the lock while the leader is still there (it crashed,
+      // and its lease lives on) means the lock is free: wait on a timer this once.
+      return { ms: Math.min(this.#jitteredTick(), Math.ceil(lease.expiresInMs) + 1), lock: !wokenByLock };
     }
+    // 4. Vacant. Held off (after resign(), or a lease lost): do not claim yet.
     this.#settleResign();
     const holdOff = this.#holdOffUntil - this.#clock.now();
     if (holdOff > 0) {
-      await this.#dropWakeLock(); // a follower keeps the lock only while it claims.
+      await this.#dropHandoverLock(); // a follower keeps the lock only while it claims.
       return { ms: Math.min(holdOff, this.#options.tick) };
     }
+    // 5. Claim the lease.
     const sent = this.#clock.now();
-    const term = await this.#query('claiming the lease', (signal) => this.#store.claim(nodeName, lease ? 'expired' : 'absent', signal), queryTimeout);
+    const term = await this.#statements.run('claiming the lease', (signal) => this.#store.claim(nodeName, lease ? 'expired' : 'absent', signal), queryTimeout);
     if (term === undefined) {
-      await this.#dropWakeLock();
-      // Another node won: read who, at once. If that read again says
+      // 6. Another node won: read who, at once. If that read again says
       // "vacant" and the claim loses again, reads and claims disagree: back off.
+      await this.#dropHandoverLock();
       const again = this.#lostClaim;
       this.#lostClaim = true;
       return { ms: again ? this.#jitteredTick() : 0 };
     }
+    // 7. Won: the term is ours in the row; lead, unless stopping or the reply came too late.
     this.#lostClaim = false;
     this.#heldTerm = term;
     if (stop.aborted) return { ms: 0 }; // #run releases it.
     if (!this.#begin(term, sent)) return { ms: 0 };
-    await this.#holdWakeLock();
+    await this.#holdHandoverLock();
     // The first renewal comes a little early, at random: leaders started
     // together (many elections in one process) do not renew in step.
     return { ms: Math.max(0, sent + this.#jitteredTick() - this.#clock.now()) };
@@ -394,24 +397,34 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
 
   /** Starts a tenure confirmed by a statement sent at `sent`, unless its reply came too late. */
   #begin(term: number, sent: number): boolean {
-    const deadline = sent + this.#options.age - this.#options.margin;
+    const deadline = this.#deadlineFrom(sent);
     // A reply that arrives after the deadline computed from its send time
     // confers nothing; the next step finds the lease ours and releases it.
     if (this.#clock.now() >= deadline) return false;
-    const tenure: Tenure = { term, deadline, controller: new AbortController(), stepDown: undefined };
+    const tenure: LocalTenure = { term, deadline, controller: new AbortController(), stepDown: undefined };
     this.#tenure = tenure;
     this.#armStepDown(tenure);
     this.#see({ nodeName: this.#options.nodeName, term, expiresInMs: deadline - this.#clock.now() });
     this.#log('info', 'elected', { term });
     this.#emit('elected', { term });
-    for (const start of this.#tasks) start();
+    this.#work.startTasks();
     return true;
+  }
+
+  /**
+   * The safety rule: the local deadline of a lease set by a statement sent
+   * at `sent` (monotonic ms). The database computed `expires_at` as its own
+   * clock plus `age` after that moment, so this always comes `margin` (or
+   * more) before the database lets another node in.
+   */
+  #deadlineFrom(sent: number): number {
+    return sent + this.#options.age - this.#options.margin;
   }
 
   /** One leader step: renew the lease; returns the wait until the next step. */
   async #renew(): Promise<number> {
-    const tenure = this.#tenure as Tenure;
-    const { age, margin, tick, queryTimeout, nodeName } = this.#options;
+    const tenure = this.#tenure as LocalTenure;
+    const { tick, queryTimeout, nodeName } = this.#options;
     const sent = this.#clock.now();
     const left = tenure.deadline - sent;
     if (left <= 0) {
@@ -423,8 +436,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       // Never wait for a reply past the local deadline. While this node's
       // own fenced transaction holds the row, the renewal waits for it: let
       // it wait as long as the lease allows rather than step down for that.
-      const limit = this.#holdingRow > 0 ? left : Math.min(queryTimeout, left);
-      renewed = await this.#query('renewing the lease', (signal) => this.#store.renew(nodeName, tenure.term, signal), limit);
+      const limit = this.#work.holdingRow ? left : Math.min(queryTimeout, left);
+      renewed = await this.#statements.run('renewing the lease', (signal) => this.#store.renew(nodeName, tenure.term, signal), limit);
     } catch (error) {
       // The outcome is unknown: step down now, read the row next. (A limit
       // reached at the deadline is the lease running out, as the timer says.)
@@ -432,7 +445,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       throw error;
     }
     if (this.#tenure !== tenure) return 0; // ended while the renewal was in flight.
-    const deadline = sent + age - margin;
+    const deadline = this.#deadlineFrom(sent);
     if (!renewed || this.#clock.now() >= deadline) {
       // Lost: taken, forced free by an operator, or lapsed. Let the others
       // have it for a tick rather than win it straight back.
@@ -443,34 +456,34 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     // The step-down timer, armed for the old deadline, re-arms itself for this one when it fires.
     tenure.deadline = deadline;
     this.#emit('renewed', { term: tenure.term, latencyMs: this.#clock.now() - sent });
-    if (this.#store.wake?.available) await this.#holdWakeLock();
+    if (this.#store.handoverLock?.available) await this.#holdHandoverLock();
     return Math.max(0, sent + tick - this.#clock.now());
   }
 
   /**
-   * Takes the wake lock while leading, or checks it is still held. A
+   * Takes the hand-over lock while leading, or checks it is still held. A
    * follower may be passing through it (woken, reading the row): wait a
    * moment. On the leader's path, so bounded well within a tick.
    */
-  async #holdWakeLock(): Promise<void> {
-    const wake = this.#store.wake;
-    if (!wake?.available) return;
-    if (wake.holding) await this.#lockStatement('checking the hand-over lock', (signal) => wake.check(signal));
+  async #holdHandoverLock(): Promise<void> {
+    const lock = this.#store.handoverLock;
+    if (!lock?.available) return;
+    if (lock.holding) await this.#handoverLockStatement('checking the hand-over lock', (signal) => lock.check(signal));
     const wait = Math.min(HOLD_WAIT, this.#options.tick / 4);
-    if (!wake.holding) await this.#lockStatement('taking the hand-over lock', (signal) => wake.hold(wait, signal));
+    if (!lock.holding) await this.#handoverLockStatement('taking the hand-over lock', (signal) => lock.hold(wait, signal));
   }
 
-  /** Frees the wake lock, waking the first waiting follower. */
-  async #dropWakeLock(): Promise<void> {
-    const wake = this.#store.wake;
-    if (!wake?.holding) return;
-    await this.#lockStatement('freeing the hand-over lock', (signal) => wake.drop(signal));
+  /** Frees the hand-over lock, waking the first waiting follower. */
+  async #dropHandoverLock(): Promise<void> {
+    const lock = this.#store.handoverLock;
+    if (!lock?.holding) return;
+    await this.#handoverLockStatement('freeing the hand-over lock', (signal) => lock.drop(signal));
   }
 
-  /** The wake lock only speeds things up: its errors are reported, never fatal. */
-  async #lockStatement(what: string, run: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  /** The hand-over lock only speeds things up: its errors are reported, never fatal. */
+  async #handoverLockStatement(what: string, run: (signal: AbortSignal) => Promise<void>): Promise<void> {
     try {
-      await this.#query(what, run, Math.min(this.#options.queryTimeout, this.#options.tick / 2));
+      await this.#statements.run(what, run, Math.min(this.#options.queryTimeout, this.#options.tick / 2));
     } catch (error) {
       this.#emit('error', toError(error));
     }
@@ -478,34 +491,13 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
 
   /** Releases a lease of ours, once the work of the tenure has settled (the next leader must not overlap it). */
   async #release(term: number): Promise<void> {
-    await this.#drain();
-    await this.#query('releasing the lease', (signal) => this.#store.release(this.#options.nodeName, term, signal), this.#options.queryTimeout);
+    await this.#work.drain();
+    await this.#statements.run('releasing the lease', (signal) => this.#store.release(this.#options.nodeName, term, signal), this.#options.queryTimeout);
     if (this.#heldTerm === term) this.#heldTerm = undefined;
   }
 
-  /** Waits for leader-only work to settle, at most `drainTimeout`. */
-  async #drain(): Promise<void> {
-    if (this.#work.size === 0) return;
-    let timer: unknown;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = this.#clock.setTimeout(() => resolve(true), this.#options.drainTimeout);
-    });
-    const settled = Promise.allSettled([...this.#work]).then(() => false);
-    const late = await Promise.race([settled, timedOut]);
-    this.#clock.clearTimeout(timer);
-    if (late) this.#log('warn', 'leader-only work outlived drainTimeout; releasing the lease anyway', { drainTimeout: this.#options.drainTimeout, pending: this.#work.size });
-  }
-
-  /** Adds `work` to what a release waits for, until it settles. */
-  #track<T>(work: Promise<T>): Promise<T> {
-    this.#work.add(work);
-    const untrack = (): void => void this.#work.delete(work);
-    work.then(untrack, untrack);
-    return work;
-  }
-
   /** The tenure, if its deadline has not passed; ends it on the spot if it has. */
-  #liveTenure(): Tenure | undefined {
+  #liveTenure(): LocalTenure | undefined {
     const tenure = this.#tenure;
     if (tenure && this.#clock.now() >= tenure.deadline) {
       this.#endTenure(tenure, 'expired');
@@ -515,7 +507,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   }
 
   /** Ends the tenure when its deadline passes, driven by a timer and never by a reply. */
-  #armStepDown(tenure: Tenure): void {
+  #armStepDown(tenure: LocalTenure): void {
     this.#clock.clearTimeout(tenure.stepDown);
     tenure.stepDown = this.#clock.setTimeout(() => {
       if (this.#tenure !== tenure) return;
@@ -524,7 +516,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     }, tenure.deadline - this.#clock.now());
   }
 
-  #endTenure(tenure: Tenure | undefined, reason: RevokeReason, cause?: unknown): void {
+  #endTenure(tenure: LocalTenure | undefined, reason: RevokeReason, cause?: unknown): void {
     if (!tenure || this.#tenure !== tenure) return;
     this.#tenure = undefined;
     this.#clock.clearTimeout(tenure.stepDown);
@@ -545,67 +537,32 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   }
 
   /**
-   * Runs one statement with a time limit; on timeout (or when `caller`
-   * aborts) its signal aborts, so the store abandons it.
-   */
-  #query<T>(what: string, run: (signal: AbortSignal) => Promise<T>, timeoutMs: number, caller?: AbortSignal): Promise<T> {
-    // An AbortController costs about 1 KB of garbage: a statement that
-    // settles without aborting gives its controller back for the next one.
-    const controller = this.#controllers.pop() ?? newStatementController();
-    return new Promise<T>((resolve, reject) => {
-      const fail = (error: unknown): void => {
-        controller.abort(error);
-        reject(error);
-      };
-      const onCallerAbort = (): void => fail(caller?.reason);
-      const timer = this.#clock.setTimeout(() => fail(new QueryTimeoutError(what, timeoutMs)), timeoutMs);
-      caller?.addEventListener('abort', onCallerAbort, { once: true });
-      const settle = (): void => {
-        this.#clock.clearTimeout(timer);
-        caller?.removeEventListener('abort', onCallerAbort);
-        // The store has settled too: nothing of this statement listens to the signal any more.
-        if (!controller.signal.aborted) this.#controllers.push(controller);
-      };
-      run(controller.signal).then(
-        (value) => {
-          settle();
-          resolve(value);
-        },
-        (error: unknown) => {
-          settle();
-          reject(error);
-        },
-      );
-    });
-  }
-
-  /**
    * Waits `ms`, or less if `stop` aborts, `resign()` nudges the loop, or
-   * (with `lock`) the wake lock is obtained because the leader let go.
+   * (with `lock`) the hand-over lock is obtained because the leader let go.
    */
   #pause({ ms, lock = false }: Pause, stop: AbortSignal): Promise<void> {
     if (stop.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         this.#clock.clearTimeout(timer);
-        if (this.#wake === done) this.#wake = undefined;
+        if (this.#endPause === done) this.#endPause = undefined;
         resolve();
       };
       const timer = this.#clock.setTimeout(done, ms);
-      this.#wake = done; // by resign(), by the wake lock, and when `stop` aborts (see #run).
-      const wake = this.#store.wake;
-      if (lock && wake?.available && ms > 0) {
+      this.#endPause = done; // by resign(), by the hand-over lock, and when `stop` aborts (see #run).
+      const handoverLock = this.#store.handoverLock;
+      if (lock && handoverLock?.available && ms > 0) {
         // The wait may outlive the pause (a server that rounds its timeout):
         // it is then left to finish, within a statement's time limit.
         const limit = ms + this.#options.queryTimeout;
-        this.#query('waiting on the hand-over lock', (signal) => wake.wait(ms, signal), limit, stop).then(
+        this.#statements.run('waiting on the hand-over lock', (signal) => handoverLock.wait(ms, signal), limit, stop).then(
           (obtained) => {
             if (!obtained) return;
             // The leader let go. If this pause has already ended on its
             // timer, end whichever pause is current: a follower must never
             // sit on the lock while others wait on it.
-            this.#woken = true;
-            this.#wake?.();
+            this.#wokenByLock = true;
+            this.#endPause?.();
           },
           (error: unknown) => {
             if (!stop.aborted) this.#emit('error', toError(error));
@@ -619,7 +576,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     return Math.round(this.#options.tick * (1 - JITTER * Math.random()));
   }
 
-  #log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields: object): void {
+  #log(level: 'info' | 'warn' | 'error', message: string, fields: object): void {
     this.#options.logger?.[level]({ leaderName: this.#store.name, nodeName: this.#options.nodeName, ...fields }, message);
   }
 
@@ -634,19 +591,6 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       });
     }
   }
-}
-
-/**
- * A controller for the statements of one elector, reused from one statement
- * to the next. Its signal keeps a listener of its own: without it, Node
- * deletes and re-creates the signal's listener list whenever a statement's
- * listener is removed, which allocates in V8's old generation each time
- * (a third of the old-generation growth of 1,000 elections, measured).
- */
-function newStatementController(): AbortController {
-  const controller = new AbortController();
-  controller.signal.addEventListener('abort', () => {});
-  return controller;
 }
 
 function toError(value: unknown): Error {

@@ -1,6 +1,7 @@
 /**
- * The seed's `Leader` contract, as in the Go package this library ports: ask
- * whether this node leads, and run the election until told to stop.
+ * What every leader offers, as the `Leader` interface of the Go package this
+ * library ports (`IsLeader`, `Acquire`): ask whether this node leads, and run
+ * the election until told to stop.
  */
 export interface Leader {
   /**

@@ -74,7 +74,7 @@ export interface MysqlLeaderOptions {
    */
   drainTimeout?: number;
   /**
-   * A pino-compatible logger (`debug`, `info`, `warn`, `error`, each taking
+   * A pino-compatible logger (`info`, `warn`, `error`, each taking
    * `(fields, message)`) for elections, step-downs and errors.
    * @default silent
    */
@@ -83,13 +83,11 @@ export interface MysqlLeaderOptions {
 
 /** The logger interface of pino, bunyan and friends: structured fields first, then the message. */
 export interface Logger {
-  /** Writes a debug-level entry. */
-  debug(fields: object, message: string): void;
-  /** Writes an info-level entry (routine changes: elected, stepped down). */
+  /** Elections, and step-downs this node chose (`resign()`, `close()`, an abort). */
   info(fields: object, message: string): void;
-  /** Writes a warn-level entry (a tenure ended by a failure, work that outlived `drainTimeout`). */
+  /** Step-downs it did not choose, and leader-only work that outlived `drainTimeout`. */
   warn(fields: object, message: string): void;
-  /** Writes an error-level entry (a database error). */
+  /** Database errors. */
   error(fields: object, message: string): void;
 }
 
@@ -179,7 +177,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'drainTimeout',
   'logger',
 ]);
-const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+const LOG_LEVELS = ['info', 'warn', 'error'] as const;
 
 /**
  * Merges defaults into `options`, validates every field and the relations
@@ -213,7 +211,7 @@ export function resolveOptions(options: MysqlLeaderOptions | undefined): Resolve
   }
   const logger = given.logger;
   if (logger !== undefined && (typeof logger !== 'object' || logger === null || !LOG_LEVELS.every((level) => typeof logger[level] === 'function'))) {
-    throw new TypeError(`options.logger must have debug, info, warn and error methods, received ${show(logger)}`);
+    throw new TypeError(`options.logger must have info, warn and error methods, received ${show(logger)}`);
   }
   return Object.freeze({
     nodeName: checkName('options.nodeName', given.nodeName ?? randomUUID()),

@@ -43,17 +43,17 @@ export interface LeaseStore {
   release(nodeName: string, term: number, signal: AbortSignal): Promise<boolean>;
   /** Frees what the store holds (dedicated connections). The database handle stays the caller's. */
   close(): Promise<void>;
-  /** A way for followers to learn at once that the leader let go, when the database offers one. */
-  readonly wake?: WakeChannel | undefined;
+  /** The hand-over lock: how followers learn at once that the leader let go, when the database offers one. */
+  readonly handoverLock?: HandoverLock | undefined;
 }
 
 /**
- * A lock the leader holds while it leads and frees when it lets go, on which
- * followers wait instead of sleeping: a release wakes the first of them at
- * once. It only wakes; who leads is decided by the row alone. A waiter that
- * is woken holds the lock, and keeps it if it wins the row.
+ * The hand-over lock: a lock the leader holds while it leads and frees when
+ * it lets go, on which followers wait instead of sleeping: a release wakes the
+ * first of them at once. It only wakes; who leads is decided by the row
+ * alone. A waiter that is woken holds the lock, and keeps it if it wins the row.
  */
-export interface WakeChannel {
+export interface HandoverLock {
   /** Whether the lock works here (false after the server refused it: Galera, some proxies). */
   readonly available: boolean;
   /** Whether this node holds the lock. */

@@ -1,9 +1,9 @@
 import type { Lease, LeaseStore, Vacancy } from '../store.js';
 import { abortable, rowsOf, toNumber, writeResultOf, type Driver, type Row } from './driver.js';
 import { translateError } from './errors.js';
+import { MysqlHandoverLock } from './handover-lock.js';
 import { checkSchema, readColumns } from './schema.js';
 import { statements, type Statements } from './sql.js';
-import { MysqlWakeLock } from './wake-lock.js';
 
 /**
  * Schema checks in flight, by database handle and table: a thousand
@@ -20,7 +20,7 @@ export class MysqlStore implements LeaseStore {
   /** The lease's length, in the unit of `INTERVAL ? MICROSECOND`. */
   readonly #ageUs: number;
   readonly #sql: Statements;
-  readonly wake: MysqlWakeLock | undefined;
+  readonly handoverLock: MysqlHandoverLock | undefined;
   #checked: Promise<void> | undefined;
 
   /** With `handoverLock`, a pooled `driver` also gets the hand-over lock. */
@@ -30,10 +30,10 @@ export class MysqlStore implements LeaseStore {
     this.name = leaderName;
     this.#ageUs = ageMs * 1000;
     this.#sql = statements(tableName);
-    this.wake = handoverLock && driver.pooled ? new MysqlWakeLock(driver, tableName, leaderName) : undefined;
+    this.handoverLock = handoverLock && driver.pooled ? new MysqlHandoverLock(driver, tableName, leaderName) : undefined;
     // A pool too small for the lock's connection as well as the election's
     // statements would starve the renewals: give the connection back, for good.
-    driver.onStarved = () => this.wake?.disable();
+    driver.onStarved = () => this.handoverLock?.disable();
   }
 
   async read(signal: AbortSignal): Promise<Lease | undefined> {
@@ -67,7 +67,7 @@ export class MysqlStore implements LeaseStore {
   }
 
   async close(): Promise<void> {
-    this.wake?.close();
+    this.handoverLock?.close();
   }
 
   /**

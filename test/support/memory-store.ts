@@ -1,5 +1,5 @@
 import type { Clock } from '../../src/clock.js';
-import type { Lease, LeaseStore, Vacancy, WakeChannel } from '../../src/store.js';
+import type { Lease, LeaseStore, Vacancy, HandoverLock } from '../../src/store.js';
 
 /** One statement as the in-memory database executed it. */
 export interface Executed {
@@ -13,9 +13,9 @@ export interface Executed {
 export class MemoryDatabase {
   row: { nodeName: string; term: number; acquiredAt: number; renewedAt: number; expiresAt: number } | undefined;
   readonly log: Executed[] = [];
-  /** The hand-over lock: its holder and the channels waiting on it, in order. */
-  lockHolder: MemoryWake | undefined;
-  readonly lockWaiters: { channel: MemoryWake; grant: () => void }[] = [];
+  /** The hand-over lock: its holder and the locks waiting on it, in order. */
+  lockHolder: MemoryHandoverLock | undefined;
+  readonly lockWaiters: { lock: MemoryHandoverLock; grant: () => void }[] = [];
 
   constructor(readonly clock: Clock) {}
 
@@ -46,7 +46,7 @@ export class MemoryStore implements LeaseStore {
   replyDelay = 0;
   closed = false;
   readonly name = 'memory';
-  readonly wake: MemoryWake | undefined;
+  readonly handoverLock: MemoryHandoverLock | undefined;
 
   constructor(
     readonly db: MemoryDatabase,
@@ -54,7 +54,7 @@ export class MemoryStore implements LeaseStore {
     readonly ageMs: number,
     handoverLock = false,
   ) {
-    this.wake = handoverLock ? new MemoryWake(db) : undefined;
+    this.handoverLock = handoverLock ? new MemoryHandoverLock(db) : undefined;
   }
 
   read(signal: AbortSignal): Promise<Lease | undefined> {
@@ -107,7 +107,7 @@ export class MemoryStore implements LeaseStore {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.wake?.holding) this.db.freeLock();
+    if (this.handoverLock?.holding) this.db.freeLock();
   }
 
   #execute<T>(op: Executed['op'], signal: AbortSignal, statement: () => { ok: boolean; value: T }): Promise<T> {
@@ -136,7 +136,7 @@ export class MemoryStore implements LeaseStore {
 }
 
 /** The hand-over lock of one node over {@link MemoryDatabase}: GET_LOCK's semantics, in fake time. */
-export class MemoryWake implements WakeChannel {
+export class MemoryHandoverLock implements HandoverLock {
   readonly available = true;
   holding = false;
   /** Lock statements this node ran. */
@@ -158,7 +158,7 @@ export class MemoryWake implements WakeChannel {
     }
     return new Promise((resolve, reject) => {
       const entry = {
-        channel: this as MemoryWake,
+        lock: this as MemoryHandoverLock,
         grant: () => {
           this.db.clock.clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);

@@ -26,7 +26,7 @@ describe('hand-over lock', () => {
       await clock.advance(0);
     }
     await clock.advance(TICK / 2);
-    assert.equal(db.lockHolder, nodes[0]?.store.wake);
+    assert.equal(db.lockHolder, nodes[0]?.store.handoverLock);
     assert.equal(db.lockWaiters.length, 2);
   });
 
@@ -46,7 +46,7 @@ describe('hand-over lock', () => {
       const next = followers.find((node) => node.elector.leading);
       assert.ok(next, 'a follower took over without any time passing');
       assert.deepEqual(next.seen, [{ type: 'elected', at, term: 2 }]);
-      assert.equal(db.lockHolder, next.store.wake, 'the new leader holds the lock');
+      assert.equal(db.lockHolder, next.store.handoverLock, 'the new leader holds the lock');
       // The others wait on it again (a resigner too: it follows the new leader).
       assert.equal(db.lockWaiters.length, how === 'resign' ? 2 : 1);
     });
@@ -89,6 +89,6 @@ describe('hand-over lock', () => {
     assert.equal(leader.elector.term, 1);
     assert.equal(follower.elector.leading, false);
     assert.deepEqual(db.writesBy('n1'), []);
-    assert.equal(db.lockHolder, leader.store.wake, 'the leader took its lock back at a renewal');
+    assert.equal(db.lockHolder, leader.store.handoverLock, 'the leader took its lock back at a renewal');
   });
 });

@@ -1,4 +1,4 @@
-import type { WakeChannel } from '../store.js';
+import type { HandoverLock } from '../store.js';
 import { abortable, rowsOf, type Driver, type Session } from './driver.js';
 import { GET_LOCK, OWNS_LOCK, RELEASE_LOCK, lockKey } from './sql.js';
 
@@ -11,7 +11,7 @@ const NOT_SUPPORTED = 1235;
  * campaigns. That connection either holds the lock (leader) or waits on it
  * (follower); its statements run one at a time.
  */
-export class MysqlWakeLock implements WakeChannel {
+export class MysqlHandoverLock implements HandoverLock {
   readonly #driver: Driver;
   readonly #key: unknown[];
   #session: Session | undefined;
