@@ -7,10 +7,10 @@
  * a leader exists again within `age + tick` (plus the time other faults were
  * still in force).
  */
-import { tenuresOf, type Tenure } from '../src/cli/tenures.js';
+import { tenuresOf, type Tenure } from '../src/cli/harness/tenures.js';
 import type { ChaosReport, FaultKind, FaultRecord, LogRow, RunLog, WritePhase } from './records.js';
 
-export type { Tenure } from '../src/cli/tenures.js';
+export type { Tenure } from '../src/cli/harness/tenures.js';
 
 /** What can go wrong. */
 export type ViolationKind =

@@ -7,7 +7,8 @@
 import { constants } from 'node:os';
 import type { MysqlLeader, RenewedEvent, RevokedEvent } from '../index.js';
 import { Watchdog } from './watchdog-client.js';
-import { sharedNow, type FromWatchdog } from './watchdog-protocol.js';
+import { sharedNow } from './shared-clock.js';
+import type { FromWatchdog } from './watchdog-protocol.js';
 
 /** A command that exits by itself is started again after this pause (with `restart`), so that a failing one does not spin. */
 const RESTART_DELAY = 1000;

@@ -15,7 +15,8 @@
  * such signals reach the command through the CLI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { sharedNow, type FromWatchdog, type StartMessage, type ToWatchdog } from './watchdog-protocol.js';
+import { sharedNow } from './shared-clock.js';
+import type { FromWatchdog, StartMessage, ToWatchdog } from './watchdog-protocol.js';
 
 /** The command's current run. */
 interface Run {

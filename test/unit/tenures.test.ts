@@ -1,7 +1,7 @@
-/** The tenure bookkeeping of the demo and the process tests (src/cli/tenures.ts). */
+/** The tenure bookkeeping of the demo and the process tests (src/cli/harness/tenures.ts). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findViolation, tenuresOf, type Report } from '../../src/cli/tenures.js';
+import { findViolation, tenuresOf, type Report } from '../../src/cli/harness/tenures.js';
 
 const report = (node: string, event: string, mono: number, extra: Partial<Report> = {}): Report => ({ node, event, mono, wall: 0, ...extra });
 
