@@ -62,9 +62,12 @@ export class ParticipantProcess {
     });
   }
 
-  /** Whether it leads, by its own reports. */
+  /**
+   * Whether it leads, by the reports of its current run: each run begins with
+   * `ready`, and a run killed while leading never reported its `revoked`.
+   */
   get leading(): boolean {
-    return this.reports.filter((r) => r.event === 'elected' || r.event === 'revoked').at(-1)?.event === 'elected';
+    return this.reports.findLast((r) => r.event === 'ready' || r.event === 'elected' || r.event === 'revoked')?.event === 'elected';
   }
 
   get running(): boolean {
