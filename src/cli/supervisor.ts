@@ -30,7 +30,7 @@ export interface SupervisorOptions {
 }
 
 /** The command's current run, from its start to its exit. */
-interface Run {
+interface CommandRun {
   readonly term: number;
   /** A stop was asked for: its exit does not end the CLI. */
   stopping: boolean;
@@ -41,7 +41,7 @@ export class Supervisor {
   readonly #leader: MysqlLeader;
   readonly #options: SupervisorOptions;
   #watchdog: Watchdog | undefined;
-  #run: Run | undefined;
+  #run: CommandRun | undefined;
   /** The signal that asked the CLI to stop, once one has. */
   #stopSignal: NodeJS.Signals | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
