@@ -41,6 +41,7 @@ export class ParticipantProcess {
     readonly program: string = PROGRAM,
   ) {}
 
+  /** Its node name. */
   get name(): string {
     return this.config.nodeName;
   }
@@ -70,6 +71,7 @@ export class ParticipantProcess {
     return this.reports.findLast((r) => r.event === 'ready' || r.event === 'elected' || r.event === 'revoked')?.event === 'elected';
   }
 
+  /** Whether its current run has not exited yet. */
   get running(): boolean {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
