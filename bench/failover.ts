@@ -1,6 +1,6 @@
 /**
  * Fail-over after SIGKILL of the leading process: real participant
- * processes (src/cli/participant.ts), 1 leader and 3 followers. Each round
+ * processes (src/cli/harness/participant.ts), 1 leader and 3 followers. Each round
  * kills the leader at a random moment between two renewals (never while one
  * is in flight), notes when another process reports `elected`, and starts
  * the killed one again as a follower. All times are on the machine's shared
@@ -15,8 +15,9 @@
  * server's clock reading).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { ParticipantProcess } from '../src/cli/participant-process.js';
-import { findViolation, mono, tenuresOf, type Report } from '../src/cli/tenures.js';
+import { ParticipantProcess } from '../src/cli/harness/participant-process.js';
+import { findViolation, tenuresOf, type Report } from '../src/cli/harness/tenures.js';
+import { sharedNow } from '../src/cli/shared-clock.js';
 import { resolveOptions } from '../src/options.js';
 import { electionName, within, type BenchContext, type ScenarioResult } from './scenario.js';
 import { summarize } from './stats.js';
@@ -51,17 +52,17 @@ export async function failover(context: BenchContext): Promise<ScenarioResult> {
   const killToElected: number[] = [];
   const afterLeaseEnd: number[] = [];
   try {
-    const startedAt = mono();
+    const startedAt = sharedNow();
     for (const node of nodes) node.start();
     await Promise.all(nodes.map((node) => ready(node, startedAt)));
     let { node: leader } = await nextElected(startedAt);
     for (let round = 1; round <= rounds; round++) {
-      const since = mono();
+      const since = sharedNow();
       const renewal = await leader.waitFor((r) => r.event === 'renewed' && r.mono > since, age, 'renewal');
       const sent = (renewal.until as number) + margin - age;
       const killAt = renewal.mono + Math.random() * Math.max(0, sent + tick - GUARD - renewal.mono);
-      await delay(killAt - mono());
-      const killedAt = mono();
+      await delay(killAt - sharedNow());
+      const killedAt = sharedNow();
       await leader.kill('SIGKILL');
       const next = await nextElected(killedAt, leader);
       // The killed process's last word on its lease: the last renewal (or election) it reported.
@@ -69,7 +70,7 @@ export async function failover(context: BenchContext): Promise<ScenarioResult> {
       const leaseEnd = (last?.until as number) + margin;
       killToElected.push(next.report.mono - killedAt);
       afterLeaseEnd.push(next.report.mono - leaseEnd);
-      const restartedAt = mono();
+      const restartedAt = sharedNow();
       leader.start();
       await ready(leader, restartedAt);
       leader = next.node;

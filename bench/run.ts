@@ -16,7 +16,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createPool } from 'mysql2/promise';
-import { startPrivateMariadb, type PrivateMariadb } from '../src/cli/private-mariadb.js';
+import { startPrivateMariadb, type PrivateMariadb } from '../src/cli/harness/private-mariadb.js';
 import { createMysqlLeaderTable } from '../src/index.js';
 import { check } from './check.js';
 import { failover } from './failover.js';

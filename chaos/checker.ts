@@ -8,10 +8,10 @@
  * within `age + tick` (plus the time other faults were still in force), and
  * no fenced call stays pending past its bound.
  */
-import { tenuresOf, type Tenure } from '../src/cli/tenures.js';
+import { tenuresOf, type Tenure } from '../src/cli/harness/tenures.js';
 import type { ChaosReport, FaultKind, FaultRecord, LogRow, RunLog, WritePhase } from './records.js';
 
-export type { Tenure } from '../src/cli/tenures.js';
+export type { Tenure } from '../src/cli/harness/tenures.js';
 
 /** What can go wrong. */
 export type ViolationKind =

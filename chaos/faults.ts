@@ -6,7 +6,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { createConnection } from 'mysql2/promise';
-import type { PrivateMariadb } from '../src/cli/private-mariadb.js';
+import type { PrivateMariadb } from '../src/cli/harness/private-mariadb.js';
 import type { ChaosNode } from './node.js';
 import type { Random } from './random.js';
 import type { FaultKind } from './records.js';

@@ -8,8 +8,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { createConnection } from 'mysql2/promise';
 import { createMysqlLeaderTable } from '../src/index.js';
-import { startPrivateMariadb, type PrivateMariadb } from '../src/cli/private-mariadb.js';
-import { mono } from '../src/cli/tenures.js';
+import { startPrivateMariadb, type PrivateMariadb } from '../src/cli/harness/private-mariadb.js';
+import { sharedNow } from '../src/cli/shared-clock.js';
 import { ChaosNode } from './node.js';
 import { settleTime } from './options.js';
 import { FaultProxy } from './proxy.js';
@@ -51,8 +51,8 @@ const FIRST_ELECTION_TIMEOUT = 30_000;
 /** Runs the harness; resolves to everything the run recorded. */
 export async function runChaos(options: ChaosOptions): Promise<RunLog> {
   const { age, tick, signal, write } = options;
-  const started = mono();
-  const at = (): string => `${((mono() - started) / 1000).toFixed(1).padStart(6)}s`;
+  const started = sharedNow();
+  const at = (): string => `${((sharedNow() - started) / 1000).toFixed(1).padStart(6)}s`;
   const reports: ChaosReport[] = [];
   const faults: FaultRecord[] = [];
   const nodes: ChaosNode[] = [];
@@ -87,7 +87,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
       faults.push(fault);
       write(`${at()}  fault ${fault.id} healed: ${fault.kind} on ${fault.target}, ${(fault.heal - fault.start).toFixed(0)} ms (${fault.detail})`);
     });
-    await delay(Math.max(0, started + options.duration - mono()), undefined, { signal });
+    await delay(Math.max(0, started + options.duration - sharedNow()), undefined, { signal });
 
     write(`${at()}  stopping the participants`);
     await Promise.all(nodes.map((node) => node.stop()));
@@ -99,7 +99,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
       tick,
       nodes: nodes.map((n) => n.name),
       kinds: options.kinds,
-      ended: since(mono()),
+      ended: since(sharedNow()),
       reports: reports.map((r) => ({ ...r, mono: since(r.mono), ...(r.until !== undefined && { until: since(r.until) }) })),
       faults: faults.map((f) => ({ ...f, start: since(f.start), heal: since(f.heal) })),
       rows,
@@ -139,9 +139,9 @@ async function readRows(port: number): Promise<LogRow[]> {
 
 /** Waits until a participant is elected: faults start from a running election. */
 async function firstElection(nodes: readonly ChaosNode[], signal: AbortSignal): Promise<void> {
-  const giveUpAt = mono() + FIRST_ELECTION_TIMEOUT;
+  const giveUpAt = sharedNow() + FIRST_ELECTION_TIMEOUT;
   while (!nodes.some((node) => node.leading)) {
-    if (mono() > giveUpAt) throw new Error(`no participant was elected within ${FIRST_ELECTION_TIMEOUT} ms`);
+    if (sharedNow() > giveUpAt) throw new Error(`no participant was elected within ${FIRST_ELECTION_TIMEOUT} ms`);
     await delay(50, undefined, { signal });
   }
 }

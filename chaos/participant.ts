@@ -17,7 +17,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { createPool } from 'mysql2/promise';
 import { CommitUnknownError, MysqlLeader, continueOnError } from '../src/index.js';
-import { mono } from '../src/cli/tenures.js';
+import { sharedNow as mono } from '../src/cli/shared-clock.js';
 import type { WritePhase } from './records.js';
 
 /** What the harness passes in CHAOS_PARTICIPANT. */

@@ -10,7 +10,7 @@
  * gave up on long ago still reach the server, late.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { mono } from '../src/cli/tenures.js';
+import { sharedNow } from '../src/cli/shared-clock.js';
 
 /** One direction of a proxied connection: chunks (and finally the close) delivered in order. */
 class Link {
@@ -25,7 +25,7 @@ class Link {
   ) {}
 
   push(chunk: Buffer | null): void {
-    this.#queue.push({ due: mono() + this.proxy.latency, chunk });
+    this.#queue.push({ due: sharedNow() + this.proxy.latency, chunk });
     this.flush();
   }
 
@@ -34,7 +34,7 @@ class Link {
     clearTimeout(this.#timer);
     if (this.proxy.partitioned) return;
     for (let head = this.#queue[0]; head; head = this.#queue[0]) {
-      const wait = head.due - mono();
+      const wait = head.due - sharedNow();
       if (wait > 0) {
         this.#timer = setTimeout(() => this.flush(), wait);
         return;

@@ -1,10 +1,10 @@
 /**
  * What a chaos run records, and all the checker reads: the participants'
  * reports, the faults injected, the rows of the log table. Every time is in
- * ms on the machine's shared monotonic clock (`mono()` of
- * src/cli/tenures.ts), counted from the start of the run.
+ * ms on the machine's shared monotonic clock (`sharedNow()` of
+ * src/cli/shared-clock.ts), counted from the start of the run.
  */
-import type { Report } from '../src/cli/tenures.js';
+import type { Report } from '../src/cli/harness/tenures.js';
 
 /** The fault kinds, in the order of the `--faults` help. */
 export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'db-crash', 'db-kill-conn', 'skew'] as const;

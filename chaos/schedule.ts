@@ -10,7 +10,7 @@
  * Targets lean towards the leader, where faults hurt.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { mono } from '../src/cli/tenures.js';
+import { sharedNow } from '../src/cli/shared-clock.js';
 import { FAULTS, type FaultContext, type FaultType } from './faults.js';
 import type { ChaosNode } from './node.js';
 import type { FaultKind, FaultRecord } from './records.js';
@@ -60,11 +60,11 @@ export async function injectFaults(
     for (const name of held) busy.add(name);
     try {
       const faultId = ++id;
-      const start = mono();
+      const start = sharedNow();
       const injection = await FAULTS[kind].inject(context, node);
       if (duration > 0) await delay(duration, undefined, { signal: options.signal });
       await injection.heal();
-      record({ id: faultId, kind, target, start, heal: mono(), detail: injection.detail });
+      record({ id: faultId, kind, target, start, heal: sharedNow(), detail: injection.detail });
     } finally {
       for (const name of held) busy.delete(name);
     }
@@ -82,7 +82,7 @@ export async function injectFaults(
       // Wait for a free slot and target; give up when the fault would no longer fit.
       let node: ChaosNode | undefined;
       for (;;) {
-        const left = options.until - mono();
+        const left = options.until - sharedNow();
         if (left <= min) break schedule;
         duration = Math.min(duration, left);
         const free = running.size < options.concurrency && !(type.onServer && busy.has('database'));

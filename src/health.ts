@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { checkDuration } from './options.js';
 import type { LeaderChangeEvent, RevokedEvent } from './events.js';
-import type { TrackedLeader } from './metrics.js';
+import type { TrackedLeader } from './metrics/series.js';
 
 /** What the health check reads from a leader: a `MysqlLeader`, or anything with the same getters and events. */
 export interface HealthSource extends TrackedLeader {

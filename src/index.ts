@@ -30,19 +30,9 @@ export {
   type RevokeReason,
 } from './errors.js';
 export { forceRelease, listElections, readElection, type AdminOptions, type ElectionStatus, type ForcedRelease } from './mysql/admin.js';
-export {
-  LeaderMetrics,
-  PROMETHEUS_CONTENT_TYPE,
-  type LeaderMetricsOptions,
-  type MetricLabels,
-  type OtelInstrumentOptions,
-  type OtelMeterLike,
-  type OtelObservableResultLike,
-  type PromClientLike,
-  type PromHistogramLike,
-  type PromMetricConfig,
-  type PromMetricLike,
-  type PromRegistryLike,
-  type TrackedLeader,
-} from './metrics.js';
+export { LeaderMetrics, type LeaderMetricsOptions } from './metrics/leader-metrics.js';
+export { PROMETHEUS_CONTENT_TYPE } from './metrics/prometheus.js';
+export type { MetricLabels, TrackedLeader } from './metrics/series.js';
+export type { PromClientLike, PromHistogramLike, PromMetricConfig, PromMetricLike, PromRegistryLike } from './metrics/prom-client.js';
+export type { OtelInstrumentOptions, OtelMeterLike, OtelObservableResultLike } from './metrics/opentelemetry.js';
 export { LeaderHealth, type HealthSource, type HealthStatus, type LeaderHealthOptions } from './health.js';

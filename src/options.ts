@@ -165,18 +165,29 @@ export function checkTableName(value: unknown, option = 'options.tableName'): st
   return value;
 }
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
-  'nodeName',
-  'age',
-  'tick',
-  'margin',
-  'queryTimeout',
-  'tableName',
-  'onError',
-  'handoverLock',
-  'drainTimeout',
-  'logger',
-]);
+/** The name of one of the {@link MysqlLeaderOptions}. */
+export type OptionName = keyof MysqlLeaderOptions;
+
+/**
+ * The name of every option, in the order of {@link MysqlLeaderOptions}: the
+ * keys of a `Record`, so that an option added to the interface fails to
+ * compile until it is listed here too.
+ */
+const OPTION_NAMES: readonly OptionName[] = Object.freeze(
+  Object.keys({
+    nodeName: true,
+    age: true,
+    tick: true,
+    margin: true,
+    queryTimeout: true,
+    tableName: true,
+    onError: true,
+    handoverLock: true,
+    drainTimeout: true,
+    logger: true,
+  } satisfies Record<OptionName, true>) as OptionName[],
+);
+
 const LOG_LEVELS = ['info', 'warn', 'error'] as const;
 
 /**
@@ -190,7 +201,7 @@ export function resolveOptions(options: MysqlLeaderOptions | undefined): Resolve
   }
   const given: MysqlLeaderOptions = options ?? {};
   for (const key of Object.keys(given)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new TypeError(`options.${key} is not a known option`);
+    if (!(OPTION_NAMES as readonly string[]).includes(key)) throw new TypeError(`options.${key} is not a known option`);
   }
   const age = checkDuration('options.age', given.age ?? 60_000);
   const tick = checkDuration('options.tick', given.tick ?? Math.floor(age / 4));

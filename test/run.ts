@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startPrivateMariadb, type PrivateMariadb } from '../src/cli/private-mariadb.js';
+import { startPrivateMariadb, type PrivateMariadb } from '../src/cli/harness/private-mariadb.js';
 
 const given = process.argv.slice(2);
 const files =

@@ -9,29 +9,59 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createPool } from 'mysql2/promise';
 import { createMysqlLeaderTable } from '../index.js';
-import { canStartPrivateMariadb, startPrivateMariadb, type PrivateMariadb } from './private-mariadb.js';
-import { ParticipantProcess } from './participant-process.js';
-import { findViolation, mono, tenuresOf, type Report } from './tenures.js';
+import { UsageError, milliseconds, stringFlag, write, type Command } from './command.js';
+import { canStartPrivateMariadb, startPrivateMariadb, type PrivateMariadb } from './harness/private-mariadb.js';
+import { ParticipantProcess } from './harness/participant-process.js';
+import { findViolation, tenuresOf, type Report } from './harness/tenures.js';
+import { sharedNow } from './shared-clock.js';
 import { redact, reachable } from './url.js';
 
 /** Options of {@link runDemo}. */
-export interface DemoOptions {
+interface DemoOptions {
   /** The server; without it, MYSQL_URL, then the local default, then a private MariaDB. */
   readonly url: string | undefined;
+  /** How many participant processes campaign. */
   readonly participants: number;
+  /** Their lease length, ms. */
   readonly age: number;
+  /** Their renewal period, ms. */
   readonly tick: number;
-  readonly write: (line: string) => void;
 }
+
+/** `mysql-leader demo`. */
+export const demoCommand: Command = {
+  summary: 'several processes elect a leader; watch a crash and a graceful hand-over',
+  usage: `mysql-leader demo [--url URL] [--participants N] [--age MS] [--tick MS]
+
+Starts N participant processes (default 3) in one election on the database at
+--url (default: $MYSQL_URL, else mysql://root@127.0.0.1:3306/test; when nothing
+answers there and mariadbd is installed, a private throwaway MariaDB). Shows who
+leads as it changes, kills the leader with SIGKILL, stops the next one with
+SIGTERM, and ends with a checked summary. Creates the table leader_election if
+it is missing. Defaults: --age 3000, --tick 1000.
+
+Exit codes: 0 when every check held, 1 otherwise or on error, 2 usage error.`,
+  options: { url: { type: 'string' }, participants: { type: 'string' }, age: { type: 'string' }, tick: { type: 'string' } },
+  async run({ values }) {
+    const participants = Number(values['participants'] ?? 3);
+    if (!Number.isInteger(participants) || participants < 2 || participants > 9) {
+      throw new UsageError(`--participants must be a whole number from 2 to 9, received "${String(values['participants'])}"`);
+    }
+    const age = milliseconds(values, 'age', 3000);
+    const tick = milliseconds(values, 'tick', 1000);
+    if (tick * 2 > age) throw new UsageError(`--tick (${tick}) must be at most half of --age (${age})`);
+    return runDemo({ url: stringFlag(values, 'url'), participants, age, tick });
+  },
+};
 
 /** The server the demo uses when neither `--url` nor MYSQL_URL names one. */
 const DEFAULT_URL = 'mysql://root@127.0.0.1:3306/test';
 
 /** Runs the demo; resolves to the exit code (0 when every check held). */
-export async function runDemo(options: DemoOptions): Promise<number> {
-  const { write, age, tick } = options;
-  const started = mono();
-  const at = (): string => `${((mono() - started) / 1000).toFixed(2).padStart(6)}s`;
+async function runDemo(options: DemoOptions): Promise<number> {
+  const { age, tick } = options;
+  const started = sharedNow();
+  const at = (): string => `${((sharedNow() - started) / 1000).toFixed(2).padStart(6)}s`;
   let server: PrivateMariadb | undefined;
   let url = options.url ?? process.env['MYSQL_URL'] ?? DEFAULT_URL;
   if (!(await reachable(url))) {
@@ -78,7 +108,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await delay(2 * tick);
 
     write(`\n${at()}  ── crash: SIGKILL ${first.node.name}, the leader. It releases nothing; the others take over when its lease ends.`);
-    const killedAt = mono();
+    const killedAt = sharedNow();
     await first.node.kill('SIGKILL');
     const failover = await nextLeader(killedAt, first.node);
     const failoverMs = failover.report.mono - killedAt;
@@ -88,7 +118,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await delay(2 * tick);
 
     write(`\n${at()}  ── graceful stop: SIGTERM ${failover.node.name}, the leader. It steps down, releases, and a waiting follower is woken.`);
-    const stoppedAt = mono();
+    const stoppedAt = sharedNow();
     void failover.node.kill('SIGTERM');
     const handover = await nextLeader(stoppedAt, failover.node);
     const handoverMs = handover.report.mono - stoppedAt;

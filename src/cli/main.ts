@@ -6,40 +6,15 @@
  * without the database password.
  */
 import { parseArgs } from 'node:util';
-import { UsageError, milliseconds, stringFlag, write, type Command, type CommandInput } from './command.js';
+import { UsageError, stringFlag, write, type Command, type CommandInput } from './command.js';
 import { explain } from './database.js';
-import { runDemo } from './demo.js';
+import { demoCommand } from './demo.js';
 import { releaseCommand } from './release.js';
 import { runCommand } from './run.js';
 import { initCommand, schemaCommand } from './schema.js';
 import { statusCommand } from './status.js';
 import { scrub } from './url.js';
 import { watchCommand } from './watch.js';
-
-const demoCommand: Command = {
-  summary: 'several processes elect a leader; watch a crash and a graceful hand-over',
-  usage: `mysql-leader demo [--url URL] [--participants N] [--age MS] [--tick MS]
-
-Starts N participant processes (default 3) in one election on the database at
---url (default: $MYSQL_URL, else mysql://root@127.0.0.1:3306/test; when nothing
-answers there and mariadbd is installed, a private throwaway MariaDB). Shows who
-leads as it changes, kills the leader with SIGKILL, stops the next one with
-SIGTERM, and ends with a checked summary. Creates the table leader_election if
-it is missing. Defaults: --age 3000, --tick 1000.
-
-Exit codes: 0 when every check held, 1 otherwise or on error, 2 usage error.`,
-  options: { url: { type: 'string' }, participants: { type: 'string' }, age: { type: 'string' }, tick: { type: 'string' } },
-  async run({ values }) {
-    const participants = Number(values['participants'] ?? 3);
-    if (!Number.isInteger(participants) || participants < 2 || participants > 9) {
-      throw new UsageError(`--participants must be a whole number from 2 to 9, received "${String(values['participants'])}"`);
-    }
-    const age = milliseconds(values, 'age', 3000);
-    const tick = milliseconds(values, 'tick', 1000);
-    if (tick * 2 > age) throw new UsageError(`--tick (${tick}) must be at most half of --age (${age})`);
-    return runDemo({ url: stringFlag(values, 'url'), participants, age, tick, write });
-  },
-};
 
 const commands: Record<string, Command> = {
   run: runCommand,

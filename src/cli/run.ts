@@ -2,13 +2,31 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { MysqlLeader, continueOnError } from '../index.js';
+import type { OptionName } from '../options.js';
 import { UsageError, milliseconds, stringFlag, type Command } from './command.js';
 import { DATABASE_OPTIONS, DATABASE_USAGE, openPool, target } from './database.js';
 import { Supervisor } from './supervisor.js';
 import { scrub } from './url.js';
 
-/** The CLI's flags for the leader's options, for messages that name a flag. */
-const FLAG_OF_OPTION: Readonly<Record<string, string>> = { age: '--age', tick: '--tick', margin: 'the margin (age / 20)', nodeName: '--node', tableName: '--table', leaderName: '--name' };
+/**
+ * What the CLI's user knows each of the leader's options (and its election's
+ * name) as, for messages that name one; `undefined` for an option the CLI
+ * never sets, whose name is kept. Keyed by every option, so that a new
+ * option fails to compile until it is given a flag or `undefined` here.
+ */
+const FLAG_OF_OPTION: Readonly<Record<string, string | undefined>> = {
+  nodeName: '--node',
+  age: '--age',
+  tick: '--tick',
+  margin: 'the margin (age / 20)',
+  queryTimeout: 'the time limit of statements (tick)',
+  tableName: '--table',
+  onError: undefined,
+  handoverLock: undefined,
+  drainTimeout: undefined,
+  logger: undefined,
+  leaderName: '--name',
+} satisfies Record<OptionName | 'leaderName', string | undefined>;
 
 /** `mysql-leader run`. */
 export const runCommand: Command = {

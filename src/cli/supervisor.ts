@@ -7,7 +7,8 @@
 import { constants } from 'node:os';
 import type { MysqlLeader, RenewedEvent, RevokedEvent } from '../index.js';
 import { Watchdog } from './watchdog-client.js';
-import { sharedNow, type FromWatchdog } from './watchdog-protocol.js';
+import { sharedNow } from './shared-clock.js';
+import type { FromWatchdog } from './watchdog-protocol.js';
 
 /** A command that exits by itself is started again after this pause (with `restart`), so that a failing one does not spin. */
 const RESTART_DELAY = 1000;
@@ -29,7 +30,7 @@ export interface SupervisorOptions {
 }
 
 /** The command's current run, from its start to its exit. */
-interface Run {
+interface CommandRun {
   readonly term: number;
   /** A stop was asked for: its exit does not end the CLI. */
   stopping: boolean;
@@ -40,7 +41,7 @@ export class Supervisor {
   readonly #leader: MysqlLeader;
   readonly #options: SupervisorOptions;
   #watchdog: Watchdog | undefined;
-  #run: Run | undefined;
+  #run: CommandRun | undefined;
   /** The signal that asked the CLI to stop, once one has. */
   #stopSignal: NodeJS.Signals | undefined;
   #restartTimer: NodeJS.Timeout | undefined;

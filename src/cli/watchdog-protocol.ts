@@ -12,7 +12,7 @@ export interface StartMessage {
   readonly args: readonly string[];
   /** Its whole environment. */
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** On {@link sharedNow}'s clock: past it, the command is stopped unless extended. */
+  /** On the shared clock (`sharedNow()` of shared-clock.ts): past it, the command is stopped unless extended. */
   readonly deadline: number;
   /** Time between SIGTERM and SIGKILL when the command is stopped (ms). */
   readonly grace: number;
@@ -37,6 +37,3 @@ export type FromWatchdog =
   | { readonly type: 'exited'; readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stopped: boolean }
   /** The command could not be started (`errno`: ENOENT, EACCES…). */
   | { readonly type: 'failed'; readonly message: string; readonly errno: string | undefined };
-
-/** CLOCK_MONOTONIC in ms: the same clock in every process of a Linux host, so deadlines can cross a process boundary. */
-export const sharedNow = (): number => Number(process.hrtime.bigint()) / 1e6;

@@ -15,10 +15,11 @@
  * such signals reach the command through the CLI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { sharedNow, type FromWatchdog, type StartMessage, type ToWatchdog } from './watchdog-protocol.js';
+import { sharedNow } from './shared-clock.js';
+import type { FromWatchdog, StartMessage, ToWatchdog } from './watchdog-protocol.js';
 
-/** The command's current run. */
-interface Run {
+/** The command's current process, its timers and how far its stop has gone. */
+interface CommandProcess {
   readonly child: ChildProcess;
   readonly grace: number;
   /** A stop was started (by the CLI, the deadline, or the CLI's death). */
@@ -29,7 +30,7 @@ interface Run {
   kill: NodeJS.Timeout | undefined;
 }
 
-let current: Run | undefined;
+let current: CommandProcess | undefined;
 /** The CLI is gone: exit as soon as no command runs. */
 let orphaned = false;
 
@@ -38,7 +39,7 @@ function send(message: FromWatchdog): void {
 }
 
 /** Signals the command's whole process group (its id is the command's pid); a group already gone is fine. */
-function signalGroup(run: Run, signal: NodeJS.Signals): void {
+function signalGroup(run: CommandProcess, signal: NodeJS.Signals): void {
   if (run.child.pid === undefined) return;
   try {
     process.kill(-run.child.pid, signal);
@@ -47,12 +48,12 @@ function signalGroup(run: Run, signal: NodeJS.Signals): void {
   }
 }
 
-function armDeadline(run: Run, deadline: number): void {
+function armDeadline(run: CommandProcess, deadline: number): void {
   clearTimeout(run.deadline);
   run.deadline = setTimeout(() => stop(run), Math.max(0, deadline - sharedNow()));
 }
 
-function stop(run: Run): void {
+function stop(run: CommandProcess): void {
   if (run.stopping || run.ended) return;
   run.stopping = true;
   clearTimeout(run.deadline);
@@ -60,7 +61,7 @@ function stop(run: Run): void {
   run.kill = setTimeout(() => signalGroup(run, 'SIGKILL'), run.grace);
 }
 
-function end(run: Run, message: FromWatchdog): void {
+function end(run: CommandProcess, message: FromWatchdog): void {
   if (run.ended) return;
   run.ended = true;
   clearTimeout(run.deadline);
@@ -75,7 +76,7 @@ function end(run: Run, message: FromWatchdog): void {
 function start(message: StartMessage): void {
   if (current) return;
   const child = spawn(message.file, [...message.args], { stdio: 'inherit', env: message.env, detached: true });
-  const run: Run = { child, grace: message.grace, stopping: false, ended: false, deadline: undefined, kill: undefined };
+  const run: CommandProcess = { child, grace: message.grace, stopping: false, ended: false, deadline: undefined, kill: undefined };
   current = run;
   armDeadline(run, message.deadline);
   child.once('spawn', () => send({ type: 'started', pid: child.pid as number }));

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { createPool } from 'mysql2/promise';
-import { startPrivateMariadb } from '../../src/cli/private-mariadb.js';
+import { startPrivateMariadb } from '../../src/cli/harness/private-mariadb.js';
 import {
   DatabaseError,
   MysqlLeader,

@@ -11,8 +11,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createConnection, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import { MysqlLeader, MysqlLeaderError, NotLeaderError, createMysqlLeaderTable } from '../../src/index.js';
-import { ParticipantProcess } from '../../src/cli/participant-process.js';
-import { tenuresOf, type Report } from '../../src/cli/tenures.js';
+import { ParticipantProcess } from '../../src/cli/harness/participant-process.js';
+import { tenuresOf, type Report } from '../../src/cli/harness/tenures.js';
 import { useDatabase } from '../support/database.js';
 import { electionsOn } from '../support/leaders.js';
 

@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { createMysqlLeaderTable } from '../../src/index.js';
 import { useDatabase } from '../support/database.js';
-import { assertOneLeaderAtATime, mono, startParticipants, type Participant } from '../support/processes.js';
+import { assertOneLeaderAtATime, sharedNow, startParticipants, type Participant } from '../support/processes.js';
 
 const AGE = 2000;
 const TICK = 500;
@@ -22,8 +22,8 @@ function configs(count: number, extra: { skew?: string }[] = []) {
 }
 
 async function leaderOf(participants: Participant[], timeoutMs: number): Promise<Participant> {
-  const deadline = mono() + timeoutMs;
-  while (mono() < deadline) {
+  const deadline = sharedNow() + timeoutMs;
+  while (sharedNow() < deadline) {
     const leaders = participants.filter((p) => p.leading);
     if (leaders.length === 1 && leaders[0]) return leaders[0];
     await delay(10);
@@ -41,7 +41,7 @@ describe('processes', () => {
     const participants = await startParticipants(configs(3));
     const leader = await leaderOf(participants, 5_000);
     await delay(TICK * 2);
-    const killedAt = mono();
+    const killedAt = sharedNow();
     leader.kill('SIGKILL');
     const others = participants.filter((p) => p !== leader);
     const elected = await Promise.race(
@@ -58,7 +58,7 @@ describe('processes', () => {
     const participants = await startParticipants(configs(2));
     const leader = await leaderOf(participants, 5_000);
     const other = participants.find((p) => p !== leader) as Participant;
-    const stoppedAt = mono();
+    const stoppedAt = sharedNow();
     leader.kill('SIGSTOP');
     await other.waitFor((r) => r.event === 'elected', AGE + TICK + 1_000, 'take-over while the leader is stopped');
     await delay(500);
@@ -86,7 +86,7 @@ describe('processes', () => {
     for (let round = 0; round < 4; round++) {
       const leader = await leaderOf(alive, AGE + TICK + 2_000);
       await delay(TICK);
-      const before = mono();
+      const before = sharedNow();
       if (round % 2 === 0) leader.send('resign');
       else {
         leader.kill('SIGKILL');

@@ -1,10 +1,10 @@
-/** Participant processes for the tests (src/cli/participant.ts): start them, check what they believed. */
+/** Participant processes for the tests (src/cli/harness/participant.ts): start them, check what they believed. */
 import { after } from 'node:test';
-import { ParticipantProcess, type ParticipantConfig } from '../../src/cli/participant-process.js';
-import { findViolation, tenuresOf } from '../../src/cli/tenures.js';
+import { ParticipantProcess, type ParticipantConfig } from '../../src/cli/harness/participant-process.js';
+import { findViolation, tenuresOf } from '../../src/cli/harness/tenures.js';
 
-export { mono } from '../../src/cli/tenures.js';
-export type { ParticipantProcess as Participant } from '../../src/cli/participant-process.js';
+export { sharedNow } from '../../src/cli/shared-clock.js';
+export type { ParticipantProcess as Participant } from '../../src/cli/harness/participant-process.js';
 
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 const started: ParticipantProcess[] = [];

@@ -3,12 +3,13 @@
  * proven from it: each node's tenures as it believed them, and whether two
  * ever overlapped. Times are on the machine's shared monotonic clock.
  */
+import { sharedNow } from '../shared-clock.js';
 
 /** One line a participant printed. */
 export interface Report {
   readonly node: string;
   readonly event: string;
-  /** The shared monotonic clock (CLOCK_MONOTONIC, the same for every process of a Linux host), ms. */
+  /** When it was printed, on the clock processes of this machine share (`sharedNow()`), ms. */
   readonly mono: number;
   /** The participant's own wall clock, ms since the epoch (skewed participants differ). */
   readonly wall: number;
@@ -27,11 +28,8 @@ export interface Tenure {
   readonly end: number;
 }
 
-/** The shared monotonic clock, ms. */
-export const mono = (): number => Number(process.hrtime.bigint()) / 1e6;
-
 /** The tenures in one node's reports; one still open ends at `now` or its deadline, whichever is first. */
-export function tenuresOf(reports: readonly Report[], now = mono()): Tenure[] {
+export function tenuresOf(reports: readonly Report[], now = sharedNow()): Tenure[] {
   const result: Tenure[] = [];
   let open: { node: string; term: number; start: number; end: number } | undefined;
   for (const report of reports) {

@@ -41,6 +41,7 @@ export class ParticipantProcess {
     readonly program: string = PROGRAM,
   ) {}
 
+  /** Its node name. */
   get name(): string {
     return this.config.nodeName;
   }
@@ -62,11 +63,15 @@ export class ParticipantProcess {
     });
   }
 
-  /** Whether it leads, by its own reports. */
+  /**
+   * Whether it leads, by the reports of its current run: each run begins with
+   * `ready`, and a run killed while leading never reported its `revoked`.
+   */
   get leading(): boolean {
-    return this.reports.filter((r) => r.event === 'elected' || r.event === 'revoked').at(-1)?.event === 'elected';
+    return this.reports.findLast((r) => r.event === 'ready' || r.event === 'elected' || r.event === 'revoked')?.event === 'elected';
   }
 
+  /** Whether its current run has not exited yet. */
   get running(): boolean {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
