@@ -51,9 +51,16 @@ export class DatabaseError extends MysqlLeaderError {
  * ends the tenure at once.
  */
 export class QueryTimeoutError extends DatabaseError {
+  /** What the statement was for, as the message says (`renewing the lease`). */
+  readonly operation: string;
+  /** The time limit it passed, in ms. */
+  readonly timeoutMs: number;
+
   /** @internal */
-  constructor(what: string, timeoutMs: number) {
-    super(`${what} did not complete within ${Math.round(timeoutMs)} ms`, {}, 'ERR_MYSQL_LEADER_TIMEOUT');
+  constructor(operation: string, timeoutMs: number) {
+    super(`${operation} did not complete within ${Math.round(timeoutMs)} ms`, {}, 'ERR_MYSQL_LEADER_TIMEOUT');
+    this.operation = operation;
+    this.timeoutMs = timeoutMs;
   }
 }
 
@@ -111,6 +118,42 @@ export class CommitUnknownError extends MysqlLeaderError {
       options,
     );
     this.term = term;
+  }
+}
+
+/**
+ * A bad option or argument, found before anything was sent: wrong type.
+ * Thrown by every constructor and function of this package that takes
+ * options. `options` names what is wrong, as the message does.
+ */
+export class OptionTypeError extends TypeError {
+  /** A stable identifier of the kind of error. */
+  readonly code = 'ERR_MYSQL_LEADER_INVALID_OPTION';
+  /** What the message names, as it names them (`options.tick`, `leaderName`, `db`); the first is the one at fault. */
+  readonly options: readonly string[];
+
+  /** @internal */
+  constructor(options: readonly string[], message: string) {
+    super(message);
+    this.options = options;
+  }
+}
+
+/**
+ * A bad option or argument, found before anything was sent: out of range,
+ * or inconsistent with another option (`tick` + `margin` not below `age`).
+ * `options` names every option the message names.
+ */
+export class OptionRangeError extends RangeError {
+  /** A stable identifier of the kind of error. */
+  readonly code = 'ERR_MYSQL_LEADER_INVALID_OPTION';
+  /** What the message names, as it names them (`options.tick`, `leaderName`); the first is the one at fault. */
+  readonly options: readonly string[];
+
+  /** @internal */
+  constructor(options: readonly string[], message: string) {
+    super(message);
+    this.options = options;
   }
 }
 

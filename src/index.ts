@@ -4,7 +4,7 @@
  */
 export { AlwaysLeader, type Leader } from './leader.js';
 export { MysqlLeader, type ConnectionOf, type FenceOptions } from './mysql-leader.js';
-export type { Logger, MysqlLeaderOptions, ResolvedOptions } from './options.js';
+export type { Logger, MysqlLeaderOptions, OptionName, ResolvedOptions } from './options.js';
 export type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
 export { abortOnError, continueOnError, type OnError } from './on-error.js';
 export {
@@ -24,6 +24,8 @@ export {
   LeadershipEndedError,
   MysqlLeaderError,
   NotLeaderError,
+  OptionRangeError,
+  OptionTypeError,
   QueryTimeoutError,
   SchemaError,
   type MysqlLeaderErrorCode,

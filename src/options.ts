@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
+import { OptionRangeError, OptionTypeError } from './errors.js';
 import { abortOnError, type OnError } from './on-error.js';
 
 /** Options of `new MysqlLeader(db, leaderName, options)`. Durations are in milliseconds. */
@@ -129,10 +130,10 @@ const show = (value: unknown): string => inspect(value, { breakLength: Infinity,
 /** Throws unless `value` is a whole number of milliseconds in `[1, 2^31 - 1]`. */
 export function checkDuration(option: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`${option} must be a whole number of milliseconds, received ${show(value)}`);
+    throw new OptionTypeError([option], `${option} must be a whole number of milliseconds, received ${show(value)}`);
   }
   if (value < 1 || value > MAX_DURATION) {
-    throw new RangeError(`${option} must be between 1 and ${MAX_DURATION} ms, received ${show(value)}`);
+    throw new OptionRangeError([option], `${option} must be between 1 and ${MAX_DURATION} ms, received ${show(value)}`);
   }
   return value;
 }
@@ -140,25 +141,26 @@ export function checkDuration(option: string, value: unknown): number {
 /** Throws unless `value` is a non-empty string of at most 255 characters. */
 export function checkName(option: string, value: unknown): string {
   if (typeof value !== 'string') {
-    throw new TypeError(`${option} must be a string, received ${show(value)}`);
+    throw new OptionTypeError([option], `${option} must be a string, received ${show(value)}`);
   }
   const length = [...value].length;
   if (length === 0 || length > MAX_NAME_LENGTH) {
-    throw new RangeError(`${option} must be 1 to ${MAX_NAME_LENGTH} characters long, received ${length} characters: ${show(value)}`);
+    throw new OptionRangeError([option], `${option} must be 1 to ${MAX_NAME_LENGTH} characters long, received ${length} characters: ${show(value)}`);
   }
   // The table's PAD SPACE collation would make 'jobs' and 'jobs ' one row.
-  if (/\s$/u.test(value)) throw new RangeError(`${option} must not end with white space, received ${show(value)}`);
+  if (/\s$/u.test(value)) throw new OptionRangeError([option], `${option} must not end with white space, received ${show(value)}`);
   return value;
 }
 
 /** Throws unless `value` is `table` or `schema.table`, each a plain identifier. */
 export function checkTableName(value: unknown, option = 'options.tableName'): string {
   if (typeof value !== 'string') {
-    throw new TypeError(`${option} must be a string, received ${show(value)}`);
+    throw new OptionTypeError([option], `${option} must be a string, received ${show(value)}`);
   }
   const parts = value.split('.');
   if (parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part))) {
-    throw new TypeError(
+    throw new OptionTypeError(
+      [option],
       `${option} must be an identifier ([A-Za-z_][A-Za-z0-9_$]*, at most 64 characters) or schema.table, received ${show(value)}`,
     );
   }
@@ -197,32 +199,33 @@ const LOG_LEVELS = ['info', 'warn', 'error'] as const;
  */
 export function resolveOptions(options: MysqlLeaderOptions | undefined): ResolvedOptions {
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new TypeError(`options must be an object, received ${show(options)}`);
+    throw new OptionTypeError(['options'], `options must be an object, received ${show(options)}`);
   }
   const given: MysqlLeaderOptions = options ?? {};
   for (const key of Object.keys(given)) {
-    if (!(OPTION_NAMES as readonly string[]).includes(key)) throw new TypeError(`options.${key} is not a known option`);
+    if (!(OPTION_NAMES as readonly string[]).includes(key)) throw new OptionTypeError([`options.${key}`], `options.${key} is not a known option`);
   }
   const age = checkDuration('options.age', given.age ?? 60_000);
   const tick = checkDuration('options.tick', given.tick ?? Math.floor(age / 4));
   const margin = checkDuration('options.margin', given.margin ?? Math.ceil(age / 20));
   const queryTimeout = checkDuration('options.queryTimeout', given.queryTimeout ?? tick);
   if (tick + margin >= age) {
-    throw new RangeError(
+    throw new OptionRangeError(
+      ['options.tick', 'options.margin', 'options.age'],
       `options.tick (${tick} ms) plus options.margin (${margin} ms) must be less than options.age (${age} ms), so that a renewal is due before the lease ends`,
     );
   }
   const onError = given.onError ?? abortOnError;
   if (typeof onError !== 'function') {
-    throw new TypeError(`options.onError must be a function, received ${show(onError)}`);
+    throw new OptionTypeError(['options.onError'], `options.onError must be a function, received ${show(onError)}`);
   }
   const handoverLock = given.handoverLock ?? true;
   if (typeof handoverLock !== 'boolean') {
-    throw new TypeError(`options.handoverLock must be a boolean, received ${show(handoverLock)}`);
+    throw new OptionTypeError(['options.handoverLock'], `options.handoverLock must be a boolean, received ${show(handoverLock)}`);
   }
   const logger = given.logger;
   if (logger !== undefined && (typeof logger !== 'object' || logger === null || !LOG_LEVELS.every((level) => typeof logger[level] === 'function'))) {
-    throw new TypeError(`options.logger must have info, warn and error methods, received ${show(logger)}`);
+    throw new OptionTypeError(['options.logger'], `options.logger must have info, warn and error methods, received ${show(logger)}`);
   }
   return Object.freeze({
     nodeName: checkName('options.nodeName', given.nodeName ?? randomUUID()),

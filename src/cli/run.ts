@@ -1,8 +1,7 @@
 /** `mysql-leader run`: run a command on exactly one node at a time, the leader. */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { MysqlLeader, continueOnError } from '../index.js';
-import type { OptionName } from '../options.js';
+import { MysqlLeader, OptionRangeError, OptionTypeError, continueOnError, type OptionName } from '../index.js';
 import { UsageError, milliseconds, stringFlag, type Command } from './command.js';
 import { DATABASE_OPTIONS, DATABASE_USAGE, openPool, target } from './database.js';
 import { Supervisor } from './supervisor.js';
@@ -27,6 +26,16 @@ const FLAG_OF_OPTION: Readonly<Record<string, string | undefined>> = {
   logger: undefined,
   leaderName: '--name',
 } satisfies Record<OptionName | 'leaderName', string | undefined>;
+
+/** The message of the library's option error, with each option it names said as the flag the user typed. */
+function inFlags(error: OptionTypeError | OptionRangeError): string {
+  let message = error.message;
+  for (const option of error.options) {
+    const flag = FLAG_OF_OPTION[option.startsWith('options.') ? option.slice('options.'.length) : option];
+    if (flag !== undefined) message = message.replaceAll(option, flag);
+  }
+  return message;
+}
 
 /** `mysql-leader run`. */
 export const runCommand: Command = {
@@ -96,8 +105,8 @@ be run or is not found.`,
           onError: continueOnError,
         });
       } catch (error) {
-        // The library names its options; the user typed flags.
-        throw new UsageError((error as Error).message.replace(/\boptions\.(\w+)|\b(leaderName)\b/g, (match, option?: string, name?: string) => FLAG_OF_OPTION[option ?? name ?? ''] ?? match));
+        if (!(error instanceof OptionTypeError || error instanceof OptionRangeError)) throw error;
+        throw new UsageError(inFlags(error));
       }
       const note = (line: string): void => void process.stderr.write(`mysql-leader: ${scrub(line, url)}\n`);
       const supervisor = new Supervisor(leader, { command: [file, ...args], grace: grace ?? leader.options.margin, restart: values['restart'] === true, note });

@@ -6,6 +6,8 @@
  * that the store sees one shape whatever the driver.
  */
 
+import { OptionTypeError } from '../errors.js';
+
 /**
  * A database handle: a `mysql2` pool or connection (`mysql2/promise` or the
  * callback API), a `mariadb` pool or connection, or any object whose
@@ -66,11 +68,12 @@ export class Driver {
   readonly #handle: PromiseHandle;
   readonly #given: Queryable;
 
-  /** Throws a `TypeError` naming `option` unless `db` looks like a database handle. */
+  /** Throws an {@link OptionTypeError} naming `option` unless `db` looks like a database handle. */
   constructor(db: Queryable, option = 'db') {
     const candidate = db as Partial<PromiseHandle & { promise: () => PromiseHandle }> | null | undefined;
     if (candidate === null || typeof candidate !== 'object' || typeof candidate.query !== 'function') {
-      throw new TypeError(
+      throw new OptionTypeError(
+        [option],
         `${option} must be a mysql2 or mariadb pool or connection, or an object with query(sql, values); received ${candidate === null ? 'null' : typeof candidate}`,
       );
     }

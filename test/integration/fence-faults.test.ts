@@ -178,6 +178,8 @@ describe('fenced call: COMMIT in flight', () => {
     const { error, took } = await endTenure(leader, trap, call);
     assert.ok(error instanceof CommitUnknownError, `rejected with ${String(error)}`);
     assert.ok(error.cause instanceof QueryTimeoutError);
+    assert.equal(error.cause.operation, 'committing the fenced transaction');
+    assert.equal(error.cause.timeoutMs, QUERY_TIMEOUT);
     assert.ok(took >= QUERY_TIMEOUT - 10 && took < QUERY_TIMEOUT + SLACK, `answered after ${took.toFixed(0)} ms`);
     assert.equal(await rowsTagged(tag), 1);
     await leader.close();

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CREATE_MYSQL_LEADER_SQL, MysqlLeader, createMysqlLeaderSql, createMysqlLeaderTable, type MysqlLeaderOptions } from '../../src/index.js';
+import { CREATE_MYSQL_LEADER_SQL, MysqlLeader, OptionRangeError, OptionTypeError, createMysqlLeaderSql, createMysqlLeaderTable, type MysqlLeaderOptions } from '../../src/index.js';
 
 function recordingDb() {
   const calls: string[] = [];
@@ -43,6 +43,23 @@ describe('validation: durations', () => {
     rejects({ age: 1000, tick: 1000 }, RangeError, /options\.tick \(1000 ms\) plus options\.margin \(50 ms\) must be less than options\.age \(1000 ms\)/);
     rejects({ age: 1000, tick: 5000 }, RangeError, /options\.tick \(5000 ms\)/);
     rejects({ age: 1000, tick: 500, margin: 500 }, RangeError, /options\.margin \(500 ms\)/);
+  });
+
+  it('names the options at fault in structured fields, with a stable code', () => {
+    const fields = (options: MysqlLeaderOptions): unknown => {
+      try {
+        new MysqlLeader(recordingDb(), 'jobs', options);
+      } catch (error) {
+        assert.ok(error instanceof OptionTypeError || error instanceof OptionRangeError, String(error));
+        return { code: error.code, options: error.options, name: error.name };
+      }
+      assert.fail('did not throw');
+    };
+    assert.deepEqual(fields({ age: 1000, tick: 1000 }), { code: 'ERR_MYSQL_LEADER_INVALID_OPTION', options: ['options.tick', 'options.margin', 'options.age'], name: 'RangeError' });
+    assert.deepEqual(fields({ tick: 1.5 }), { code: 'ERR_MYSQL_LEADER_INVALID_OPTION', options: ['options.tick'], name: 'TypeError' });
+    assert.deepEqual(fields({ ttl: 5 } as MysqlLeaderOptions), { code: 'ERR_MYSQL_LEADER_INVALID_OPTION', options: ['options.ttl'], name: 'TypeError' });
+    assert.throws(() => new MysqlLeader(recordingDb(), ''), (error: unknown) => error instanceof OptionRangeError && error.options[0] === 'leaderName');
+    assert.throws(() => new MysqlLeader({} as never, 'jobs'), (error: unknown) => error instanceof OptionTypeError && error.options[0] === 'db');
   });
 
   it('derives tick from age when only age is given', () => {
