@@ -174,13 +174,16 @@ describe('fenced call: COMMIT in flight', () => {
 
   it('the tenure ends while COMMIT waits, and its reply never comes: CommitUnknownError within queryTimeout; the commit had landed', async () => {
     const { leader, tag, trap, call } = await fencedCall(/^COMMIT/);
+    const sent = await trap.reached.then(() => performance.now());
     await trap.answered;
-    const { error, took } = await endTenure(leader, trap, call);
+    const { error } = await endTenure(leader, trap, call);
+    const took = performance.now() - sent;
     assert.ok(error instanceof CommitUnknownError, `rejected with ${String(error)}`);
     assert.ok(error.cause instanceof QueryTimeoutError);
     assert.equal(error.cause.operation, 'committing the fenced transaction');
     assert.equal(error.cause.timeoutMs, QUERY_TIMEOUT);
-    assert.ok(took >= QUERY_TIMEOUT - 10 && took < QUERY_TIMEOUT + SLACK, `answered after ${took.toFixed(0)} ms`);
+    // It waited for the answer (it did not give up when the tenure ended), and no longer than the time limit allows.
+    assert.ok(took >= QUERY_TIMEOUT / 2 && took < QUERY_TIMEOUT + SLACK, `answered ${took.toFixed(0)} ms after COMMIT was sent`);
     assert.equal(await rowsTagged(tag), 1);
     await leader.close();
   });
