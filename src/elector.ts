@@ -75,8 +75,10 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #heldTerm: number | undefined;
   #observed: LeaderInfo | undefined;
   #campaign: Campaign | undefined;
-  /** Ends the campaign loop's current pause early. */
+  /** Ends the campaign loop's current pause early (see `#nudge`). */
   #endPause: (() => void) | undefined;
+  /** The loop was nudged while between two pauses (in a statement): its next pause is skipped. */
+  #nudged = false;
   /** The last pause ended because the hand-over lock was obtained (the leader let go, or was gone). */
   #wokenByLock = false;
   /** After `resign()` or a refused renewal, this node does not claim the lease before this time, so another can. */
@@ -242,7 +244,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#endTenure(tenure, 'resigned');
     // The loop releases, in turn with its other statements (a renewal in flight, the lock).
     const released = new Promise<void>((resolve, reject) => (this.#resigning = { resolve, reject }));
-    this.#endPause?.();
+    this.#nudge();
     try {
       await released;
     } finally {
@@ -289,10 +291,11 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       'abort',
       () => {
         this.#endTenure(this.#tenure, stop.reason === CLOSING ? 'closed' : 'aborted');
-        this.#endPause?.();
+        this.#nudge();
       },
       { once: true },
     );
+    this.#nudged = false; // a nudge meant for an earlier campaign.
     let failure: unknown;
     try {
       await this.#loop(stop);
@@ -537,11 +540,24 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   }
 
   /**
+   * Ends the loop's current pause, or, when the loop is in a statement
+   * between two pauses (a renewal, the hand-over lock's re-check), its next
+   * one: a `resign()`, a stop or a wake of the hand-over lock that arrives
+   * then is acted on at once, not a tick later.
+   */
+  #nudge(): void {
+    if (this.#endPause) this.#endPause();
+    else this.#nudged = true;
+  }
+
+  /**
    * Waits `ms`, or less if `stop` aborts, `resign()` nudges the loop, or
    * (with `lock`) the hand-over lock is obtained because the leader let go.
    */
   #pause({ ms, lock = false }: Pause, stop: AbortSignal): Promise<void> {
-    if (stop.aborted) return Promise.resolve();
+    const nudged = this.#nudged;
+    this.#nudged = false;
+    if (stop.aborted || nudged) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         this.#clock.clearTimeout(timer);
@@ -549,7 +565,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         resolve();
       };
       const timer = this.#clock.setTimeout(done, ms);
-      this.#endPause = done; // by resign(), by the hand-over lock, and when `stop` aborts (see #run).
+      this.#endPause = done; // by #nudge(): resign(), the hand-over lock, and `stop` aborting (see #run).
       const handoverLock = this.#store.handoverLock;
       if (lock && handoverLock?.available && ms > 0) {
         // The wait may outlive the pause (a server that rounds its timeout):
@@ -562,7 +578,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
             // timer, end whichever pause is current: a follower must never
             // sit on the lock while others wait on it.
             this.#wokenByLock = true;
-            this.#endPause?.();
+            this.#nudge();
           },
           (error: unknown) => {
             if (!stop.aborted) this.#emit('error', toError(error));

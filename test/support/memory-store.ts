@@ -141,12 +141,15 @@ export class MemoryHandoverLock implements HandoverLock {
   holding = false;
   /** Lock statements this node ran. */
   statements = 0;
+  /** `hold`, `check` and `drop` execute at once but answer this many fake ms later. */
+  replyDelay = 0;
 
   constructor(readonly db: MemoryDatabase) {}
 
   async hold(): Promise<void> {
     this.statements++;
     if (!this.db.lockHolder) this.#take();
+    await this.#reply();
   }
 
   wait(ms: number, signal: AbortSignal): Promise<boolean> {
@@ -188,11 +191,18 @@ export class MemoryHandoverLock implements HandoverLock {
   async check(): Promise<void> {
     this.statements++;
     if (this.db.lockHolder !== this) this.holding = false;
+    await this.#reply();
   }
 
   async drop(): Promise<void> {
     this.statements++;
     if (this.holding) this.db.freeLock();
+    await this.#reply();
+  }
+
+  #reply(): Promise<void> {
+    if (this.replyDelay === 0) return Promise.resolve();
+    return new Promise((resolve) => this.db.clock.setTimeout(resolve, this.replyDelay));
   }
 
   #take(): void {

@@ -52,6 +52,34 @@ describe('hand-over lock', () => {
     });
   }
 
+  it('resign() hands over at once in every phase of the leader\'s tick: renewal, lock re-check, pause', async () => {
+    const DELAY = 10; // each statement answers 10 ms after it is sent, so each phase lasts a while.
+    const BOUND = 8 * DELAY; // release, lock freed, follower reads and claims: a few statements, never a tick.
+    for (let offset = 0; offset < TICK; offset += 5) {
+      const { clock, db, nodes } = cluster(2);
+      const [leader, follower] = nodes;
+      if (!leader || !follower) throw new Error('no nodes');
+      for (const { store } of nodes) {
+        store.replyDelay = DELAY;
+        if (store.handoverLock) store.handoverLock.replyDelay = DELAY;
+      }
+      leader.campaign();
+      await clock.advance(0);
+      follower.campaign();
+      await clock.advance(3 * TICK);
+      // The phase: `offset` ms after the leader sent a renewal.
+      const renewals = (): number[] => db.log.filter((entry) => entry.node === 'n0' && entry.op === 'renew').map((entry) => entry.at);
+      const last = renewals().at(-1) as number;
+      await clock.advance(last + TICK + offset - clock.now());
+      assert.equal(renewals().at(-1), last + TICK, 'the next renewal was sent a tick after the last one');
+      const at = clock.now();
+      void leader.elector.resign();
+      await clock.until(() => follower.elector.leading, 2 * AGE);
+      const took = clock.now() - at;
+      assert.ok(took <= BOUND, `a resign() ${offset} ms after the renewal was sent took ${took} ms to hand over (bound ${BOUND})`);
+    }
+  });
+
   it('a crashed leader frees the lock: followers do not spin, and take over only when the lease ends', async () => {
     const { clock, db, nodes } = cluster(4);
     const [leader, ...followers] = nodes;
