@@ -6,9 +6,8 @@
  */
 import { DEFAULT_TABLE_NAME, checkName, checkTableName } from '../options.js';
 import type { Lease } from '../store.js';
-import { Driver, rowsOf, writeResultOf, type Queryable, type Row } from './driver.js';
-import { translateError } from './errors.js';
-import { readColumns } from './schema.js';
+import { Driver, type Queryable, type Row } from './driver.js';
+import { StatementRunner } from './runner.js';
 import { adminStatements } from './sql.js';
 import { toLease } from './store.js';
 
@@ -46,16 +45,17 @@ export interface ForcedRelease {
 
 /** Every election in the table, sorted by name, live or lapsed. */
 export async function listElections(db: Queryable, options: AdminOptions = {}): Promise<ElectionStatus[]> {
-  const { driver, tableName, signal } = prepare(db, options);
-  const rows = rowsOf(await run(driver, tableName, 'listing the elections', adminStatements(tableName).list, [], signal));
+  const { runner, signal } = prepare(db, options);
+  const { rows } = await runner.run('listing the elections', adminStatements(runner.tableName).list, [], signal);
   return rows.map(toStatus);
 }
 
 /** One election's row, or `undefined` when it has never had a leader. */
 export async function readElection(db: Queryable, leaderName: string, options: AdminOptions = {}): Promise<ElectionStatus | undefined> {
   const name = checkName('leaderName', leaderName);
-  const { driver, tableName, signal } = prepare(db, options);
-  const [row] = rowsOf(await run(driver, tableName, 'reading the election row', adminStatements(tableName).one, [name], signal));
+  const { runner, signal } = prepare(db, options);
+  const { rows } = await runner.run('reading the election row', adminStatements(runner.tableName).one, [name], signal);
+  const row = rows[0];
   return row && toStatus(row);
 }
 
@@ -72,34 +72,24 @@ export async function readElection(db: Queryable, leaderName: string, options: A
  */
 export async function forceRelease(db: Queryable, leaderName: string, options: AdminOptions = {}): Promise<ForcedRelease | undefined> {
   const name = checkName('leaderName', leaderName);
-  const { driver, tableName, signal } = prepare(db, options);
-  const sql = adminStatements(tableName);
-  const [row] = rowsOf(await run(driver, tableName, 'reading the election row', sql.one, [name], signal));
+  const { runner, signal } = prepare(db, options);
+  const sql = adminStatements(runner.tableName);
+  const { rows } = await runner.run('reading the election row', sql.one, [name], signal);
+  const row = rows[0];
   const lease = row && toLease(row);
   if (!lease || lease.expiresInMs <= 0) return undefined;
   // Guarded by the term just read: a tenure that began meanwhile is left alone.
-  const result = writeResultOf(await run(driver, tableName, 'releasing the lease by force', sql.forceRelease, [name, lease.term], signal));
+  const result = await runner.run('releasing the lease by force', sql.forceRelease, [name, lease.term], signal);
   if (result.affectedRows !== 1) return undefined;
   return { nodeName: lease.nodeName, term: lease.term, remainingMs: lease.expiresInMs };
 }
 
-function prepare(db: Queryable, options: AdminOptions): { driver: Driver; tableName: string; signal: AbortSignal } {
+/** The runner of `options.tableName` on `db`, and the signal of the call. */
+function prepare(db: Queryable, options: AdminOptions): { runner: StatementRunner; signal: AbortSignal } {
   return {
-    driver: new Driver(db),
-    tableName: checkTableName(options.tableName ?? DEFAULT_TABLE_NAME),
+    runner: new StatementRunner(new Driver(db), checkTableName(options.tableName ?? DEFAULT_TABLE_NAME)),
     signal: options.signal ?? new AbortController().signal,
   };
-}
-
-/** Runs one statement; a driver's error becomes a `SchemaError` or `DatabaseError` that names the table. */
-async function run(driver: Driver, tableName: string, what: string, sql: string, values: unknown[], signal: AbortSignal): Promise<unknown> {
-  try {
-    return await driver.query(sql, values, signal);
-  } catch (error) {
-    const badField = (error as { errno?: unknown } | null)?.errno === 1054;
-    const columns = badField ? await readColumns(driver, tableName, signal).catch(() => undefined) : undefined;
-    throw translateError(error, what, tableName, columns);
-  }
 }
 
 function toStatus(row: Row): ElectionStatus {

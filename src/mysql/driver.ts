@@ -2,8 +2,8 @@
  * Driver adapters. The library types its database handle structurally
  * (kysely's way) and works with what users already have: a `mysql2` pool or
  * connection (promise or callback API), a `mariadb` pool or connection, or
- * any object with a compatible `query`. Results are normalised here, so
- * that the store sees one shape whatever the driver.
+ * any object with a compatible `query`. Results are normalised here into
+ * one {@link QueryResult}, whatever the driver.
  */
 
 import { OptionTypeError } from '../errors.js';
@@ -25,11 +25,16 @@ export interface Queryable {
 /** A result row, by column name. */
 export type Row = Readonly<Record<string, unknown>>;
 
-/** What a write statement reports. */
-export interface WriteResult {
-  /** Rows matched (with mysql2's and mariadb's default `FOUND_ROWS` flag). */
+/**
+ * What a statement returns, whatever the driver (kysely's `QueryResult`):
+ * the rows of a `SELECT`, or the header of any other statement.
+ */
+export interface QueryResult {
+  /** The rows of a `SELECT`; empty for any other statement. */
+  readonly rows: readonly Row[];
+  /** Rows matched by a write (with mysql2's and mariadb's default `FOUND_ROWS` flag); 0 for a `SELECT`. */
   readonly affectedRows: number;
-  /** The value passed to `LAST_INSERT_ID(expr)`, or the insert's id. */
+  /** The value passed to `LAST_INSERT_ID(expr)`, or the insert's id; 0 for a `SELECT`. */
   readonly insertId: number;
 }
 
@@ -37,7 +42,8 @@ export interface WriteResult {
 export interface Session {
   /** The driver's own connection object (promise API), for user code. */
   readonly raw: unknown;
-  query(sql: string, values?: unknown[]): Promise<unknown>;
+  /** Runs one statement on this connection. */
+  query(sql: string, values?: unknown[]): Promise<QueryResult>;
   /** Gives the connection back to the pool. */
   release(): void;
   /** Closes the connection (for one whose state is unknown); its pending statements reject at once. */
@@ -96,8 +102,8 @@ export class Driver {
   onStarved: (() => void) | undefined;
 
   /** Runs one statement; the time spent waiting for a pooled connection counts against `signal`. */
-  query(sql: string, values: unknown[], signal: AbortSignal): Promise<unknown> {
-    if (!this.pooled) return abortable(promiseOf(this.#handle.query(sql, values)), signal).then(normalize);
+  query(sql: string, values: unknown[], signal: AbortSignal): Promise<QueryResult> {
+    if (!this.pooled) return abortable(promiseOf(this.#handle.query(sql, values)), signal).then(toQueryResult);
     if (signal.aborted) return Promise.reject(signal.reason);
     // The hot path of every election (a renewal a tick): one promise and one
     // abort listener cover both waits, for a connection and for the reply.
@@ -129,7 +135,7 @@ export class Driver {
             (result) => {
               if (!settle()) return;
               release(taken);
-              resolve(normalize(result));
+              settleWith(result, resolve, reject);
             },
             (error: unknown) => {
               if (!settle()) return;
@@ -169,8 +175,8 @@ export class Driver {
     void this.connect(signal)
       .then(async (session) => {
         try {
-          const found = rowsOf(await abortable(session.query(STILL_OURS, [threadId, running]), signal));
-          if (found.length > 0) await abortable(session.query('KILL ?', [threadId]), signal);
+          const found = await abortable(session.query(STILL_OURS, [threadId, running]), signal);
+          if (found.rows.length > 0) await abortable(session.query('KILL ?', [threadId]), signal);
           session.release();
         } catch {
           session.destroy();
@@ -187,7 +193,7 @@ export class Driver {
   async session(signal?: AbortSignal): Promise<Session> {
     if (this.pooled) return this.connect(signal);
     const handle = this.#handle;
-    return { raw: handle, query: async (sql, values) => normalize(await promiseOf(handle.query(sql, values))), release: () => {}, destroy: () => {} };
+    return { raw: handle, query: async (sql, values) => toQueryResult(await promiseOf(handle.query(sql, values))), release: () => {}, destroy: () => {} };
   }
 
   /** Takes a connection of its own from the pool. */
@@ -229,7 +235,7 @@ function sessionOf(connection: RawConnection): Session {
         promiseOf(connection.query(sql, values)).then(
           (result) => {
             pending.delete(reject);
-            resolve(normalize(result));
+            settleWith(result, resolve, reject);
           },
           (error: unknown) => {
             pending.delete(reject);
@@ -291,13 +297,32 @@ function promiseOf(value: unknown): Promise<unknown> {
   return Promise.reject(new TypeError('db.query() did not return a promise: pass a mysql2/promise or mariadb handle, or a mysql2 callback pool'));
 }
 
-/** mysql2 resolves to `[rows | header, fields]`, mariadb to `rows | header`: keep the first part. */
-function normalize(result: unknown): unknown {
+/** The rows of a statement that returns none: one frozen array for all. */
+const NO_ROWS: readonly Row[] = Object.freeze([]);
+
+/**
+ * A driver's result as a {@link QueryResult}, the one object allocated per
+ * statement here (the hot path of 1,000 elections). mysql2 resolves to
+ * `[rows | header, fields]`, mariadb to `rows | header`.
+ */
+function toQueryResult(result: unknown): QueryResult {
+  let first = result;
   if (Array.isArray(result) && result.length === 2 && (result[1] === undefined || Array.isArray(result[1]))) {
-    const [first] = result as [unknown, unknown];
-    if (Array.isArray(first) || isHeader(first)) return first;
+    const [head] = result as [unknown, unknown];
+    if (Array.isArray(head) || isHeader(head)) first = head;
   }
-  return result;
+  if (Array.isArray(first)) return { rows: first as Row[], affectedRows: 0, insertId: 0 };
+  if (isHeader(first)) return { rows: NO_ROWS, affectedRows: toNumber(first.affectedRows), insertId: toNumber(first.insertId ?? 0) };
+  throw new TypeError('db.query() resolved to neither rows nor a write result (an object with affectedRows)');
+}
+
+/** Resolves with `result` as a {@link QueryResult}, or rejects when it is not one. */
+function settleWith(result: unknown, resolve: (value: QueryResult) => void, reject: (error: unknown) => void): void {
+  try {
+    resolve(toQueryResult(result));
+  } catch (error) {
+    reject(error);
+  }
 }
 
 /** Both drivers flag errors that leave the connection unusable with `fatal: true`. */
@@ -305,21 +330,9 @@ function isFatal(error: unknown): boolean {
   return error !== null && typeof error === 'object' && (error as { fatal?: unknown }).fatal === true;
 }
 
-function isHeader(value: unknown): boolean {
+/** The header of a write (or any statement but a `SELECT`): mysql2's `ResultSetHeader`, mariadb's `OkPacket`. */
+function isHeader(value: unknown): value is { affectedRows: unknown; insertId?: unknown } {
   return value !== null && typeof value === 'object' && 'affectedRows' in value;
-}
-
-/** The rows of a `SELECT` result. */
-export function rowsOf(result: unknown): Row[] {
-  if (!Array.isArray(result)) throw new TypeError('expected rows from a SELECT, received a write result');
-  return result as Row[];
-}
-
-/** The header of a write result. */
-export function writeResultOf(result: unknown): WriteResult {
-  if (!isHeader(result)) throw new TypeError('expected a write result, received rows');
-  const header = result as { affectedRows: unknown; insertId?: unknown };
-  return { affectedRows: toNumber(header.affectedRows), insertId: toNumber(header.insertId ?? 0) };
 }
 
 /** BIGINT arrives as a number (mysql2), a string (mysql2 `bigNumberStrings`) or a bigint (mariadb). */

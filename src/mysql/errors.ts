@@ -8,28 +8,56 @@ interface DriverError {
   message?: unknown;
 }
 
-/** MySQL/MariaDB error numbers this library acts on (same on both servers). */
+/** MySQL/MariaDB error numbers this library acts on (same on both servers unless said). */
 export const ER = {
-  NO_SUCH_TABLE: 1146,
-  BAD_FIELD: 1054,
+  /** "Access denied for user … to database …". */
+  DBACCESS_DENIED: 1044,
+  /** "Access denied for user …" (wrong password, or no such user). */
+  ACCESS_DENIED: 1045,
   BAD_DB: 1049,
-  /** --read-only / super_read_only: "The MySQL/MariaDB server is running with the --read-only option". */
-  OPTION_PREVENTS_STATEMENT: 1290,
-  READ_ONLY_TRANSACTION: 1792,
-  /** MySQL 8: "Running in read-only mode" (innodb_read_only and friends). */
-  READ_ONLY_MODE: 1836,
+  BAD_FIELD: 1054,
+  /** "… command denied to user … for table …". */
+  TABLEACCESS_DENIED: 1142,
+  /** "… command denied to user … for column …". */
+  COLUMNACCESS_DENIED: 1143,
+  NO_SUCH_TABLE: 1146,
   /** "Unknown system variable": MySQL has no idle_transaction_timeout. */
   UNKNOWN_SYSTEM_VARIABLE: 1193,
   /** A deadlock: InnoDB has rolled the whole transaction back. */
   LOCK_DEADLOCK: 1213,
+  /** "Access denied; you need (at least one of) the … privilege(s)". */
+  SPECIFIC_ACCESS_DENIED: 1227,
+  /** ER_NOT_SUPPORTED_YET: Galera (MariaDB Galera Cluster, Percona XtraDB Cluster) refuses GET_LOCK ("GET_LOCK in cluster (WSREP_ON=ON)"). */
+  NOT_SUPPORTED_YET: 1235,
+  /** --read-only / super_read_only: "The MySQL/MariaDB server is running with the --read-only option". */
+  OPTION_PREVENTS_STATEMENT: 1290,
+  /** "… command denied to user … for routine …". */
+  PROCACCESS_DENIED: 1370,
+  READ_ONLY_TRANSACTION: 1792,
+  /** MySQL 8: "Running in read-only mode" (innodb_read_only and friends). */
+  READ_ONLY_MODE: 1836,
 } as const;
 
-/** The server's error number of a driver error, if it has one. */
+/**
+ * The server's error number of a driver error, or of the driver error that
+ * a {@link DatabaseError} of this library keeps as `cause`; `undefined`
+ * when there is none (a lost connection, a time-out).
+ */
 export function errnoOf(error: unknown): number | undefined {
-  const errno = (error as DriverError | null | undefined)?.errno;
+  const driverError = error instanceof DatabaseError ? error.cause : error;
+  const errno = (driverError as DriverError | null | undefined)?.errno;
   return typeof errno === 'number' ? errno : undefined;
 }
-const ACCESS_DENIED: ReadonlySet<number> = new Set([1044, 1045, 1142, 1143, 1227, 1370]);
+
+/** The errors that say the user lacks a privilege. */
+const ACCESS_DENIED: ReadonlySet<number> = new Set([
+  ER.DBACCESS_DENIED,
+  ER.ACCESS_DENIED,
+  ER.TABLEACCESS_DENIED,
+  ER.COLUMNACCESS_DENIED,
+  ER.SPECIFIC_ACCESS_DENIED,
+  ER.PROCACCESS_DENIED,
+]);
 
 /**
  * Turns a driver's error into this library's: {@link SchemaError} for a

@@ -1,6 +1,6 @@
 import { CommitUnknownError, NotLeaderError, QueryTimeoutError } from '../errors.js';
 import type { TenureContext } from '../tenure.js';
-import { rowsOf, type Driver, type Session } from './driver.js';
+import type { Driver, QueryResult, Session } from './driver.js';
 import { ER, errnoOf, translateError } from './errors.js';
 
 /** The lease a fenced transaction must find live, and the time limits of its own statements. */
@@ -114,8 +114,8 @@ class FencedTransaction {
     // 2. Open the transaction; lock the election row and check the lease.
     this.#open = true;
     await this.#statement('starting the fenced transaction', 'START TRANSACTION');
-    const [held] = rowsOf(await this.#statement('checking the lease', sql, [leaderName, nodeName, this.#tenure.term]));
-    if (!held) throw notLeader(this.#target, this.#tenure, '(checked in the database)');
+    const { rows } = await this.#statement('checking the lease', sql, [leaderName, nodeName, this.#tenure.term]);
+    if (rows.length === 0) throw notLeader(this.#target, this.#tenure, '(checked in the database)');
     // 3. The caller's work. When the tenure ends meanwhile, the caller is answered at once.
     const result = await this.#whileTenureLasts(fn(this.#session.raw, this.#tenure));
     // 4. Commit only while this node still leads: nothing of a tenure is sent after it ended.
@@ -163,14 +163,14 @@ class FencedTransaction {
       await this.#statement('setting idle_transaction_timeout', 'SET SESSION idle_transaction_timeout = ?', [seconds]);
       return true;
     } catch (error) {
-      if (errnoOf((error as { cause?: unknown }).cause) !== ER.UNKNOWN_SYSTEM_VARIABLE) throw error;
+      if (errnoOf(error) !== ER.UNKNOWN_SYSTEM_VARIABLE) throw error;
       withoutIdleTimeout.add(this.#driver);
       return false;
     }
   }
 
   /** One of the fence's own statements before `COMMIT`: within its time limit, and given up when the tenure ends. */
-  async #statement(what: string, sql: string, values: unknown[] = []): Promise<unknown> {
+  async #statement(what: string, sql: string, values: unknown[] = []): Promise<QueryResult> {
     try {
       return await this.#whileTenureLasts(this.#limited(what, this.#session.query(sql, values)));
     } catch (error) {

@@ -1,18 +1,19 @@
+import { DatabaseError } from '../errors.js';
 import type { HandoverLock } from '../store.js';
-import { abortable, rowsOf, type Driver, type Session } from './driver.js';
+import type { Session } from './driver.js';
+import { ER, errnoOf } from './errors.js';
+import type { StatementRunner } from './runner.js';
 import { GET_LOCK, OWNS_LOCK, RELEASE_LOCK, lockKey } from './sql.js';
-
-/** ER_NOT_SUPPORTED_YET: Galera refuses GET_LOCK ("GET_LOCK in cluster (WSREP_ON=ON)"). */
-const NOT_SUPPORTED = 1235;
 
 /**
  * The hand-over lock on MySQL/MariaDB: a named lock (`GET_LOCK`) held on a
  * connection of its own, taken from the pool for as long as the leader
  * campaigns. That connection either holds the lock (leader) or waits on it
- * (follower); its statements run one at a time.
+ * (follower); its statements run one at a time. Their errors are this
+ * library's ({@link DatabaseError}), as the store's are.
  */
 export class MysqlHandoverLock implements HandoverLock {
-  readonly #driver: Driver;
+  readonly #runner: StatementRunner;
   readonly #key: unknown[];
   #session: Session | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -20,9 +21,10 @@ export class MysqlHandoverLock implements HandoverLock {
   #available = true;
   #closed = false;
 
-  constructor(driver: Driver, tableName: string, leaderName: string) {
-    this.#driver = driver;
-    this.#key = lockKey(tableName, leaderName);
+  /** The lock of the election `leaderName` of the runner's table; its connection comes from the runner's (pooled) driver. */
+  constructor(runner: StatementRunner, leaderName: string) {
+    this.#runner = runner;
+    this.#key = lockKey(runner.tableName, leaderName);
   }
 
   get available(): boolean {
@@ -35,14 +37,15 @@ export class MysqlHandoverLock implements HandoverLock {
 
   hold(ms: number, signal: AbortSignal): Promise<void> {
     return this.#serial(signal, async (session) => {
-      if (!this.#holding) this.#holding = await this.#getLock(session, ms / 1000, signal);
+      if (!this.#holding) this.#holding = await this.#getLock(session, 'taking the hand-over lock', ms / 1000, signal);
     });
   }
 
   check(signal: AbortSignal): Promise<void> {
     return this.#serial(signal, async (session) => {
       if (!this.#holding) return;
-      const [row] = rowsOf(await abortable(session.query(OWNS_LOCK, this.#key), signal));
+      const { rows } = await this.#runner.runOn(session, 'checking the hand-over lock', OWNS_LOCK, this.#key, signal);
+      const row = rows[0];
       // Lost with its connection (wait_timeout, a proxy's idle timeout): take it again next time.
       if (Number(row?.['mine']) !== 1) this.#discard();
     });
@@ -59,7 +62,7 @@ export class MysqlHandoverLock implements HandoverLock {
 
   wait(ms: number, signal: AbortSignal): Promise<boolean> {
     return this.#serial(signal, async (session) => {
-      if (!this.#holding) this.#holding = await this.#getLock(session, ms / 1000, signal);
+      if (!this.#holding) this.#holding = await this.#getLock(session, 'waiting on the hand-over lock', ms / 1000, signal);
       return this.#holding;
     });
   }
@@ -67,7 +70,7 @@ export class MysqlHandoverLock implements HandoverLock {
   drop(signal: AbortSignal): Promise<void> {
     return this.#serial(signal, async (session) => {
       if (!this.#holding) return;
-      await abortable(session.query(RELEASE_LOCK, this.#key), signal);
+      await this.#runner.runOn(session, 'freeing the hand-over lock', RELEASE_LOCK, this.#key, signal);
       this.#holding = false;
     });
   }
@@ -78,10 +81,10 @@ export class MysqlHandoverLock implements HandoverLock {
     this.#discard();
   }
 
-  async #getLock(session: Session, seconds: number, signal: AbortSignal): Promise<boolean> {
-    const [row] = rowsOf(await abortable(session.query(GET_LOCK, [...this.#key, seconds]), signal));
-    const obtained = row?.['obtained'];
-    if (obtained === null || obtained === undefined) throw new Error('GET_LOCK returned NULL (the wait was killed)');
+  async #getLock(session: Session, what: string, seconds: number, signal: AbortSignal): Promise<boolean> {
+    const { rows } = await this.#runner.runOn(session, what, GET_LOCK, [...this.#key, seconds], signal);
+    const obtained = rows[0]?.['obtained'];
+    if (obtained === null || obtained === undefined) throw new DatabaseError(`${what} failed: GET_LOCK returned NULL (the wait was killed)`);
     return Number(obtained) === 1;
   }
 
@@ -91,13 +94,13 @@ export class MysqlHandoverLock implements HandoverLock {
       signal.throwIfAborted();
       if (this.#closed) throw new Error('the hand-over lock is closed');
       try {
-        this.#session ??= await this.#driver.connect(signal);
+        this.#session ??= await this.#runner.connect('taking a connection for the hand-over lock', signal);
         return await op(this.#session);
       } catch (error) {
         // A statement abandoned or failed leaves the session unknown: close
         // it, which frees the lock on the server too.
         this.#discard();
-        if ((error as { errno?: unknown } | null)?.errno === NOT_SUPPORTED) this.#available = false;
+        if (errnoOf(error) === ER.NOT_SUPPORTED_YET) this.#available = false;
         throw error;
       }
     };

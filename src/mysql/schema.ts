@@ -1,8 +1,10 @@
 import { SchemaError } from '../errors.js';
 import { DEFAULT_TABLE_NAME, checkTableName } from '../options.js';
-import { Driver, rowsOf, type Queryable } from './driver.js';
-import { translateError, wrongColumnsError } from './errors.js';
-import { COLUMNS, COLUMNS_OF, COLUMNS_OF_QUALIFIED, createTableSql, quoteTable } from './sql.js';
+import { describeColumns, type Column } from './columns.js';
+import { Driver, type Queryable } from './driver.js';
+import { wrongColumnsError } from './errors.js';
+import { StatementRunner } from './runner.js';
+import { COLUMNS, createTableSql, quoteTable } from './sql.js';
 
 /** Options of {@link createMysqlLeaderTable} and {@link createMysqlLeaderSql}. */
 export interface TableOptions {
@@ -40,22 +42,10 @@ export const CREATE_MYSQL_LEADER_SQL: string = createMysqlLeaderSql();
  */
 export async function createMysqlLeaderTable(db: Queryable, options: CreateTableOptions = {}): Promise<void> {
   const tableName = checkTableName(options.tableName ?? DEFAULT_TABLE_NAME);
-  const driver = new Driver(db);
+  const runner = new StatementRunner(new Driver(db), tableName);
   const signal = options.signal ?? new AbortController().signal;
-  try {
-    await driver.query(createTableSql(tableName), [], signal);
-  } catch (error) {
-    throw translateError(error, `creating the election table ${quoteTable(tableName)}`, tableName);
-  }
-  await checkSchema(driver, tableName, signal);
-}
-
-/** A column as information_schema describes it. */
-interface Column {
-  readonly name: string;
-  readonly type: string;
-  readonly fsp: number | null;
-  readonly length: number | null;
+  await runner.run(`creating the election table ${quoteTable(tableName)}`, createTableSql(tableName), [], signal);
+  await checkSchema(runner.driver, tableName, signal);
 }
 
 /** What each column must be for the protocol to be safe, and how to say it is not. */
@@ -85,25 +75,5 @@ export async function checkSchema(driver: Driver, tableName: string, signal: Abo
   const problems = COLUMNS.map((name) => REQUIRED[name](columns.find((column) => column.name === name) as Column)).filter((problem) => problem !== undefined);
   if (problems.length > 0) {
     throw new SchemaError(`the election table ${quoteTable(tableName)} has unsafe column types: ${problems.join('; ')}. Recreate it from CREATE_MYSQL_LEADER_SQL.`);
-  }
-}
-
-/** The column names of `tableName`, in order (empty when the table does not exist). */
-export async function readColumns(driver: Driver, tableName: string, signal: AbortSignal): Promise<string[]> {
-  return (await describeColumns(driver, tableName, signal)).map((column) => column.name);
-}
-
-async function describeColumns(driver: Driver, tableName: string, signal: AbortSignal): Promise<Column[]> {
-  const parts = tableName.split('.');
-  const [sql, values] = parts.length === 2 ? [COLUMNS_OF_QUALIFIED, parts] : [COLUMNS_OF, parts];
-  try {
-    return rowsOf(await driver.query(sql, values, signal)).map((row) => ({
-      name: String(row['name']).toLowerCase(),
-      type: String(row['type']).toLowerCase(),
-      fsp: row['fsp'] === null ? null : Number(row['fsp']),
-      length: row['length'] === null ? null : Number(row['length']),
-    }));
-  } catch (error) {
-    throw new SchemaError(`could not read the columns of ${quoteTable(tableName)}: ${String((error as Error).message)}`, { cause: error });
   }
 }

@@ -1,8 +1,8 @@
 import type { Lease, LeaseStore, Vacancy } from '../store.js';
-import { abortable, rowsOf, toNumber, writeResultOf, type Driver, type Row } from './driver.js';
-import { translateError } from './errors.js';
+import { abortable, toNumber, type Driver, type Row } from './driver.js';
 import { MysqlHandoverLock } from './handover-lock.js';
-import { checkSchema, readColumns } from './schema.js';
+import { StatementRunner } from './runner.js';
+import { checkSchema } from './schema.js';
 import { statements, type Statements } from './sql.js';
 
 /**
@@ -13,8 +13,7 @@ const checksInFlight = new WeakMap<object, Map<string, Promise<void>>>();
 
 /** The protocol's statements for one election, on MySQL or MariaDB. */
 export class MysqlStore implements LeaseStore {
-  readonly #driver: Driver;
-  readonly #tableName: string;
+  readonly #runner: StatementRunner;
   /** The election (the row's `leader_name`). */
   readonly name: string;
   /** The lease's length, in the unit of `INTERVAL ? MICROSECOND`. */
@@ -25,19 +24,19 @@ export class MysqlStore implements LeaseStore {
 
   /** With `handoverLock`, a pooled `driver` also gets the hand-over lock. */
   constructor(driver: Driver, tableName: string, leaderName: string, ageMs: number, handoverLock: boolean) {
-    this.#driver = driver;
-    this.#tableName = tableName;
+    this.#runner = new StatementRunner(driver, tableName);
     this.name = leaderName;
     this.#ageUs = ageMs * 1000;
     this.#sql = statements(tableName);
-    this.handoverLock = handoverLock && driver.pooled ? new MysqlHandoverLock(driver, tableName, leaderName) : undefined;
+    this.handoverLock = handoverLock && driver.pooled ? new MysqlHandoverLock(this.#runner, leaderName) : undefined;
     // A pool too small for the lock's connection as well as the election's
     // statements would starve the renewals: give the connection back, for good.
     driver.onStarved = () => this.handoverLock?.disable();
   }
 
   async read(signal: AbortSignal): Promise<Lease | undefined> {
-    const [row] = rowsOf(await this.#run('reading the election row', this.#sql.read, [this.name], signal));
+    const { rows } = await this.#runner.run('reading the election row', this.#sql.read, [this.name], signal);
+    const row = rows[0];
     return row && toLease(row);
   }
 
@@ -49,21 +48,21 @@ export class MysqlStore implements LeaseStore {
     });
     await abortable(this.#checked, signal);
     if (vacancy === 'absent') {
-      const result = writeResultOf(await this.#run('claiming the lease', this.#sql.insert, [this.name, nodeName, this.#ageUs], signal));
+      const result = await this.#runner.run('claiming the lease', this.#sql.insert, [this.name, nodeName, this.#ageUs], signal);
       return result.affectedRows === 1 ? 1 : undefined;
     }
-    const result = writeResultOf(await this.#run('claiming the lease', this.#sql.takeOver, [nodeName, this.#ageUs, this.name], signal));
+    const result = await this.#runner.run('claiming the lease', this.#sql.takeOver, [nodeName, this.#ageUs, this.name], signal);
     return result.affectedRows === 1 ? result.insertId : undefined;
   }
 
   async renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
     const values = [this.#ageUs, this.name, nodeName, term];
-    return writeResultOf(await this.#run('renewing the lease', this.#sql.renew, values, signal)).affectedRows === 1;
+    return (await this.#runner.run('renewing the lease', this.#sql.renew, values, signal)).affectedRows === 1;
   }
 
   async release(nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
     const values = [this.name, nodeName, term];
-    return writeResultOf(await this.#run('releasing the lease', this.#sql.release, values, signal)).affectedRows === 1;
+    return (await this.#runner.run('releasing the lease', this.#sql.release, values, signal)).affectedRows === 1;
   }
 
   async close(): Promise<void> {
@@ -77,23 +76,14 @@ export class MysqlStore implements LeaseStore {
    * out, so does the check for all, and each checks again at its next claim.
    */
   #checkSchema(signal: AbortSignal): Promise<void> {
-    let byTable = checksInFlight.get(this.#driver.db);
-    if (!byTable) checksInFlight.set(this.#driver.db, (byTable = new Map()));
-    const inFlight = byTable.get(this.#tableName);
+    const { driver, tableName } = this.#runner;
+    let byTable = checksInFlight.get(driver.db);
+    if (!byTable) checksInFlight.set(driver.db, (byTable = new Map()));
+    const inFlight = byTable.get(tableName);
     if (inFlight) return inFlight;
-    const check = checkSchema(this.#driver, this.#tableName, signal).finally(() => byTable.delete(this.#tableName));
-    byTable.set(this.#tableName, check);
+    const check = checkSchema(driver, tableName, signal).finally(() => byTable.delete(tableName));
+    byTable.set(tableName, check);
     return check;
-  }
-
-  async #run(what: string, sql: string, values: unknown[], signal: AbortSignal): Promise<unknown> {
-    try {
-      return await this.#driver.query(sql, values, signal);
-    } catch (error) {
-      if (signal.aborted && error === signal.reason) throw error; // the caller's own reason (a time-out).
-      const columns = isBadField(error) ? await readColumns(this.#driver, this.#tableName, signal).catch(() => undefined) : undefined;
-      throw translateError(error, what, this.#tableName, columns);
-    }
   }
 }
 
@@ -108,6 +98,3 @@ export function toLease(row: Row): Lease {
   };
 }
 
-function isBadField(error: unknown): boolean {
-  return (error as { errno?: unknown } | null)?.errno === 1054;
-}

@@ -1,13 +1,14 @@
 /**
  * Operational errors against a real server: a missing or foreign table, no
  * permission, a read-only server, an unreachable server, a table dropped
- * mid-election. Each gets a clear error, keeps the driver's error as
- * `cause`, and writes nothing.
+ * mid-election, a connection of the hand-over lock killed. Each gets a clear
+ * error, keeps the driver's error as `cause`, and writes nothing.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createPool } from 'mysql2/promise';
 import { startPrivateMariadb } from '../../src/cli/harness/private-mariadb.js';
 import {
@@ -141,6 +142,41 @@ describe('errors: the server refuses', () => {
     });
     await leader.close();
     await pool.end();
+  });
+});
+
+describe('errors: the hand-over lock', () => {
+  it('a killed wait on the hand-over lock reaches error listeners as a DatabaseError with a code, and the campaign goes on', async () => {
+    const table = 'handover';
+    await createMysqlLeaderTable(db.pool, { tableName: table });
+    const name = `handover-${++elections}`;
+    const leader = new MysqlLeader(db.newPool({ connectionLimit: 3 }), name, { ...FAST, tableName: table, nodeName: 'a' });
+    void leader.acquire();
+    await once(leader, 'elected');
+    await delay(300); // the leader now holds the hand-over lock: a GET_LOCK still running is the follower's wait.
+    const follower = new MysqlLeader(db.newPool({ connectionLimit: 3 }), name, { ...FAST, tableName: table, nodeName: 'b' });
+    let settled = false;
+    const campaign = follower.acquire().finally(() => (settled = true));
+    const emitted = once(follower, 'error') as Promise<[Error]>;
+    let waiting: number | undefined;
+    for (let i = 0; i < 100 && waiting === undefined; i++) {
+      const [found] = await db.pool.query("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT GET_LOCK(%'", [db.name]);
+      waiting = (found as { id: number }[])[0]?.id;
+      if (waiting === undefined) await delay(20);
+    }
+    assert.ok(waiting !== undefined, 'the follower waits on the hand-over lock');
+    await db.pool.query(`KILL ${Number(waiting)}`);
+    const [error] = await emitted;
+    assert.ok(error instanceof DatabaseError, `${error.name}: ${error.message}`);
+    assert.equal(error.code, 'ERR_MYSQL_LEADER_DATABASE');
+    assert.match(error.message, /^waiting on the hand-over lock failed: /);
+    assert.ok(error.cause !== undefined, "the driver's error is kept as cause");
+    assert.equal(settled, false, 'the hand-over lock only speeds things up: its errors are not fatal');
+    const tookOver = once(follower, 'elected');
+    await leader.close();
+    await tookOver;
+    await follower.close();
+    await campaign;
   });
 });
 
