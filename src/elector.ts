@@ -6,7 +6,7 @@ import { LeaderWork } from './leader-work.js';
 import type { Leader } from './leader.js';
 import type { ResolvedOptions } from './options.js';
 import { StatementTimer } from './statement-timer.js';
-import type { Lease, LeaseStore } from './store.js';
+import type { HandoverLock, Lease, LeaseStore } from './store.js';
 import type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
 
 /** This node's own tenure: it leads under `term` until `deadline` (monotonic ms) unless renewed. */
@@ -79,6 +79,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #endPause: (() => void) | undefined;
   /** The loop was nudged while between two pauses (in a statement): its next pause is skipped. */
   #nudged = false;
+  /** Whether the hand-over lock was in use when last looked at (its changes are logged). */
+  #handoverLockInUse = true;
   /** The last pause ended because the hand-over lock was obtained (the leader let go, or was gone). */
   #wokenByLock = false;
   /** After `resign()` or a refused renewal, this node does not claim the lease before this time, so another can. */
@@ -160,6 +162,16 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    */
   get signal(): AbortSignal {
     return this.#liveTenure()?.controller.signal ?? AbortSignal.abort(new NotLeaderError(`${this.nodeName} is not the leader`));
+  }
+
+  /**
+   * Whether followers can be woken through the hand-over lock now: `false`
+   * with `handoverLock: false`, on a single connection, where the server
+   * refuses `GET_LOCK`, and for a while after the pool had no connection to
+   * spare for the election (then followers poll every tick).
+   */
+  get handoverLockActive(): boolean {
+    return this.#store.handoverLock?.available === true;
   }
 
   /** Whether this node leads now (the `leading` getter; no query). */
@@ -459,7 +471,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     // The step-down timer, armed for the old deadline, re-arms itself for this one when it fires.
     tenure.deadline = deadline;
     this.#emit('renewed', { term: tenure.term, latencyMs: this.#clock.now() - sent });
-    if (this.#store.handoverLock?.available) await this.#holdHandoverLock();
+    await this.#holdHandoverLock();
     return Math.max(0, sent + tick - this.#clock.now());
   }
 
@@ -469,11 +481,27 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    * moment. On the leader's path, so bounded well within a tick.
    */
   async #holdHandoverLock(): Promise<void> {
-    const lock = this.#store.handoverLock;
-    if (!lock?.available) return;
+    const lock = this.#usableHandoverLock();
+    if (!lock) return;
     if (lock.holding) await this.#handoverLockStatement('checking the hand-over lock', (signal) => lock.check(signal));
     const wait = Math.min(HOLD_WAIT, this.#options.tick / 4);
     if (!lock.holding) await this.#handoverLockStatement('taking the hand-over lock', (signal) => lock.hold(wait, signal));
+  }
+
+  /**
+   * The store's hand-over lock if it is in use now. Logs when it goes off
+   * (the server refused it, or the pool starved: followers then poll every
+   * tick) and when it comes back.
+   */
+  #usableHandoverLock(): HandoverLock | undefined {
+    const lock = this.#store.handoverLock;
+    const usable = lock?.available === true;
+    if (lock && usable !== this.#handoverLockInUse) {
+      this.#handoverLockInUse = usable;
+      if (usable) this.#log('info', 'hand-over lock taken back: followers wake at a release again', {});
+      else this.#log('warn', 'hand-over lock off (refused by the server, or its connection given back to a starved pool): followers poll every tick until it is back', {});
+    }
+    return usable ? lock : undefined;
   }
 
   /** Frees the hand-over lock, waking the first waiting follower. */
@@ -566,8 +594,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       };
       const timer = this.#clock.setTimeout(done, ms);
       this.#endPause = done; // by #nudge(): resign(), the hand-over lock, and `stop` aborting (see #run).
-      const handoverLock = this.#store.handoverLock;
-      if (lock && handoverLock?.available && ms > 0) {
+      const handoverLock = lock && ms > 0 ? this.#usableHandoverLock() : undefined;
+      if (handoverLock) {
         // The wait may outlive the pause (a server that rounds its timeout):
         // it is then left to finish, within a statement's time limit.
         const limit = ms + this.#options.queryTimeout;

@@ -56,6 +56,13 @@ export const GAUGES: readonly Gauge[] = [
     help: 'Seconds since this node last renewed or took the lease (absent until its first election).',
     read: (series, now) => (series.lastRenewAt === undefined ? undefined : (now - series.lastRenewAt) / 1000),
   },
+  {
+    name: 'handover_lock_active',
+    otelName: 'handover_lock_active',
+    unit: '1',
+    help: 'Whether followers are woken through the hand-over lock (1) or poll every tick (0): off where GET_LOCK is refused, and for a while after the pool starved.',
+    read: (series) => (series.leader.handoverLockActive === undefined ? undefined : series.leader.handoverLockActive ? 1 : 0),
+  },
 ];
 
 /** Changes of leadership, by reason. */

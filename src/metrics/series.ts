@@ -16,6 +16,8 @@ export interface TrackedLeader {
   readonly leading: boolean;
   /** Read at each scrape for the lease-remaining gauge, in ms. */
   readonly remainingMs: number;
+  /** Read at each scrape for the hand-over-lock gauge (absent when the leader does not say). */
+  readonly handoverLockActive?: boolean;
   /** Subscribes to `elected`, `revoked`, `renewed` and `error`. */
   on<K extends keyof LeaderEvents>(event: K, listener: (...args: LeaderEvents[K]) => void): unknown;
   /** Unsubscribes (`untrack`, `close`). */

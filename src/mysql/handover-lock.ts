@@ -1,9 +1,13 @@
+import { performance } from 'node:perf_hooks';
 import { DatabaseError } from '../errors.js';
 import type { HandoverLock } from '../store.js';
 import type { Session } from './driver.js';
 import { ER, errnoOf } from './errors.js';
 import type { StatementRunner } from './runner.js';
 import { GET_LOCK, OWNS_LOCK, RELEASE_LOCK, lockKey } from './sql.js';
+
+/** The longest back-off after starvations in a row, in lease lengths. */
+const MAX_BACKOFF = 8;
 
 /**
  * The hand-over lock on MySQL/MariaDB: a named lock (`GET_LOCK`) held on a
@@ -15,20 +19,33 @@ import { GET_LOCK, OWNS_LOCK, RELEASE_LOCK, lockKey } from './sql.js';
 export class MysqlHandoverLock implements HandoverLock {
   readonly #runner: StatementRunner;
   readonly #key: unknown[];
+  /** The first back-off after a starvation: a lease's length (ms). */
+  readonly #baseBackoff: number;
   #session: Session | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #holding = false;
-  #available = true;
+  /** The server refused `GET_LOCK` (Galera): off for good. */
+  #unsupported = false;
   #closed = false;
+  /** Given back after the pool starved: off until this instant (`performance.now()`). */
+  #suspendedUntil = 0;
+  /** The last back-off, doubled when the pool starves again soon after the lock came back. */
+  #backoff = 0;
 
-  /** The lock of the election `leaderName` of the runner's table; its connection comes from the runner's (pooled) driver. */
-  constructor(runner: StatementRunner, leaderName: string) {
+  /**
+   * The lock of the election `leaderName` of the runner's table; its
+   * connection comes from the runner's (pooled) driver. After a starvation
+   * it stays off for `ageMs`, then twice as long each time the pool starves
+   * again within `ageMs` of its return, at most {@link MAX_BACKOFF} times `ageMs`.
+   */
+  constructor(runner: StatementRunner, leaderName: string, ageMs: number) {
     this.#runner = runner;
     this.#key = lockKey(runner.tableName, leaderName);
+    this.#baseBackoff = ageMs;
   }
 
   get available(): boolean {
-    return this.#available && !this.#closed;
+    return !this.#unsupported && !this.#closed && performance.now() >= this.#suspendedUntil;
   }
 
   get holding(): boolean {
@@ -52,11 +69,16 @@ export class MysqlHandoverLock implements HandoverLock {
   }
 
   /**
-   * Turns the lock off for good: the pool had no connection to spare for a
-   * statement of the election, and this one is held by the lock.
+   * Gives the lock's connection back to the pool for a while: the pool had
+   * no connection to spare for a statement of the election (too small, or
+   * every connection stuck on a stalled server). The lock is used again
+   * once the back-off has passed; a starvation soon after that doubles it.
    */
-  disable(): void {
-    this.#available = false;
+  suspend(): void {
+    const now = performance.now();
+    const again = this.#backoff > 0 && now - this.#suspendedUntil < this.#baseBackoff;
+    this.#backoff = again ? Math.min(2 * this.#backoff, MAX_BACKOFF * this.#baseBackoff) : this.#baseBackoff;
+    this.#suspendedUntil = now + this.#backoff;
     this.#discard();
   }
 
@@ -100,7 +122,7 @@ export class MysqlHandoverLock implements HandoverLock {
         // A statement abandoned or failed leaves the session unknown: close
         // it, which frees the lock on the server too.
         this.#discard();
-        if (errnoOf(error) === ER.NOT_SUPPORTED_YET) this.#available = false;
+        if (errnoOf(error) === ER.NOT_SUPPORTED_YET) this.#unsupported = true;
         throw error;
       }
     };

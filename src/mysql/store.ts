@@ -28,10 +28,11 @@ export class MysqlStore implements LeaseStore {
     this.name = leaderName;
     this.#ageUs = ageMs * 1000;
     this.#sql = statements(tableName);
-    this.handoverLock = handoverLock && driver.pooled ? new MysqlHandoverLock(this.#runner, leaderName) : undefined;
-    // A pool too small for the lock's connection as well as the election's
-    // statements would starve the renewals: give the connection back, for good.
-    driver.onStarved = () => this.handoverLock?.disable();
+    this.handoverLock = handoverLock && driver.pooled ? new MysqlHandoverLock(this.#runner, leaderName, ageMs) : undefined;
+    // A pool with no connection to spare for the election's statements (too
+    // small, or stuck on a stalled server) would starve the renewals: give
+    // the lock's connection back for a while (see MysqlHandoverLock.suspend).
+    driver.onStarved = () => this.handoverLock?.suspend();
   }
 
   async read(signal: AbortSignal): Promise<Lease | undefined> {

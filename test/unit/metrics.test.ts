@@ -24,6 +24,7 @@ import { sampleValue } from '../support/prometheus.js';
 class StandInLeader extends EventEmitter<LeaderEvents> {
   leading = false;
   remainingMs = 0;
+  handoverLockActive = true;
   term: number | undefined;
   readonly options = { age: 1000 };
   constructor(
@@ -70,10 +71,14 @@ describe('metrics: Prometheus text', () => {
       ['transitions_total', 'counter'],
       ['renew_duration_seconds', 'histogram'],
       ['errors_total', 'counter'],
+      ['handover_lock_active', 'gauge'],
     ]) {
       assert.match(text, new RegExp(`^# HELP mysql_leader_${name} .+\n# TYPE mysql_leader_${name} ${type}$`, 'm'));
     }
     assert.equal(sampleValue(text, 'mysql_leader_is_leader', labels), 0);
+    assert.equal(sampleValue(text, 'mysql_leader_handover_lock_active', labels), 1);
+    leader.handoverLockActive = false; // given back to a starved pool
+    assert.equal(sampleValue(metrics.metrics(), 'mysql_leader_handover_lock_active', labels), 0);
     assert.equal(sampleValue(text, 'mysql_leader_transitions_total', { ...labels, reason: 'elected' }), 1);
     assert.equal(sampleValue(text, 'mysql_leader_transitions_total', { ...labels, reason: 'error' }), 1);
     assert.equal(sampleValue(text, 'mysql_leader_transitions_total', { ...labels, reason: 'lost' }), 0, 'every reason starts at 0');
@@ -170,6 +175,7 @@ describe('metrics: prom-client and OpenTelemetry', () => {
       created.map((c) => c.config.name).sort(),
       [
         'mysql_leader_errors_total',
+        'mysql_leader_handover_lock_active',
         'mysql_leader_is_leader',
         'mysql_leader_lease_remaining_seconds',
         'mysql_leader_renew_duration_seconds',
@@ -177,7 +183,7 @@ describe('metrics: prom-client and OpenTelemetry', () => {
         'mysql_leader_transitions_total',
       ],
     );
-    assert.equal(registered.length, 6);
+    assert.equal(registered.length, 7);
     assert.ok(created.every((c) => c.config.registers?.length === 0), 'not in the global registry');
     const leader = new StandInLeader();
     metrics.track(leader);
