@@ -62,7 +62,7 @@ export async function check(context: BenchContext): Promise<ScenarioResult> {
         { label: '`await isLeader()`, per call', unit: 'ns', value: isLeaderNs, target: '< 1000 ns', met: isLeaderNs < 1000 },
         { label: 'checks that answered true', unit: `of ${2 * calls}`, value: yes, target: 'all', met: yes === 2 * calls },
         {
-          label: `SELECTs on the server during ${(2 * calls / 1e6).toFixed(1)} M checks (Com_select)`,
+          label: `SELECTs on the server during ${((2 * calls) / 1e6).toFixed(1)} M checks (Com_select)`,
           unit: 'statements',
           value: serverSent.Com_select,
           target: '0',

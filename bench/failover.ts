@@ -91,7 +91,13 @@ export async function failover(context: BenchContext): Promise<ScenarioResult> {
     measures: [
       { label: 'kill → elected in another process', unit: 'ms', value: raw, target: `p99 ≤ ${age + 100} ms (age + 100)`, met: raw.p99 <= age + 100 },
       { label: 'kill → elected, minus age', unit: 'ms', value: minusAge, target: 'p99 ≤ 100 ms', met: minusAge.p99 <= 100 },
-      { label: "lease end (last renewal's send + age) → elected", unit: 'ms', value: late, target: 'p99 ≤ 100 ms, min ≥ 0', met: late.p99 <= 100 && late.min >= 0 },
+      {
+        label: "lease end (last renewal's send + age) → elected",
+        unit: 'ms',
+        value: late,
+        target: 'p99 ≤ 100 ms, min ≥ 0',
+        met: late.p99 <= 100 && late.min >= 0,
+      },
       { label: 'one leader at a time (reported tenures)', unit: '', value: violation ? 1 : 0, target: '0 overlaps', met: violation === undefined },
       { label: 'database errors reported', unit: '', value: errors },
     ],

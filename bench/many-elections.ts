@@ -34,7 +34,22 @@ const CONNECTIONS = 10;
 /** Compiles the child program and what it imports to plain JavaScript; returns its path. */
 function compileChild(): string {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const flags = ['--outDir', OUT, '--rootDir', ROOT, '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--types', 'node', '--skipLibCheck', '--noCheck'];
+  const flags = [
+    '--outDir',
+    OUT,
+    '--rootDir',
+    ROOT,
+    '--module',
+    'NodeNext',
+    '--moduleResolution',
+    'NodeNext',
+    '--target',
+    'ES2022',
+    '--types',
+    'node',
+    '--skipLibCheck',
+    '--noCheck',
+  ];
   const result = spawnSync(process.execPath, [tsc, ...flags, SOURCE], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`compiling ${SOURCE} failed: ${result.error?.message ?? result.stdout + result.stderr}`);
   return join(OUT, 'bench', 'many-elections-process.js');
@@ -83,12 +98,24 @@ export async function manyElections(context: BenchContext): Promise<ScenarioResu
       { label: 'RSS of the process (max over the window)', unit: 'MB', value: library.rssMb.max, target: '< 100 MB', met: library.rssMb.max < 100 },
       { label: 'RSS before the pool and elections existed', unit: 'MB', value: library.baselineRssMb },
       { label: 'JS heap used at the end (garbage included)', unit: 'MB', value: library.heapUsedMb },
-      { label: 'renewals', unit: '/s', value: library.renewalsPerSecond, target: `≈ ${renewalTarget} (1 per election per tick)`, met: library.renewalsPerSecond >= 0.95 * renewalTarget },
+      {
+        label: 'renewals',
+        unit: '/s',
+        value: library.renewalsPerSecond,
+        target: `≈ ${renewalTarget} (1 per election per tick)`,
+        met: library.renewalsPerSecond >= 0.95 * renewalTarget,
+      },
       { label: 'renewal latency (pool wait included)', unit: 'ms', value: library.renewalLatencyMs },
       { label: 'event-loop delay p99', unit: 'ms', value: library.eventLoopDelayMs.p99 },
       { label: `all ${COUNT} elected after start`, unit: 'ms', value: library.startedMs },
       { label: 'leading at the end of the window', unit: `of ${COUNT}`, value: library.leadingAtEnd, target: `${COUNT}`, met: library.leadingAtEnd === COUNT },
-      { label: 'tenures lost and database errors during the window', unit: '', value: library.revoked + library.errors, target: '0', met: library.revoked + library.errors === 0 },
+      {
+        label: 'tenures lost and database errors during the window',
+        unit: '',
+        value: library.revoked + library.errors,
+        target: '0',
+        met: library.revoked + library.errors === 0,
+      },
       { label: 'database errors while starting (timed out in the pool queue)', unit: '', value: library.startErrors },
       { label: 'floor, same UPDATEs with mysql2 alone: CPU', unit: '% of one core', value: driver.cpuPercent },
       { label: 'floor, same UPDATEs with mysql2 alone: RSS max', unit: 'MB', value: driver.rssMb.max },

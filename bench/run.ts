@@ -106,7 +106,13 @@ try {
   const report = {
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
-    machine: { cpu: cpu[0]?.model, cores: cpu.length, memoryMb: Math.round(totalmem() / 2 ** 20), os: `${process.platform} ${release()}`, node: process.version },
+    machine: {
+      cpu: cpu[0]?.model,
+      cores: cpu.length,
+      memoryMb: Math.round(totalmem() / 2 ** 20),
+      os: `${process.platform} ${release()}`,
+      node: process.version,
+    },
     server: `MariaDB ${versionRow.version}, private, loopback`,
     settings: { age: AGE, tick: TICK, quick: values.quick, scenarios: only },
     results,

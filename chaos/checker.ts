@@ -110,9 +110,7 @@ export function tenuresOfRun(reports: readonly ChaosReport[], ended: number): Te
     if (own) own.push(report);
     else processes.set(key, [report]);
   }
-  return [...processes.values()]
-    .flatMap((own) => tenuresOf(own, own.find((r) => r.event === 'exited')?.mono ?? ended))
-    .sort((a, b) => a.start - b.start);
+  return [...processes.values()].flatMap((own) => tenuresOf(own, own.find((r) => r.event === 'exited')?.mono ?? ended)).sort((a, b) => a.start - b.start);
 }
 
 /** The fenced writes in the reports, by participant and sequence number. */
@@ -163,7 +161,14 @@ export function findTermDisorder(tenures: readonly Tenure[]): Violation[] {
   return sorted.flatMap((current, i) => {
     const previous = sorted[i - 1];
     if (!previous || current.term > previous.term) return [];
-    return [{ kind: 'term-order', at: current.start, nodes: [previous.node, current.node], message: `terms do not grow: ${describe(previous)}, then ${describe(current)}` }];
+    return [
+      {
+        kind: 'term-order',
+        at: current.start,
+        nodes: [previous.node, current.node],
+        message: `terms do not grow: ${describe(previous)}, then ${describe(current)}`,
+      },
+    ];
   });
 }
 
@@ -192,7 +197,8 @@ export function checkRows(rows: readonly LogRow[], writes: readonly Write[], ten
     count.set(k, (count.get(k) ?? 0) + 1);
     const write = writeOf.get(k);
     const name = `row (term ${row.term}, ${row.participant}, seq ${row.seq})`;
-    const violation = (kind: ViolationKind, at: number, problem: string): void => void violations.push({ kind, at, nodes: [row.participant], message: `${name}: ${problem}` });
+    const violation = (kind: ViolationKind, at: number, problem: string): void =>
+      void violations.push({ kind, at, nodes: [row.participant], message: `${name}: ${problem}` });
     if (!write) {
       violation('phantom-write', tenures.find((t) => t.term === row.term)?.start ?? 0, 'no such write was attempted');
       continue;
@@ -219,7 +225,12 @@ export function checkRows(rows: readonly LogRow[], writes: readonly Write[], ten
   }
   for (const write of writes) {
     if (write.outcome === 'acked' && !count.has(key(write.node, write.seq))) {
-      violations.push({ kind: 'lost-write', at: write.inserted ?? write.begun, nodes: [write.node], message: `${write.node} seq ${write.seq} (term ${write.term}) was acknowledged but is not in the table` });
+      violations.push({
+        kind: 'lost-write',
+        at: write.inserted ?? write.begun,
+        nodes: [write.node],
+        message: `${write.node} seq ${write.seq} (term ${write.term}) was acknowledged but is not in the table`,
+      });
     }
   }
   return violations;

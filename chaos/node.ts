@@ -66,7 +66,8 @@ export class ChaosNode {
     this.#child = child;
     this.#ending = false;
     const run = this.#run;
-    const harnessReport = (fields: { event: string; [key: string]: unknown }): void => this.#receive({ node: this.name, run, mono: sharedNow(), wall: Date.now(), ...fields });
+    const harnessReport = (fields: { event: string; [key: string]: unknown }): void =>
+      this.#receive({ node: this.name, run, mono: sharedNow(), wall: Date.now(), ...fields });
     createInterface({ input: child.stdout }).on('line', (line) => this.#receive(JSON.parse(line) as ChaosReport));
     createInterface({ input: child.stderr }).on('line', (text) => harnessReport({ event: 'stderr', text }));
     // 'close' comes after the last line of stdout and stderr: every report of this run has been read.

@@ -95,7 +95,8 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
     if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new UsageError(`--faults: unknown kind "${kind}"; the kinds are ${FAULT_KINDS.join(', ')}`);
   }
   const length = duration(flag('duration'));
-  if (length < settleTime(age, tick) + 5_000) throw new UsageError(`--duration must leave at least 5 s of faults before the last ${settleTime(age, tick)} ms; received ${length} ms`);
+  if (length < settleTime(age, tick) + 5_000)
+    throw new UsageError(`--duration must leave at least 5 s of faults before the last ${settleTime(age, tick)} ms; received ${length} ms`);
   return {
     duration: length,
     participants,

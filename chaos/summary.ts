@@ -84,7 +84,13 @@ export function formatSummary(summary: Summary): string[] {
     `  recovery:    p50 ${ms(recovery.p50Ms)}, p99 ${ms(recovery.p99Ms)}, max ${ms(recovery.maxMs)}; ${recovery.withinBound} of ${recovery.count} within bound`,
     `  tenures:     ${summary.tenures}, last term ${summary.lastTerm ?? '–'}`,
     `  writes:      ${writes.attempted} attempted, ${writes.acked} acknowledged, ${writes.rejected} refused, ${writes.unknown} unknown; ${writes.rows} rows`,
-    `  violations:  ${summary.violations}${summary.violations > 0 ? ` (${Object.entries(summary.violationsByKind).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`,
+    `  violations:  ${summary.violations}${
+      summary.violations > 0
+        ? ` (${Object.entries(summary.violationsByKind)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(', ')})`
+        : ''
+    }`,
     ...summary.details.slice(0, 20).map((d) => `    ${(d.atMs / 1000).toFixed(2)}s ${d.kind}: ${d.message}`),
     ...(summary.details.length > 20 ? [`    … and ${summary.details.length - 20} more in summary.json`] : []),
   ];

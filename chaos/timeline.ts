@@ -63,7 +63,10 @@ export function timeline(log: RunLog, verdict: Verdict): string {
     const w = Math.max(1, x(tenure.end) - x0);
     const y = laneTop(tenure.node) + (LANE - BAR) / 2 + 4;
     const tip = `${tenure.node} led, term ${tenure.term}: ${at(tenure.start)}–${at(tenure.end)}`;
-    const label = w > 8 * String(tenure.term).length ? `<text x="${f(x0 + w / 2)}" y="${y + BAR - 3}" font-size="9" fill="#ffffff" text-anchor="middle">${tenure.term}</text>` : '';
+    const label =
+      w > 8 * String(tenure.term).length
+        ? `<text x="${f(x0 + w / 2)}" y="${y + BAR - 3}" font-size="9" fill="#ffffff" text-anchor="middle">${tenure.term}</text>`
+        : '';
     parts.push(`<g><title>${escape(tip)}</title><rect x="${f(x0)}" y="${y}" width="${f(w)}" height="${BAR}" fill="${termColour(tenure.term)}"/>${label}</g>`);
   }
 
@@ -94,7 +97,9 @@ export function timeline(log: RunLog, verdict: Verdict): string {
     parts.push(`<text x="${lx + 16}" y="${ly + 1}" font-size="11">${kind}</text>`);
     lx += 26 + kind.length * 7;
   }
-  parts.push(`<text x="${LEFT}" y="${ly + 18}" font-size="11">bars: tenures as each participant believed them, coloured and numbered by term; shaded: faults; red: a violation</text>`);
+  parts.push(
+    `<text x="${LEFT}" y="${ly + 18}" font-size="11">bars: tenures as each participant believed them, coloured and numbered by term; shaded: faults; red: a violation</text>`,
+  );
 
   const height = bottom + AXIS + LEGEND;
   return [

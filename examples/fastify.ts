@@ -49,14 +49,16 @@ export const leaderPlugin = fp<LeaderPluginOptions>(
 );
 
 const app = Fastify();
-await app.register(leaderPlugin, { url: process.env['MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306/test', leaderName: 'fastify-jobs', leader: { age: 10_000, tick: 2_000 } });
+await app.register(leaderPlugin, {
+  url: process.env['MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306/test',
+  leaderName: 'fastify-jobs',
+  leader: { age: 10_000, tick: 2_000 },
+});
 app.get('/healthz', async (_request, reply) => {
   const status = app.leaderHealth.check();
   return reply.code(status.healthy ? 200 : 503).send(status);
 });
-app.get('/leader', async (_request, reply) =>
-  app.leader.leading ? reply.send(`leading, term ${app.leader.term}\n`) : reply.code(503).send('following\n'),
-);
+app.get('/leader', async (_request, reply) => (app.leader.leading ? reply.send(`leading, term ${app.leader.term}\n`) : reply.code(503).send('following\n')));
 const address = await app.listen({ port: Number(process.env['PORT'] ?? 8080), host: '127.0.0.1' });
 console.log(`listening on ${address}`);
 process.once('SIGTERM', () => {

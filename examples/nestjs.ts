@@ -7,16 +7,9 @@
 // Dependencies are injected with explicit tokens (@Inject), so this file also
 // runs without `emitDecoratorMetadata` (tsx and esbuild do not emit it).
 import 'reflect-metadata';
-import {
-  Controller,
-  Get,
-  Inject,
-  Injectable,
-  Module,
-  type DynamicModule,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Controller, Get, Inject, Injectable, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule, type HealthCheckResult } from '@nestjs/terminus';
 import { createPool, type Pool } from 'mysql2/promise';
@@ -109,14 +102,21 @@ class HealthController {
 }
 
 @Module({
-  imports: [TerminusModule, LeaderModule.forRoot({ url: process.env['MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306/test', leaderName: 'nest-jobs', leader: { age: 10_000, tick: 2_000 } })],
+  imports: [
+    TerminusModule,
+    LeaderModule.forRoot({
+      url: process.env['MYSQL_URL'] ?? 'mysql://root@127.0.0.1:3306/test',
+      leaderName: 'nest-jobs',
+      leader: { age: 10_000, tick: 2_000 },
+    }),
+  ],
   controllers: [HealthController],
 })
 class AppModule {}
 
 const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
 await app.listen(Number(process.env['PORT'] ?? 8080), '127.0.0.1');
-console.log(`listening on http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`);
+console.log(`listening on http://127.0.0.1:${((app.getHttpServer() as Server).address() as AddressInfo).port}`);
 process.once('SIGTERM', () => {
   void app.close().then(() => console.log('closed')); // runs onApplicationShutdown: the leader hands over
 });

@@ -308,11 +308,11 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       { once: true },
     );
     this.#nudged = false; // a nudge meant for an earlier campaign.
-    let failure: unknown;
+    let failure: { error: unknown } | undefined; // boxed: whatever the loop threw is rethrown, `undefined` too.
     try {
       await this.#loop(stop);
     } catch (error) {
-      failure = error;
+      failure = { error };
       this.#endTenure(this.#tenure, 'error', error);
     }
     await this.#work.drain(); // also the work of a tenure that ended earlier (lost, expired).
@@ -324,7 +324,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       this.#settleResign(error);
     }
     await this.#dropHandoverLock();
-    if (failure !== undefined) throw failure;
+    if (failure) throw failure.error;
   }
 
   async #loop(stop: AbortSignal): Promise<void> {
@@ -499,7 +499,12 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (lock && usable !== this.#handoverLockInUse) {
       this.#handoverLockInUse = usable;
       if (usable) this.#log('info', 'hand-over lock taken back: followers wake at a release again', {});
-      else this.#log('warn', 'hand-over lock off (refused by the server, or its connection given back to a starved pool): followers poll every tick until it is back', {});
+      else
+        this.#log(
+          'warn',
+          'hand-over lock off (refused by the server, or its connection given back to a starved pool): followers poll every tick until it is back',
+          {},
+        );
     }
     return usable ? lock : undefined;
   }
@@ -599,19 +604,21 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         // The wait may outlive the pause (a server that rounds its timeout):
         // it is then left to finish, within a statement's time limit.
         const limit = ms + this.#options.queryTimeout;
-        this.#statements.run('waiting on the hand-over lock', (signal) => handoverLock.wait(ms, signal), limit, stop).then(
-          (obtained) => {
-            if (!obtained) return;
-            // The leader let go. If this pause has already ended on its
-            // timer, end whichever pause is current: a follower must never
-            // sit on the lock while others wait on it.
-            this.#wokenByLock = true;
-            this.#nudge();
-          },
-          (error: unknown) => {
-            if (!stop.aborted) this.#emit('error', toError(error));
-          },
-        );
+        this.#statements
+          .run('waiting on the hand-over lock', (signal) => handoverLock.wait(ms, signal), limit, stop)
+          .then(
+            (obtained) => {
+              if (!obtained) return;
+              // The leader let go. If this pause has already ended on its
+              // timer, end whichever pause is current: a follower must never
+              // sit on the lock while others wait on it.
+              this.#wokenByLock = true;
+              this.#nudge();
+            },
+            (error: unknown) => {
+              if (!stop.aborted) this.#emit('error', toError(error));
+            },
+          );
       }
     });
   }

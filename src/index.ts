@@ -7,13 +7,7 @@ export { MysqlLeader, type ConnectionOf, type FenceOptions } from './mysql-leade
 export type { Logger, MysqlLeaderOptions, OptionName, ResolvedOptions } from './options.js';
 export type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
 export { abortOnError, continueOnError, type OnError } from './on-error.js';
-export {
-  CREATE_MYSQL_LEADER_SQL,
-  createMysqlLeaderSql,
-  createMysqlLeaderTable,
-  type CreateTableOptions,
-  type TableOptions,
-} from './mysql/schema.js';
+export { CREATE_MYSQL_LEADER_SQL, createMysqlLeaderSql, createMysqlLeaderTable, type CreateTableOptions, type TableOptions } from './mysql/schema.js';
 export type { Queryable } from './mysql/driver.js';
 export type { Lease } from './store.js';
 export type { ElectedEvent, LeaderChangeEvent, LeaderEvents, LeaderInfo, RenewedEvent, RevokedEvent, TaskErrorEvent } from './events.js';

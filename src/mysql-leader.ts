@@ -98,9 +98,19 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
       const driver = options.db === undefined ? this.#driver : this.#driverFor(options.db);
       if (!driver.pooled && (options.db === undefined || options.db === this.#driver.db)) {
         // On the leader's only connection, its renewals would run inside the transaction (and be rolled back with it).
-        throw new OptionTypeError(['options.db'], 'withLeadership() on a MysqlLeader built on a single connection needs options.db: a pool, or another connection');
+        throw new OptionTypeError(
+          ['options.db'],
+          'withLeadership() on a MysqlLeader built on a single connection needs options.db: a pool, or another connection',
+        );
       }
-      const target = { tableName: this.options.tableName, leaderName: this.leaderName, nodeName: this.nodeName, sql: this.#fenceSql, ageMs: this.options.age, statementMs: this.options.queryTimeout };
+      const target = {
+        tableName: this.options.tableName,
+        leaderName: this.leaderName,
+        nodeName: this.nodeName,
+        sql: this.#fenceSql,
+        ageMs: this.options.age,
+        statementMs: this.options.queryTimeout,
+      };
       return runFenced(driver, target, tenure, () => this.term === tenure.term, fn as (connection: unknown, tenure: TenureContext) => Promise<T>);
     });
   }

@@ -17,9 +17,10 @@ const timer = setInterval(() => {
   if (leader.leading) sendReport(leader.signal).catch(console.error); // only on the leader
 }, 1_000);
 
-process.once('SIGTERM', async () => {
+async function shutdown(): Promise<void> {
   clearInterval(timer);
   await leader.close(); // steps down and hands over at once
   await campaign;
   await pool.end();
-});
+}
+process.once('SIGTERM', () => void shutdown());

@@ -63,6 +63,7 @@ export function electionArgument(input: CommandInput, required: boolean): string
   const [name, extra] = input.positionals;
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
   if (name === undefined && required) throw new UsageError('missing the election NAME');
-  if (name !== undefined && (name.length === 0 || [...name].length > 255)) throw new UsageError(`the election NAME must be 1 to 255 characters long, received ${[...name].length}`);
+  if (name !== undefined && (name.length === 0 || [...name].length > 255))
+    throw new UsageError(`the election NAME must be 1 to 255 characters long, received ${[...name].length}`);
   return name;
 }

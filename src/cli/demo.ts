@@ -92,7 +92,9 @@ async function runDemo(options: DemoOptions): Promise<number> {
       }
     };
     for (let i = 1; i <= options.participants; i++) {
-      const node: ParticipantProcess = new ParticipantProcess({ url, leaderName: election, nodeName: `node-${i}`, age, tick }, {}, (report) => show(node, report));
+      const node: ParticipantProcess = new ParticipantProcess({ url, leaderName: election, nodeName: `node-${i}`, age, tick }, {}, (report) =>
+        show(node, report),
+      );
       nodes.push(node);
       node.start();
     }

@@ -69,7 +69,12 @@ function parse(command: Command, args: string[]): CommandInput {
   const dash = command.takesCommand ? args.indexOf('--') : -1;
   const own = dash === -1 ? args : args.slice(0, dash);
   try {
-    const { values, positionals } = parseArgs({ args: own, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args: own,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
     return { values, positionals, command: dash === -1 ? [] : args.slice(dash + 1) };
   } catch (error) {
     // parseArgs explains unknown flags and missing values well; keep its first sentence.

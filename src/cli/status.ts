@@ -48,7 +48,14 @@ function table(elections: readonly ElectionJson[]): string {
     ...elections.map((e) => [e.name, e.state, e.node ?? '-', e.term === null ? '-' : String(e.term), expires(e.expiresInMs), e.acquiredAt ?? '-']),
   ];
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function expires(ms: number | null): string {

@@ -16,7 +16,7 @@ export function redact(url: string): string {
 /** Removes every occurrence of the URL's password from `text` (driver messages can quote it). */
 export function scrub(text: string, url: string | undefined): string {
   if (!url) return text;
-  let password = '';
+  let password: string;
   try {
     password = decodeURIComponent(new URL(url).password);
   } catch {

@@ -72,7 +72,8 @@ Database errors after the first read are printed and retried.`,
 };
 
 function describe(election: ElectionJson): string {
-  if (election.state === 'held') return `${election.name}: ${election.leader} leads (term ${election.term}, lease expires in ${duration(election.expiresInMs ?? 0)})`;
+  if (election.state === 'held')
+    return `${election.name}: ${election.leader} leads (term ${election.term}, lease expires in ${duration(election.expiresInMs ?? 0)})`;
   if (election.state === 'expired') return `${election.name}: no leader (the lease of ${election.node}, term ${election.term}, has ended)`;
   return `${election.name}: no leader (never elected)`;
 }

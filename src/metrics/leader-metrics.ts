@@ -73,7 +73,10 @@ export class LeaderMetrics {
   constructor(options: LeaderMetricsOptions = {}) {
     const prefix = options.prefix ?? 'mysql_leader';
     if (typeof prefix !== 'string' || !METRIC_NAME.test(prefix)) {
-      throw new OptionTypeError(['options.prefix'], `options.prefix must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), received ${JSON.stringify(prefix)}`);
+      throw new OptionTypeError(
+        ['options.prefix'],
+        `options.prefix must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), received ${JSON.stringify(prefix)}`,
+      );
     }
     this.#prefix = prefix;
     this.#bounds = checkBuckets(options.renewBuckets ?? DEFAULT_BUCKETS);
@@ -151,10 +154,13 @@ export class LeaderMetrics {
 
 function checkBuckets(buckets: readonly number[]): readonly number[] {
   if (!Array.isArray(buckets) || buckets.length === 0 || !buckets.every((b) => typeof b === 'number' && Number.isFinite(b) && b > 0)) {
-    throw new OptionTypeError(['options.renewBuckets'], `options.renewBuckets must be a non-empty array of positive finite numbers (seconds), received ${JSON.stringify(buckets)}`);
+    throw new OptionTypeError(
+      ['options.renewBuckets'],
+      `options.renewBuckets must be a non-empty array of positive finite numbers (seconds), received ${JSON.stringify(buckets)}`,
+    );
   }
   if (buckets.some((b, i) => i > 0 && b <= (buckets[i - 1] as number))) {
     throw new OptionRangeError(['options.renewBuckets'], `options.renewBuckets must be in ascending order, received ${JSON.stringify(buckets)}`);
   }
-  return Object.freeze([...buckets]);
+  return Object.freeze(buckets.slice() as number[]); // Array.isArray() above narrowed `buckets` to any[]
 }

@@ -337,7 +337,7 @@ function isHeader(value: unknown): value is { affectedRows: unknown; insertId?: 
 
 /** BIGINT arrives as a number (mysql2), a string (mysql2 `bigNumberStrings`) or a bigint (mariadb). */
 export function toNumber(value: unknown): number {
-  const number = typeof value === 'number' ? value : Number(value as string | bigint);
+  const number = typeof value === 'number' ? value : Number(value);
   if (!Number.isFinite(number)) throw new TypeError(`expected a number from the database, received ${String(value)}`);
   return number;
 }

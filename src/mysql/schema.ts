@@ -59,8 +59,10 @@ const REQUIRED: Readonly<Record<(typeof COLUMNS)[number], (column: Column) => st
   // deadline; TIMESTAMP would depend on each session's time_zone.
   expires_at: (c) => datetime(c),
 };
-const text = (c: Column): string | undefined => ((c.type === 'varchar' || c.type === 'char') && (c.length ?? 0) >= 255 ? undefined : `${c.name} is ${c.type}(${c.length}), not VARCHAR(255)`);
-const datetime = (c: Column): string | undefined => (c.type === 'datetime' && c.fsp === 6 ? undefined : `${c.name} is ${c.type}(${c.fsp ?? ''}), not DATETIME(6)`);
+const text = (c: Column): string | undefined =>
+  (c.type === 'varchar' || c.type === 'char') && (c.length ?? 0) >= 255 ? undefined : `${c.name} is ${c.type}(${c.length}), not VARCHAR(255)`;
+const datetime = (c: Column): string | undefined =>
+  c.type === 'datetime' && c.fsp === 6 ? undefined : `${c.name} is ${c.type}(${c.fsp ?? ''}), not DATETIME(6)`;
 
 /**
  * Throws a {@link SchemaError} unless `tableName` has every column of the
@@ -74,6 +76,8 @@ export async function checkSchema(driver: Driver, tableName: string, signal: Abo
   if (!COLUMNS.every((name) => names.includes(name))) throw wrongColumnsError('checking the election table', tableName, names);
   const problems = COLUMNS.map((name) => REQUIRED[name](columns.find((column) => column.name === name) as Column)).filter((problem) => problem !== undefined);
   if (problems.length > 0) {
-    throw new SchemaError(`the election table ${quoteTable(tableName)} has unsafe column types: ${problems.join('; ')}. Recreate it from CREATE_MYSQL_LEADER_SQL.`);
+    throw new SchemaError(
+      `the election table ${quoteTable(tableName)} has unsafe column types: ${problems.join('; ')}. Recreate it from CREATE_MYSQL_LEADER_SQL.`,
+    );
   }
 }

@@ -77,9 +77,7 @@ function buildStatements(tableName: string): Statements {
     renew:
       `UPDATE ${table} SET renewed_at = UTC_TIMESTAMP(6), expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND ` +
       'WHERE leader_name = ? AND node_name = ? AND term = ? AND expires_at > UTC_TIMESTAMP(6)',
-    release:
-      `UPDATE ${table} SET expires_at = UTC_TIMESTAMP(6) ` +
-      'WHERE leader_name = ? AND node_name = ? AND term = ? AND expires_at > UTC_TIMESTAMP(6)',
+    release: `UPDATE ${table} SET expires_at = UTC_TIMESTAMP(6) ` + 'WHERE leader_name = ? AND node_name = ? AND term = ? AND expires_at > UTC_TIMESTAMP(6)',
     // LOCK IN SHARE MODE: MySQL 5.7/8/9 and MariaDB (MySQL 8 also spells it FOR SHARE).
     fence: `SELECT term FROM ${table} WHERE leader_name = ? AND node_name = ? AND term = ? AND expires_at > UTC_TIMESTAMP(6) LOCK IN SHARE MODE`,
   });

@@ -79,7 +79,7 @@ export class MysqlStore implements LeaseStore {
   #checkSchema(signal: AbortSignal): Promise<void> {
     const { driver, tableName } = this.#runner;
     let byTable = checksInFlight.get(driver.db);
-    if (!byTable) checksInFlight.set(driver.db, (byTable = new Map()));
+    if (!byTable) checksInFlight.set(driver.db, (byTable = new Map<string, Promise<void>>()));
     const inFlight = byTable.get(tableName);
     if (inFlight) return inFlight;
     const check = checkSchema(driver, tableName, signal).finally(() => byTable.delete(tableName));
@@ -98,4 +98,3 @@ export function toLease(row: Row): Lease {
     renewedAt: new Date(String(row['renewed_at'])),
   };
 }
-

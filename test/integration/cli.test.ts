@@ -55,7 +55,7 @@ interface CommandRun {
 const ms = (ns: string | undefined): number => Number(BigInt(ns ?? '0') / 1000n) / 1000;
 
 function runsIn(log: string): CommandRun[] {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(log, 'utf8');
   } catch {
@@ -66,7 +66,8 @@ function runsIn(log: string): CommandRun[] {
     const [event, node = '', pid = '0', ...rest] = line.split(' ');
     const at = ms(rest.at(-1));
     const run = runs.get(Number(pid));
-    if (event === 'start') runs.set(Number(pid), { node, pid: Number(pid), term: Number(rest[0]), name: rest[1] ?? '', start: at, last: at, stoppedBy: undefined, ended: false });
+    if (event === 'start')
+      runs.set(Number(pid), { node, pid: Number(pid), term: Number(rest[0]), name: rest[1] ?? '', start: at, last: at, stoppedBy: undefined, ended: false });
     else if (run) {
       run.last = Math.max(run.last, at);
       if (event === 'stop') run.stoppedBy = rest[0];
@@ -80,7 +81,10 @@ function runsIn(log: string): CommandRun[] {
 function assertOneAtATime(runs: readonly CommandRun[]): void {
   for (let i = 1; i < runs.length; i++) {
     const [before, next] = [runs[i - 1] as CommandRun, runs[i] as CommandRun];
-    assert.ok(next.start > before.last, `the command ran twice at once: ${before.node} (pid ${before.pid}) until ${before.last}, ${next.node} (pid ${next.pid}) from ${next.start}`);
+    assert.ok(
+      next.start > before.last,
+      `the command ran twice at once: ${before.node} (pid ${before.pid}) until ${before.last}, ${next.node} (pid ${next.pid}) from ${next.start}`,
+    );
     assert.ok(next.term > before.term, `terms do not grow: ${before.term} then ${next.term}`);
   }
 }
@@ -189,13 +193,16 @@ describe('cli: run', () => {
     node.child.kill('SIGINT');
     const result = await node.exited;
     const runs = runsIn(log);
-    assert.ok(runs.every((r) => r.node === 'a' && r.term === runs[0]?.term), 'same tenure');
+    assert.ok(
+      runs.every((r) => r.node === 'a' && r.term === runs[0]?.term),
+      'same tenure',
+    );
     assert.ok(result.code === 0 || result.code === 1, `exit code ${result.code}: the command's`);
   });
 });
 
 describe('cli: status, watch, release', () => {
-  it('status --json reports the leader and term; release --force frees a stuck leader\'s lease for the other node; watch prints each change', async (t) => {
+  it("status --json reports the leader and term; release --force frees a stuck leader's lease for the other node; watch prints each change", async (t) => {
     // A longer lease here: the release must come (a CLI process starting) while the stuck leader's lease lives.
     const age = 6000;
     const { name, log } = election();
@@ -226,7 +233,7 @@ describe('cli: status, watch, release', () => {
     assert.ok(second.term > first.term);
     assert.ok(second.start - releasedAt <= TICK + 1_000, `take-over ${second.start - releasedAt} ms after the release`);
     // The stuck CLI's watchdog stops its command by the deadline of its last renewal.
-    const stopped = await waitFor(() => runsIn(log).find((r) => r.pid === first.pid && r.stoppedBy), age + 2_000, 'stop of the stuck leader\'s command');
+    const stopped = await waitFor(() => runsIn(log).find((r) => r.pid === first.pid && r.stoppedBy), age + 2_000, "stop of the stuck leader's command");
     assert.equal(stopped.stoppedBy, 'TERM');
     assert.ok(stopped.last - stuckAt <= age + 1_000, `stopped ${stopped.last - stuckAt} ms after the CLI got stuck`);
     stuck.child.kill('SIGCONT');

@@ -76,7 +76,10 @@ describe('election', () => {
     }
     assert.equal(violations, 0, `${violations} of ${samples} samples saw two leaders`);
     assert.ok(samples > 100);
-    assert.deepEqual(terms, Array.from({ length: terms.length }, (_, i) => i + 1));
+    assert.deepEqual(
+      terms,
+      Array.from({ length: terms.length }, (_, i) => i + 1),
+    );
     assert.ok(terms.length >= 12);
     await Promise.all(group.map((leader) => leader.close()));
   });
@@ -160,7 +163,10 @@ describe('election', () => {
     const tookOver = once(b, 'elected');
     await a.close();
     await tookOver;
-    assert.deepEqual(seen.filter((entry) => entry !== 'none'), ['n0#1', 'n1#2']);
+    assert.deepEqual(
+      seen.filter((entry) => entry !== 'none'),
+      ['n0#1', 'n1#2'],
+    );
     await b.close();
     assert.equal(await new MysqlLeader(db.pool, b.leaderName).currentLeader(), undefined, 'released on close');
   });

@@ -45,7 +45,9 @@ describe('errors: the election table', () => {
   });
 
   it("the Go package's three-column table is recognised and left untouched", async () => {
-    await db.pool.query('CREATE TABLE go_election (leader_name VARCHAR(255) NOT NULL PRIMARY KEY, node_name VARCHAR(255) NOT NULL, last_update DATETIME NOT NULL)');
+    await db.pool.query(
+      'CREATE TABLE go_election (leader_name VARCHAR(255) NOT NULL PRIMARY KEY, node_name VARCHAR(255) NOT NULL, last_update DATETIME NOT NULL)',
+    );
     await db.pool.query("INSERT INTO go_election VALUES ('jobs', 'old-node', UTC_TIMESTAMP())");
     const leader = new MysqlLeader(db.pool, 'jobs', { ...FAST, tableName: 'go_election' });
     await assert.rejects(leader.acquire(), { name: 'SchemaError', message: /has the Go package's columns \(leader_name, node_name, last_update\)/ });
@@ -65,7 +67,10 @@ describe('errors: the election table', () => {
         `CREATE TABLE ${table} (leader_name VARCHAR(255) NOT NULL PRIMARY KEY, node_name VARCHAR(255) NOT NULL, term BIGINT UNSIGNED NOT NULL, acquired_at ${type}, renewed_at ${type}, expires_at ${type})`,
       );
       const leader = new MysqlLeader(db.pool, 'jobs', { ...FAST, tableName: table });
-      await assert.rejects(leader.acquire(), { name: 'SchemaError', message: /has unsafe column types: acquired_at is .*, not DATETIME\(6\); renewed_at .*; expires_at .*Recreate it from CREATE_MYSQL_LEADER_SQL/ });
+      await assert.rejects(leader.acquire(), {
+        name: 'SchemaError',
+        message: /has unsafe column types: acquired_at is .*, not DATETIME\(6\); renewed_at .*; expires_at .*Recreate it from CREATE_MYSQL_LEADER_SQL/,
+      });
       await assert.rejects(createMysqlLeaderTable(db.pool, { tableName: table }), { name: 'SchemaError', message: /unsafe column types/ });
       await leader.close();
       assert.equal(await rowCount(table), 0);
@@ -98,7 +103,10 @@ describe('errors: the server refuses', () => {
       const leader = new MysqlLeader(pool, 'jobs', { ...FAST, tableName: 'guarded' });
       await assert.rejects(leader.acquire(), (error: unknown) => {
         assert.ok(error instanceof DatabaseError);
-        assert.match(error.message, /claiming the lease failed: .*INSERT command denied.* \(permission denied: the user needs SELECT, INSERT and UPDATE on the election table\)/);
+        assert.match(
+          error.message,
+          /claiming the lease failed: .*INSERT command denied.* \(permission denied: the user needs SELECT, INSERT and UPDATE on the election table\)/,
+        );
         assert.equal(error.sqlCode, 'ER_TABLEACCESS_DENIED_ERROR');
         return true;
       });
@@ -120,7 +128,10 @@ describe('errors: the server refuses', () => {
       await admin.query('SET GLOBAL read_only = 1');
       const pool = createPool({ uri: server.url.replace('root@', 'app:pw@'), connectionLimit: 2 });
       const leader = new MysqlLeader(pool, 'jobs', FAST);
-      await assert.rejects(leader.acquire(), { name: 'DatabaseError', message: /read-only.*\(the server is read-only: point every participant at the primary\)/ });
+      await assert.rejects(leader.acquire(), {
+        name: 'DatabaseError',
+        message: /read-only.*\(the server is read-only: point every participant at the primary\)/,
+      });
       await leader.close();
       await pool.end();
       const [rows] = await admin.query('SELECT COUNT(*) AS n FROM leader_election');

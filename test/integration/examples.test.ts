@@ -20,7 +20,11 @@ await createMysqlLeaderTable(db.pool);
 /** Starts an example; `lines` resolves with the first line of its output matching each pattern, in order. */
 function startExample(path: string, env: NodeJS.ProcessEnv = {}) {
   assert.ok(existsSync(join(root, 'dist/index.js')), 'the package is built (npm test builds it first)');
-  const child = spawn(process.execPath, ['--import', 'tsx', path], { cwd: root, env: { ...process.env, MYSQL_URL: db.url, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path], {
+    cwd: root,
+    env: { ...process.env, MYSQL_URL: db.url, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const output: string[] = [];
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => {
@@ -83,7 +87,7 @@ describe('examples', () => {
         if (leader.status !== 200) await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(leader?.status, 200);
-      assert.match(await (leader as Response).text(), /^leading, term \d+/);
+      assert.match(await leader.text(), /^leading, term \d+/);
       const health = await fetch(`${base}/healthz`);
       assert.equal(health.status, 200);
       assert.equal(((await health.json()) as { healthy: boolean }).healthy, true);
@@ -143,7 +147,10 @@ describe('examples', () => {
     const example = startExample('examples/nestjs.ts', { PORT: '0' });
     try {
       const base = (await example.line(/^listening on /)).replace('listening on ', '');
-      const { body } = await poll(`${base}/health`, (status, result) => status === 200 && (result as { info?: { leader?: { leading?: boolean } } }).info?.leader?.leading === true);
+      const { body } = await poll(
+        `${base}/health`,
+        (status, result) => status === 200 && (result as { info?: { leader?: { leading?: boolean } } }).info?.leader?.leading === true,
+      );
       assert.deepEqual((body as { info: unknown }).info, { leader: { status: 'up', leading: true, term: (await readElection(db.pool, 'nest-jobs'))?.term } });
       await stopsAndReleases(example, 'nest-jobs');
     } finally {

@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import { describe, it, after } from 'node:test';
 import { performance } from 'node:perf_hooks';
 import type { PoolConnection } from 'mysql2/promise';
-import { CommitUnknownError, MysqlLeader, NotLeaderError, QueryTimeoutError, createMysqlLeaderTable } from '../../src/index.js';
+import { CommitUnknownError, type MysqlLeader, NotLeaderError, QueryTimeoutError, createMysqlLeaderTable } from '../../src/index.js';
 import { useDatabase } from '../support/database.js';
 import { electionsOn } from '../support/leaders.js';
 import { StatementProxy, type Trap, type TrapMode } from '../support/statement-proxy.js';

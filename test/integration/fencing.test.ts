@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createConnection, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import { MysqlLeader, MysqlLeaderError, NotLeaderError, createMysqlLeaderTable } from '../../src/index.js';
 import { ParticipantProcess } from '../../src/cli/harness/participant-process.js';
-import { tenuresOf, type Report } from '../../src/cli/harness/tenures.js';
+import { tenuresOf } from '../../src/cli/harness/tenures.js';
 import { useDatabase } from '../support/database.js';
 import { electionsOn } from '../support/leaders.js';
 
@@ -68,9 +68,15 @@ describe('withLeadership', () => {
     await elected(a);
     void b.acquire();
     let called = false;
-    await assert.rejects(b.withLeadership(async () => void (called = true)), (error) => error instanceof NotLeaderError && error.code === 'ERR_MYSQL_LEADER_NOT_LEADER');
+    await assert.rejects(
+      b.withLeadership(async () => void (called = true)),
+      (error) => error instanceof NotLeaderError && error.code === 'ERR_MYSQL_LEADER_NOT_LEADER',
+    );
     await a.close();
-    await assert.rejects(a.withLeadership(async () => void (called = true)), { code: 'ERR_MYSQL_LEADER_CLOSED' });
+    await assert.rejects(
+      a.withLeadership(async () => void (called = true)),
+      { code: 'ERR_MYSQL_LEADER_CLOSED' },
+    );
     assert.equal(called, false);
     await b.close();
   });
@@ -123,8 +129,14 @@ describe('withLeadership', () => {
     elections.track(leader);
     void leader.acquire();
     await elected(leader);
-    await assert.rejects(leader.withLeadership(async () => 1), { name: 'TypeError', message: /needs options\.db/ });
-    await assert.rejects(leader.withLeadership(async () => 1, { db: own }), { name: 'TypeError' });
+    await assert.rejects(
+      leader.withLeadership(async () => 1),
+      { name: 'TypeError', message: /needs options\.db/ },
+    );
+    await assert.rejects(
+      leader.withLeadership(async () => 1, { db: own }),
+      { name: 'TypeError' },
+    );
     assert.equal(await leader.withLeadership(async () => 2, { db: other }), 2);
     await leader.close();
     await Promise.all([own.end(), other.end()]);
@@ -136,7 +148,6 @@ describe('withLeadership', () => {
     void a.acquire();
     const term = await elected(a);
     let lastWriteAt = 0;
-    let takenAt = 0;
     const revoked = new Promise((resolve) => a.once('revoked', resolve)); // its renewal will find the row taken.
     const fenced = a.withLeadership(async (conn) => {
       await conn.query("INSERT INTO writes (term, node, seq) VALUES (?, 'old', 1)", [term]);
@@ -151,7 +162,7 @@ describe('withLeadership', () => {
       "UPDATE leader_election SET node_name = 'intruder', term = term + 1, expires_at = UTC_TIMESTAMP(6) + INTERVAL 5 SECOND WHERE leader_name = ?",
       [a.leaderName],
     );
-    takenAt = performance.now();
+    const takenAt = performance.now();
     await intruder.query("INSERT INTO writes (term, node, seq) VALUES (?, 'new', 1)", [term + 1]);
     intruder.release();
     await fenced;
@@ -193,7 +204,8 @@ describe('fenced work across processes', () => {
     const name = elections.name();
     const workers = Array.from(
       { length: count },
-      (_, i) => new ParticipantProcess({ url: db.url, leaderName: name, nodeName: `w${i}`, age: AGE, tick: TICK, table: 'writes' } as never, {}, () => {}, worker),
+      (_, i) =>
+        new ParticipantProcess({ url: db.url, leaderName: name, nodeName: `w${i}`, age: AGE, tick: TICK, table: 'writes' } as never, {}, () => {}, worker),
     );
     for (const w of workers) w.start();
     await Promise.all(workers.map((w) => w.waitFor((r) => r.event === 'ready', 20_000, 'ready')));
@@ -241,12 +253,14 @@ describe('fenced work across processes', () => {
     const table = await rows<{ term: number; node: string; seq: number }>('SELECT term, node, seq FROM writes ORDER BY id');
     const failed = workers.flatMap((w) => w.reports.filter((r) => r.event === 'write-error'));
     const unknown = failed.filter((r) => r['code'] === 'ERR_MYSQL_LEADER_COMMIT_UNKNOWN').length;
-    t.diagnostic(`${counter} increments, ${changes} forced leader changes, ${new Set(table.map((row) => row.term)).size} terms, ${unknown} commits unknown, ${failed.length - unknown} other failures`);
+    t.diagnostic(
+      `${counter} increments, ${changes} forced leader changes, ${new Set(table.map((row) => row.term)).size} terms, ${unknown} commits unknown, ${failed.length - unknown} other failures`,
+    );
     assert.ok(counter >= 1000);
     assert.equal(counter, writes.length, 'the counter equals the number of successful calls');
     assert.equal(table.length, counter, 'one logged row per increment');
     const holder = new Map<number, string>();
-    for (const w of workers) for (const tenure of tenuresOf(w.reports as Report[])) holder.set(tenure.term, tenure.node);
+    for (const w of workers) for (const tenure of tenuresOf(w.reports)) holder.set(tenure.term, tenure.node);
     let lastTerm = 0;
     for (const row of table) {
       assert.equal(holder.get(Number(row.term)), row.node, `row of ${row.node} under term ${row.term}, held by ${holder.get(Number(row.term))}`);
@@ -255,7 +269,11 @@ describe('fenced work across processes', () => {
     }
     for (const w of workers) {
       const seqs = table.filter((row) => row.node === w.name).map((row) => row.seq);
-      assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), `${w.name} wrote each seq once, in order`);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: seqs.length }, (_, i) => i + 1),
+        `${w.name} wrote each seq once, in order`,
+      );
     }
     assert.ok(changes >= 3, `only ${changes} leader changes`);
   });

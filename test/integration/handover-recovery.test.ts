@@ -47,9 +47,22 @@ describe('hand-over lock: degrade, then recover', () => {
   it('a follower whose pool starved gives the lock back and polls; after `age` it takes the lock back, and a resign() hands over in milliseconds again', async () => {
     const name = elections.name('recovery');
     const logger = recordingLogger();
-    const leader = new MysqlLeader(db.newPool({ connectionLimit: 3 }), name, { nodeName: 'a', age: AGE, tick: TICK, queryTimeout: QUERY_TIMEOUT, onError: continueOnError });
+    const leader = new MysqlLeader(db.newPool({ connectionLimit: 3 }), name, {
+      nodeName: 'a',
+      age: AGE,
+      tick: TICK,
+      queryTimeout: QUERY_TIMEOUT,
+      onError: continueOnError,
+    });
     const followerPool = db.newPool({ connectionLimit: 2 }); // one for the lock, one for the election's statements
-    const follower = new MysqlLeader(followerPool, name, { nodeName: 'b', age: AGE, tick: TICK, queryTimeout: QUERY_TIMEOUT, onError: continueOnError, logger });
+    const follower = new MysqlLeader(followerPool, name, {
+      nodeName: 'b',
+      age: AGE,
+      tick: TICK,
+      queryTimeout: QUERY_TIMEOUT,
+      onError: continueOnError,
+      logger,
+    });
     elections.track(leader);
     elections.track(follower);
     void leader.acquire();
@@ -69,7 +82,10 @@ describe('hand-over lock: degrade, then recover', () => {
     await until('the follower takes the lock back', () => follower.handoverLockActive, AGE + TICK);
     assert.ok(performance.now() - offAt < AGE + 200, 'back after one back-off (a lease length), not later');
     await until('the follower waits on the lock again', async () => (await lockWaiters()) === 1, 3 * TICK);
-    assert.ok(logger.lines.some((line) => /^info: hand-over lock taken back/.test(line)), 'it says so in a log line');
+    assert.ok(
+      logger.lines.some((line) => /^info: hand-over lock taken back/.test(line)),
+      'it says so in a log line',
+    );
 
     const elected = once(follower, 'elected');
     const resignedAt = performance.now();

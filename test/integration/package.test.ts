@@ -45,7 +45,19 @@ function consumerProject(name: string, packageJson: object): string {
 function typecheck(project: string, file: string): void {
   execFileSync(
     join(root, 'node_modules/.bin/tsc'),
-    ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--typeRoots', join(root, 'node_modules/@types'), '--types', 'node', file],
+    [
+      '--noEmit',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--typeRoots',
+      join(root, 'node_modules/@types'),
+      '--types',
+      'node',
+      file,
+    ],
     { cwd: project, encoding: 'utf8' },
   );
 }
@@ -92,10 +104,18 @@ main().catch((error) => {
 
 describe('package', () => {
   it('installs from npm pack into an empty folder, imports, type-checks and elects a leader', () => {
-    assert.ok(pack().files.every((file) => /^(dist\/|package\.json$|README\.md$|LICENSE$)/.test(file.path)), 'only dist, package.json, README and LICENSE are shipped');
+    assert.ok(
+      pack().files.every((file) => /^(dist\/|package\.json$|README\.md$|LICENSE$)/.test(file.path)),
+      'only dist, package.json, README and LICENSE are shipped',
+    );
     const project = consumerProject('esm', { name: 'consumer', private: true, type: 'module' });
     writeFileSync(join(project, 'consumer.mjs'), CONSUMER);
-    const output = execFileSync(process.execPath, ['consumer.mjs'], { cwd: project, encoding: 'utf8', env: { ...process.env, TEST_DB_URL: db.url }, timeout: 20_000 });
+    const output = execFileSync(process.execPath, ['consumer.mjs'], {
+      cwd: project,
+      encoding: 'utf8',
+      env: { ...process.env, TEST_DB_URL: db.url },
+      timeout: 20_000,
+    });
     assert.deepEqual(JSON.parse(output), { term: 1, leading: true, always: true, ddl: true });
 
     writeFileSync(
@@ -111,7 +131,12 @@ describe('package', () => {
   it('a CommonJS project can require() it from the tarball, elect a leader and type-check', () => {
     const project = consumerProject('cjs', { name: 'cjs-consumer', private: true, type: 'commonjs' });
     writeFileSync(join(project, 'consumer.js'), CJS_CONSUMER);
-    const output = execFileSync(process.execPath, ['consumer.js'], { cwd: project, encoding: 'utf8', env: { ...process.env, TEST_DB_URL: db.url }, timeout: 20_000 });
+    const output = execFileSync(process.execPath, ['consumer.js'], {
+      cwd: project,
+      encoding: 'utf8',
+      env: { ...process.env, TEST_DB_URL: db.url },
+      timeout: 20_000,
+    });
     assert.deepEqual(JSON.parse(output), { version: '0.1.0', isClass: true, term: 1, leading: true, errorCode: 'ERR_MYSQL_LEADER_NOT_LEADER' });
 
     // TypeScript (5.8+, `module: nodenext`) types a require() of an ES module too.
@@ -125,7 +150,11 @@ describe('package', () => {
   });
 
   it('a process exits by itself once its leaders are closed and its pool ended', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/exits.ts'], { cwd: root, env: { ...process.env, TEST_DB_URL: db.url }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/exits.ts'], {
+      cwd: root,
+      env: { ...process.env, TEST_DB_URL: db.url },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     let closedAt = 0;

@@ -42,7 +42,7 @@ describe('processes', () => {
     const leader = await leaderOf(participants, 5_000);
     await delay(TICK * 2);
     const killedAt = sharedNow();
-    leader.kill('SIGKILL');
+    await leader.kill('SIGKILL');
     const others = participants.filter((p) => p !== leader);
     const elected = await Promise.race(
       others.map((p) => p.waitFor((r) => r.event === 'elected' && r.mono > killedAt, AGE + TICK + 1_000, 'elected after the kill')),
@@ -59,10 +59,10 @@ describe('processes', () => {
     const leader = await leaderOf(participants, 5_000);
     const other = participants.find((p) => p !== leader) as Participant;
     const stoppedAt = sharedNow();
-    leader.kill('SIGSTOP');
+    await leader.kill('SIGSTOP');
     await other.waitFor((r) => r.event === 'elected', AGE + TICK + 1_000, 'take-over while the leader is stopped');
     await delay(500);
-    leader.kill('SIGCONT');
+    await leader.kill('SIGCONT');
     const resumed = await leader.waitFor((r) => r.event === 'resumed' && r.mono > stoppedAt, 5_000, 'resumed');
     assert.equal(resumed['leading'], false, 'first check after SIGCONT');
     assert.equal(resumed['tenureAborted'], true);
@@ -89,14 +89,18 @@ describe('processes', () => {
       const before = sharedNow();
       if (round % 2 === 0) leader.send('resign');
       else {
-        leader.kill('SIGKILL');
+        await leader.kill('SIGKILL');
         alive = alive.filter((p) => p !== leader);
       }
-      const next = await Promise.race(alive.filter((p) => p !== leader).map((p) => p.waitFor((r) => r.event === 'elected' && r.mono > before, AGE + TICK + 1_000)));
+      const next = await Promise.race(
+        alive.filter((p) => p !== leader).map((p) => p.waitFor((r) => r.event === 'elected' && r.mono > before, AGE + TICK + 1_000)),
+      );
       (round % 2 === 0 ? handovers : failovers).push(next.mono - before);
       if (alive.length === 1) break;
     }
-    t.diagnostic(`skewed clocks: hand-overs ${handovers.map((ms) => ms.toFixed(0)).join(', ')} ms; fail-overs ${failovers.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+    t.diagnostic(
+      `skewed clocks: hand-overs ${handovers.map((ms) => ms.toFixed(0)).join(', ')} ms; fail-overs ${failovers.map((ms) => ms.toFixed(0)).join(', ')} ms`,
+    );
     for (const ms of handovers) assert.ok(ms < TICK, `hand-over took ${ms} ms`);
     for (const ms of failovers) assert.ok(ms <= AGE + TICK, `fail-over took ${ms} ms`);
     assertOneLeaderAtATime(participants);

@@ -53,7 +53,10 @@ describe('protocol: claim', () => {
     await s.claim('seed', 'absent', signal);
     await delay(AGE + 20);
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.claim(`n${i}`, 'expired', signal)));
-    assert.deepEqual(results.filter((term) => term !== undefined), [2]);
+    assert.deepEqual(
+      results.filter((term) => term !== undefined),
+      [2],
+    );
   });
 });
 
@@ -161,7 +164,10 @@ describe('protocol: the database clock', () => {
     assert.ok(lease);
     assert.ok(Math.abs(lease.acquiredAt.getTime() - before) < 2_000, `acquired_at ${lease.acquiredAt.toISOString()} is UTC`);
     assert.ok(lease.expiresInMs > 9_000 && lease.expiresInMs <= 10_000, `${lease.expiresInMs} ms left of 10 s`);
-    const [rows] = await db.pool.query('SELECT DATE_FORMAT(expires_at, "%f") AS us, TIMESTAMPDIFF(MICROSECOND, acquired_at, expires_at) AS span FROM leader_election WHERE leader_name = ?', [`election-${election}`]);
+    const [rows] = await db.pool.query(
+      'SELECT DATE_FORMAT(expires_at, "%f") AS us, TIMESTAMPDIFF(MICROSECOND, acquired_at, expires_at) AS span FROM leader_election WHERE leader_name = ?',
+      [`election-${election}`],
+    );
     const [row] = rows as { us: string; span: number }[];
     assert.equal(Number(row?.span), 10_000_000, 'expires_at = acquired_at + age, to the microsecond');
   });

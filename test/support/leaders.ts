@@ -17,7 +17,7 @@ export function electionsOn(db: TestDatabase, defaults: MysqlLeaderOptions, conn
     /** Closes `leader` with the others after the file (for leaders built by hand). */
     track: (leader: MysqlLeader): void => void leaders.push(leader),
     /** `count` participants of a new election, each on a pool of its own (as in separate processes). */
-    group(count: number, options: MysqlLeaderOptions = {}): MysqlLeader[] {
+    group: (count: number, options: MysqlLeaderOptions = {}): MysqlLeader[] => {
       const election = name();
       return Array.from({ length: count }, (_, i) => {
         const leader = new MysqlLeader(db.newPool({ connectionLimit }), election, { nodeName: `n${i}`, ...defaults, ...options });

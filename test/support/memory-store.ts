@@ -64,7 +64,13 @@ export class MemoryStore implements LeaseStore {
       const now = this.db.clock.now();
       return {
         ok: true,
-        value: { nodeName: row.nodeName, term: row.term, expiresInMs: row.expiresAt - now, acquiredAt: new Date(row.acquiredAt), renewedAt: new Date(row.renewedAt) },
+        value: {
+          nodeName: row.nodeName,
+          term: row.term,
+          expiresInMs: row.expiresAt - now,
+          acquiredAt: new Date(row.acquiredAt),
+          renewedAt: new Date(row.renewedAt),
+        },
       };
     });
   }

@@ -4,7 +4,7 @@ import type { RevokeReason } from '../../src/errors.js';
 import { continueOnError } from '../../src/on-error.js';
 import { resolveOptions, type MysqlLeaderOptions } from '../../src/options.js';
 import type { FakeClock } from './fake-clock.js';
-import { MemoryDatabase, MemoryStore } from './memory-store.js';
+import { type MemoryDatabase, MemoryStore } from './memory-store.js';
 
 /** The timing every unit test uses (ms). */
 export const AGE = 1000;
@@ -22,7 +22,16 @@ const started: { elector: Elector; clock: FakeClock }[] = [];
 
 /** An elector on the in-memory database, recording its events (continueOnError and polling unless told otherwise). */
 export function participant(clock: FakeClock, db: MemoryDatabase, nodeName: string, options: MysqlLeaderOptions = {}) {
-  const resolved = resolveOptions({ nodeName, age: AGE, tick: TICK, margin: MARGIN, queryTimeout: TICK, onError: continueOnError, handoverLock: false, ...options });
+  const resolved = resolveOptions({
+    nodeName,
+    age: AGE,
+    tick: TICK,
+    margin: MARGIN,
+    queryTimeout: TICK,
+    onError: continueOnError,
+    handoverLock: false,
+    ...options,
+  });
   const store = new MemoryStore(db, nodeName, resolved.age, resolved.handoverLock);
   const elector = new Elector(store, resolved, clock);
   const seen: Seen[] = [];
@@ -50,4 +59,3 @@ export async function closeAll(): Promise<void> {
     await clock.until(() => closed, 30 * AGE, TICK);
   }
 }
-

@@ -17,7 +17,11 @@ function at(node: string, mono: number, event: string, fields: Record<string, un
 
 /** A tenure: elected at `start`, renewed until `end`, revoked at `end`. */
 function tenure(node: string, term: number, start: number, end: number, run = 1): ChaosReport[] {
-  return [at(node, start, 'elected', { term, until: Math.min(end, start + 1900) }, run), at(node, end - 1, 'renewed', { term, until: end + 500 }, run), at(node, end, 'revoked', { term, reason: 'expired' }, run)];
+  return [
+    at(node, start, 'elected', { term, until: Math.min(end, start + 1900) }, run),
+    at(node, end - 1, 'renewed', { term, until: end + 500 }, run),
+    at(node, end, 'revoked', { term, reason: 'expired' }, run),
+  ];
 }
 
 /** A fenced write: begun at `begun`, inserted 5 ms later under `term`, then `outcome` 5 ms after that. */
@@ -134,7 +138,11 @@ describe('chaos checker', () => {
   });
 
   it('keeps the tenure of a killed process when a new process of the same name is elected later', () => {
-    const reports = [at('node-1', 0, 'elected', { term: 1, until: 1900 }), at('node-1', 700, 'exited', { reason: 'SIGKILL' }), ...tenure('node-1', 2, 3000, 4000, 2)];
+    const reports = [
+      at('node-1', 0, 'elected', { term: 1, until: 1900 }),
+      at('node-1', 700, 'exited', { reason: 'SIGKILL' }),
+      ...tenure('node-1', 2, 3000, 4000, 2),
+    ];
     assert.deepEqual(
       tenuresOfRun(reports, 9000).map((t) => [t.term, t.start, t.end]),
       [
@@ -199,7 +207,10 @@ describe('chaos checker', () => {
     assert.deepEqual(kinds({ ...stuck, reports: [...stuck.reports, at('node-2', 6000, 'exited', { reason: 'SIGKILL', expected: true })] }), []);
     // Paused by a fault meanwhile: the pause extends the bound.
     const paused: FaultRecord = { id: 2, kind: 'pause', target: 'node-2', start: 5200, heal: 8500, detail: 'SIGSTOP' };
-    assert.deepEqual(kinds({ ...stuck, faults: [...stuck.faults, paused] }).filter((kind) => kind === 'stuck-call'), []);
+    assert.deepEqual(
+      kinds({ ...stuck, faults: [...stuck.faults, paused] }).filter((kind) => kind === 'stuck-call'),
+      [],
+    );
   });
 
   it('computes covered time and nearest-rank percentiles', () => {

@@ -42,7 +42,10 @@ describe('elector: election and renewal', () => {
     assert.equal(a.elector.term, 1);
     // The last renewal was sent just now: a full lease minus the margin is left.
     assert.equal(a.elector.remainingMs, AGE - MARGIN);
-    assert.deepEqual(renewed, Array.from({ length: (10 * AGE) / TICK }, () => 1));
+    assert.deepEqual(
+      renewed,
+      Array.from({ length: (10 * AGE) / TICK }, () => 1),
+    );
     const renewals = db.writesBy('a').filter((entry) => entry.op === 'renew');
     assert.equal(renewals.length, (10 * AGE) / TICK);
     for (const [i, renewal] of renewals.entries()) assert.equal(renewal.at, 1000 + (i + 1) * TICK);
@@ -171,7 +174,10 @@ describe('elector: deadlines', () => {
     ]);
     assert.equal(a.errors.length, 1);
     assert.deepEqual(
-      db.writesBy('a').slice(-2).map((entry) => entry.op),
+      db
+        .writesBy('a')
+        .slice(-2)
+        .map((entry) => entry.op),
       ['release', 'claim'],
     );
   });
@@ -306,7 +312,7 @@ describe('elector: resign, close and acquire', () => {
     await closing;
     assert.deepEqual(a.seen, []);
     assert.equal(db.row?.nodeName, 'a');
-    assert.ok((db.row?.expiresAt as number) <= clock.now(), 'the lease won during close() was released');
+    assert.ok(db.row?.expiresAt <= clock.now(), 'the lease won during close() was released');
   });
 
   it('acquire() rejects with the signal reason when its signal aborts, after stepping down and releasing', async () => {
@@ -409,12 +415,15 @@ describe('elector: resign, close and acquire', () => {
     await clock.advance(TICK - 1);
     a.store.failNext = new DatabaseError('connection lost');
     await clock.advance(1);
-    assert.deepEqual(lines.slice(0, 4).map((line) => line.replace(/"err":\{[^}]*\}/, '"err":{}')), [
-      'info elected {"leaderName":"memory","nodeName":"a","term":1}',
-      'warn stepped down {"leaderName":"memory","nodeName":"a","term":1,"reason":"error","err":{}}',
-      'error database error {"leaderName":"memory","nodeName":"a","err":{}}',
-      'info elected {"leaderName":"memory","nodeName":"a","term":2}',
-    ]);
+    assert.deepEqual(
+      lines.slice(0, 4).map((line) => line.replace(/"err":\{[^}]*\}/, '"err":{}')),
+      [
+        'info elected {"leaderName":"memory","nodeName":"a","term":1}',
+        'warn stepped down {"leaderName":"memory","nodeName":"a","term":1,"reason":"error","err":{}}',
+        'error database error {"leaderName":"memory","nodeName":"a","err":{}}',
+        'info elected {"leaderName":"memory","nodeName":"a","term":2}',
+      ],
+    );
   });
 
   it('emits leaderChange when the observed leader changes', async () => {
@@ -451,7 +460,11 @@ describe('elector: jitter', () => {
     // Renewals after the first are a tick apart: the leader writes once per tick.
     const [leader] = leaders;
     await clock.advance(10 * TICK);
-    const renewals = leader?.store.db.writesBy('l0').filter((entry) => entry.op === 'renew').map((entry) => entry.at) ?? [];
+    const renewals =
+      leader?.store.db
+        .writesBy('l0')
+        .filter((entry) => entry.op === 'renew')
+        .map((entry) => entry.at) ?? [];
     for (let i = 2; i < renewals.length; i++) assert.equal((renewals[i] ?? 0) - (renewals[i - 1] ?? 0), TICK);
   });
 });

@@ -52,7 +52,7 @@ describe('hand-over lock', () => {
     });
   }
 
-  it('resign() hands over at once in every phase of the leader\'s tick: renewal, lock re-check, pause', async () => {
+  it("resign() hands over at once in every phase of the leader's tick: renewal, lock re-check, pause", async () => {
     const DELAY = 10; // each statement answers 10 ms after it is sent, so each phase lasts a while.
     const BOUND = 8 * DELAY; // release, lock freed, follower reads and claims: a few statements, never a tick.
     for (let offset = 0; offset < TICK; offset += 5) {
@@ -95,7 +95,11 @@ describe('hand-over lock', () => {
     const expiresAt = db.row?.expiresAt as number;
     const readsBefore = db.log.filter((entry) => entry.op === 'read').length;
     await clock.advance(expiresAt - clock.now() - 1);
-    assert.equal(followers.some((node) => node.elector.leading), false, 'nobody leads before the lease ends');
+    assert.equal(
+      followers.some((node) => node.elector.leading),
+      false,
+      'nobody leads before the lease ends',
+    );
     const reads = db.log.filter((entry) => entry.op === 'read').length - readsBefore;
     // With nobody holding the lock, a follower's wait on it ends at once and
     // the next pause is on a timer: at most two reads per tick, never a spin.

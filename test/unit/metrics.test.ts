@@ -171,20 +171,20 @@ describe('metrics: prom-client and OpenTelemetry', () => {
     };
     const registered: unknown[] = [];
     const metrics = new LeaderMetrics({ promClient: client, promRegistry: { registerMetric: (metric) => void registered.push(metric) } });
-    assert.deepEqual(
-      created.map((c) => c.config.name).sort(),
-      [
-        'mysql_leader_errors_total',
-        'mysql_leader_handover_lock_active',
-        'mysql_leader_is_leader',
-        'mysql_leader_lease_remaining_seconds',
-        'mysql_leader_renew_duration_seconds',
-        'mysql_leader_seconds_since_last_renew',
-        'mysql_leader_transitions_total',
-      ],
-    );
+    assert.deepEqual(created.map((c) => c.config.name).sort(), [
+      'mysql_leader_errors_total',
+      'mysql_leader_handover_lock_active',
+      'mysql_leader_is_leader',
+      'mysql_leader_lease_remaining_seconds',
+      'mysql_leader_renew_duration_seconds',
+      'mysql_leader_seconds_since_last_renew',
+      'mysql_leader_transitions_total',
+    ]);
     assert.equal(registered.length, 7);
-    assert.ok(created.every((c) => c.config.registers?.length === 0), 'not in the global registry');
+    assert.ok(
+      created.every((c) => c.config.registers?.length === 0),
+      'not in the global registry',
+    );
     const leader = new StandInLeader();
     metrics.track(leader);
     leader.elect(1);

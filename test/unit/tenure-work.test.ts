@@ -50,7 +50,10 @@ describe('runWhileLeader', () => {
     await settle(clock, b.elector.resign());
     await clock.until(() => a.elector.leading);
     await clock.advance(20);
-    assert.deepEqual(runs.map((run) => run.term), [1, 3]);
+    assert.deepEqual(
+      runs.map((run) => run.term),
+      [1, 3],
+    );
     await handle.stop();
   });
 
@@ -99,7 +102,7 @@ describe('runWhileLeader', () => {
 });
 
 describe('renewal while a fenced transaction holds the row', () => {
-  it("waits for the row as long as the lease allows, instead of timing out at queryTimeout", async () => {
+  it('waits for the row as long as the lease allows, instead of timing out at queryTimeout', async () => {
     const clock = new FakeClock();
     const db = new MemoryDatabase(clock);
     const a = participant(clock, db, 'a');

@@ -25,11 +25,10 @@ describe('tenures', () => {
   });
 
   it('a process killed while leading (no revoked) ends its tenure at its last deadline, even when it is restarted', () => {
-    const tenures = tenuresOf([
-      report('a', 'elected', 10, { term: 1, until: 30 }),
-      report('a', 'ready', 100),
-      report('a', 'elected', 120, { term: 4, until: 140 }),
-    ], 130);
+    const tenures = tenuresOf(
+      [report('a', 'elected', 10, { term: 1, until: 30 }), report('a', 'ready', 100), report('a', 'elected', 120, { term: 4, until: 140 })],
+      130,
+    );
     assert.deepEqual(tenures, [
       { node: 'a', term: 1, start: 10, end: 30 },
       { node: 'a', term: 4, start: 120, end: 130 },
@@ -51,7 +50,7 @@ describe('participant processes', () => {
     node.reports.push(report('a', 'ready', 0), report('a', 'elected', 10, { term: 1, until: 30 }));
     assert.equal(node.leading, true);
     node.reports.push(report('a', 'ready', 100)); // killed with SIGKILL (no revoked), then started again
-    assert.equal(node.leading, false, 'the first run\'s election does not count for the second run');
+    assert.equal(node.leading, false, "the first run's election does not count for the second run");
     node.reports.push(report('a', 'elected', 120, { term: 3, until: 140 }));
     assert.equal(node.leading, true);
     node.reports.push(report('a', 'revoked', 130, { term: 3, reason: 'closed' }));

@@ -4,7 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CREATE_MYSQL_LEADER_SQL, MysqlLeader, OptionRangeError, OptionTypeError, createMysqlLeaderSql, createMysqlLeaderTable, type MysqlLeaderOptions } from '../../src/index.js';
+import {
+  CREATE_MYSQL_LEADER_SQL,
+  MysqlLeader,
+  OptionRangeError,
+  OptionTypeError,
+  createMysqlLeaderSql,
+  createMysqlLeaderTable,
+  type MysqlLeaderOptions,
+} from '../../src/index.js';
 
 function recordingDb() {
   const calls: string[] = [];
@@ -19,11 +27,14 @@ function recordingDb() {
 
 function rejects(options: MysqlLeaderOptions, kind: typeof TypeError | typeof RangeError, pattern: RegExp) {
   const db = recordingDb();
-  assert.throws(() => new MysqlLeader(db, 'jobs', options), (error: unknown) => {
-    assert.ok(error instanceof kind, `expected ${kind.name}, got ${String(error)}`);
-    assert.match(error.message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => new MysqlLeader(db, 'jobs', options),
+    (error: unknown) => {
+      assert.ok(error instanceof kind, `expected ${kind.name}, got ${String(error)}`);
+      assert.match(error.message, pattern);
+      return true;
+    },
+  );
   assert.deepEqual(db.calls, []);
 }
 
@@ -55,11 +66,21 @@ describe('validation: durations', () => {
       }
       assert.fail('did not throw');
     };
-    assert.deepEqual(fields({ age: 1000, tick: 1000 }), { code: 'ERR_MYSQL_LEADER_INVALID_OPTION', options: ['options.tick', 'options.margin', 'options.age'], name: 'RangeError' });
+    assert.deepEqual(fields({ age: 1000, tick: 1000 }), {
+      code: 'ERR_MYSQL_LEADER_INVALID_OPTION',
+      options: ['options.tick', 'options.margin', 'options.age'],
+      name: 'RangeError',
+    });
     assert.deepEqual(fields({ tick: 1.5 }), { code: 'ERR_MYSQL_LEADER_INVALID_OPTION', options: ['options.tick'], name: 'TypeError' });
     assert.deepEqual(fields({ ttl: 5 } as MysqlLeaderOptions), { code: 'ERR_MYSQL_LEADER_INVALID_OPTION', options: ['options.ttl'], name: 'TypeError' });
-    assert.throws(() => new MysqlLeader(recordingDb(), ''), (error: unknown) => error instanceof OptionRangeError && error.options[0] === 'leaderName');
-    assert.throws(() => new MysqlLeader({} as never, 'jobs'), (error: unknown) => error instanceof OptionTypeError && error.options[0] === 'db');
+    assert.throws(
+      () => new MysqlLeader(recordingDb(), ''),
+      (error: unknown) => error instanceof OptionRangeError && error.options[0] === 'leaderName',
+    );
+    assert.throws(
+      () => new MysqlLeader({} as never, 'jobs'),
+      (error: unknown) => error instanceof OptionTypeError && error.options[0] === 'db',
+    );
   });
 
   it('derives tick from age when only age is given', () => {
@@ -70,7 +91,13 @@ describe('validation: durations', () => {
   it('accepts the defaults and freezes the result', () => {
     const leader = new MysqlLeader(recordingDb(), 'jobs');
     assert.deepEqual(
-      { age: leader.options.age, tick: leader.options.tick, margin: leader.options.margin, queryTimeout: leader.options.queryTimeout, table: leader.options.tableName },
+      {
+        age: leader.options.age,
+        tick: leader.options.tick,
+        margin: leader.options.margin,
+        queryTimeout: leader.options.queryTimeout,
+        table: leader.options.tableName,
+      },
       { age: 60_000, tick: 15_000, margin: 3_000, queryTimeout: 15_000, table: 'leader_election' },
     );
     assert.match(leader.nodeName, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -112,7 +139,8 @@ describe('validation: names', () => {
 describe('validation: DDL helpers', () => {
   it('CREATE_MYSQL_LEADER_SQL creates leader_election with the protocol columns', () => {
     assert.match(CREATE_MYSQL_LEADER_SQL, /^CREATE TABLE IF NOT EXISTS `leader_election` \(/);
-    for (const column of ['leader_name', 'node_name', 'term', 'acquired_at', 'renewed_at', 'expires_at']) assert.match(CREATE_MYSQL_LEADER_SQL, new RegExp(`\\n  ${column} `));
+    for (const column of ['leader_name', 'node_name', 'term', 'acquired_at', 'renewed_at', 'expires_at'])
+      assert.match(CREATE_MYSQL_LEADER_SQL, new RegExp(`\\n  ${column} `));
     assert.match(createMysqlLeaderSql({ tableName: 'ops.elections' }), /^CREATE TABLE IF NOT EXISTS `ops`\.`elections` \(/);
   });
 

@@ -112,7 +112,14 @@ function ensureTemplate(): void {
   const building = mkdtempSync(`${TEMPLATE}-building-`);
   const result = spawnSync(
     'mariadb-install-db',
-    ['--no-defaults', `--datadir=${join(building, 'data')}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db', '--innodb-log-file-size=8M'],
+    [
+      '--no-defaults',
+      `--datadir=${join(building, 'data')}`,
+      '--user=root',
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+      '--innodb-log-file-size=8M',
+    ],
     { encoding: 'utf8' },
   );
   if (result.status !== 0) {
