@@ -27,7 +27,7 @@ if (!process.env['MYSQL_URL']) {
   server = await startPrivateMariadb();
   console.log(`# private MariaDB at ${server.url} (set MYSQL_URL to use another server)`);
 }
-const env = { ...process.env, MYSQL_URL: process.env['MYSQL_URL'] ?? server?.url };
+const env = { ...process.env, MYSQL_URL: process.env['MYSQL_URL'] || server?.url }; // an empty MYSQL_URL counts as unset, as above
 // Two cores: two test files at a time keeps the timing assertions honest; no test may hang the run.
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files], { stdio: 'inherit', env });
 // Ctrl-C or a stop (even twice): end the tests, then the server below.
