@@ -6,6 +6,7 @@
  *   npm run bench                        every scenario, full rounds → bench/results.json
  *   npm run bench -- --quick             fewer rounds (a smoke run) → bench/out/results.json
  *   npm run bench -- --only handover     one scenario (repeat --only for more) → bench/out/results.json
+ *   npm run bench -- --help              this text and the scenarios
  *
  * Timing scenarios use `age` 2000 ms and `tick` 500 ms on loopback. Whatever
  * happens (an error, Ctrl-C), child processes are killed and the server stopped.
@@ -14,6 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createPool } from 'mysql2/promise';
 import { startPrivateMariadb, type PrivateMariadb } from '../src/cli/harness/private-mariadb.js';
@@ -43,8 +45,23 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string', multiple: true },
+    help: { type: 'boolean', default: false },
   },
 });
+if (values.help) {
+  console.log(`npm run bench -- [--quick] [--only SCENARIO]...
+
+Runs the benchmark scenarios against a private MariaDB on loopback (age ${AGE} ms,
+tick ${TICK} ms) and prints their figures against their targets.
+
+  --quick          fewer rounds, shorter windows (a smoke run)
+  --only NAME      this scenario only (repeat for more): ${Object.keys(SCENARIOS).join(', ')}
+  --help
+
+All scenarios, full rounds: bench/results.json. --quick or --only: bench/out/results.json.
+Exit code 1 when a target is missed.`);
+  process.exit(0);
+}
 const only = values.only ?? Object.keys(SCENARIOS);
 const unknown = only.filter((name) => !(name in SCENARIOS));
 if (unknown.length > 0) {
@@ -86,6 +103,18 @@ try {
     quick: values.quick,
     age: AGE,
     tick: TICK,
+    pauseDatabase: async (ms) => {
+      const pid = server?.pid ?? 0;
+      // Interrupted meanwhile: the server must not stay frozen (its stop would wait forever).
+      const forget = context.onExit(() => void process.kill(pid, 'SIGCONT'));
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await delay(ms);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+        forget();
+      }
+    },
     log: (line) => console.log(line),
     onExit: (cleanup) => {
       cleanups.add(cleanup);

@@ -12,6 +12,12 @@ export interface BenchContext {
   readonly age: number;
   /** Renewal and polling interval (ms) of the timing scenarios. */
   readonly tick: number;
+  /**
+   * Freezes the private server (SIGSTOP of its `mariadbd`) for `ms`, then
+   * lets it run again (SIGCONT); resolves once it runs. Its sessions stay
+   * open: statements sent meanwhile wait, and are answered late.
+   */
+  readonly pauseDatabase: (ms: number) => Promise<void>;
   /** Prints a progress line. */
   readonly log: (line: string) => void;
   /**

@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createConnection } from 'mysql2/promise';
 import type { PrivateMariadb } from '../src/cli/harness/private-mariadb.js';
 import type { ChaosNode } from './node.js';
+import type { CutMode } from './proxy.js';
 import type { Random } from './random.js';
 import type { FaultKind } from './records.js';
 
@@ -38,6 +39,18 @@ export interface FaultType {
   /** Injects the fault; `node` is undefined for a `database` fault. */
   inject(context: FaultContext, node: ChaosNode | undefined): Promise<Injection>;
 }
+
+/**
+ * The statements of a fenced write where `fence-cut` destroys the
+ * connection: its INSERT once the server ran it (the open transaction is
+ * rolled back), its COMMIT before the server sees it (rolled back too), its
+ * COMMIT once the server answered (committed, and the client never hears).
+ */
+const FENCE_CUTS: readonly { readonly pattern: RegExp; readonly mode: CutMode; readonly where: string }[] = [
+  { pattern: /^INSERT INTO chaos_log/, mode: 'replied', where: 'after the INSERT ran, before its reply' },
+  { pattern: /^COMMIT$/, mode: 'unsent', where: 'at COMMIT, before it reached the server' },
+  { pattern: /^COMMIT$/, mode: 'replied', where: "after COMMIT's reply left the server" },
+];
 
 function nodeOf(node: ChaosNode | undefined): ChaosNode {
   if (!node) throw new TypeError('this fault needs a participant');
@@ -113,6 +126,19 @@ export const FAULTS: Record<FaultKind, FaultType> = {
       const { proxy } = nodeOf(target);
       const killed = await killSessions(server.port, proxy.upstreamPorts());
       return { detail: `KILL of ${killed} session${killed === 1 ? '' : 's'}`, heal: async () => {} };
+    },
+  },
+  'fence-cut': {
+    onServer: false,
+    target: 'node',
+    fits: (node) => node.leading, // only a leader's fenced writes get past the share lock.
+    duration: () => ({ min: 0, max: 0 }),
+    async inject({ random, age }, target) {
+      const { proxy } = nodeOf(target);
+      const { pattern, mode, where } = random.pick(FENCE_CUTS);
+      // It leads and writes every few ms: the statement comes soon, unless it stops leading first.
+      const cut = await proxy.cutAt(pattern, mode, age);
+      return { detail: cut ? `connection cut ${where}` : `no fenced write within ${age} ms to cut ${where}`, heal: async () => {} };
     },
   },
   skew: {

@@ -1,7 +1,8 @@
 /**
  * One chaos run: a private MariaDB, N participant processes each behind its
- * own fault proxy, seeded faults for the duration, then everything stopped
- * and the log table read. Whatever happens (an error, Ctrl-C), no
+ * own fault proxy, seeded faults for the duration (each heal followed by a
+ * hand-over probe, chaos/probe.ts), then everything stopped and the log
+ * table read. Whatever happens (an error, Ctrl-C), no
  * participant, proxy or server is left behind, and the server's folder is
  * removed.
  */
@@ -12,9 +13,10 @@ import { startPrivateMariadb, type PrivateMariadb } from '../src/cli/harness/pri
 import { sharedNow } from '../src/cli/shared-clock.js';
 import { ChaosNode } from './node.js';
 import { settleTime } from './options.js';
+import { HandoverProbe } from './probe.js';
 import { FaultProxy } from './proxy.js';
 import { Random } from './random.js';
-import type { ChaosReport, FaultKind, FaultRecord, LogRow, RunLog } from './records.js';
+import type { ChaosReport, FaultKind, FaultRecord, LogRow, ProbeRecord, RunLog } from './records.js';
 import { injectFaults } from './schedule.js';
 
 /** What a run does. Durations in ms. */
@@ -55,6 +57,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
   const at = (): string => `${((sharedNow() - started) / 1000).toFixed(1).padStart(6)}s`;
   const reports: ChaosReport[] = [];
   const faults: FaultRecord[] = [];
+  const probes: ProbeRecord[] = [];
   const nodes: ChaosNode[] = [];
   const proxies: FaultProxy[] = [];
   let server: PrivateMariadb | undefined;
@@ -70,8 +73,15 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     await prepareTables(server.port);
 
     const settings = { url: server.url, election: ELECTION, age, tick, writeEvery: options.writeEvery };
+    // Stopped at the end of the run (or by Ctrl-C), whatever it is waiting for.
+    const stopProbing = new AbortController();
+    const probe = new HandoverProbe(nodes, tick, age + tick + 1_000, AbortSignal.any([signal, stopProbing.signal]), (record) => {
+      probes.push(record);
+      write(`${at()}  probe ${record.id}: ${record.node} told to resign (after fault${record.after.length === 1 ? '' : 's'} ${record.after.join(', ')})`);
+    });
     const onReport = (report: ChaosReport): void => {
       reports.push(report);
+      probe.observe(report);
       if (report.event === 'elected') write(`${at()}  ${report.node} elected, term ${report.term}`);
     };
     for (let i = 1; i <= options.participants; i++) {
@@ -86,11 +96,15 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
 
     const until = started + options.duration - settleTime(age, tick);
     const context = { server, age, tick, random: new Random(options.seed) };
-    await injectFaults(context, nodes, { ...options, until }, (fault) => {
+    await injectFaults(context, nodes, { ...options, until, gate: probe }, (fault) => {
       faults.push(fault);
       write(`${at()}  fault ${fault.id} healed: ${fault.kind} on ${fault.target}, ${(fault.heal - fault.start).toFixed(0)} ms (${fault.detail})`);
     });
     await delay(Math.max(0, started + options.duration - sharedNow()), undefined, { signal });
+    // A probe still waiting for its hand-over gets as long as it would have had; then it stops.
+    await Promise.race([probe.settled(), delay(age + tick + 1_000, undefined, { signal })]);
+    stopProbing.abort();
+    await probe.settled();
 
     write(`${at()}  stopping the participants`);
     await Promise.all(nodes.map((node) => node.stop()));
@@ -105,6 +119,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
       ended: since(sharedNow()),
       reports: reports.map((r) => ({ ...r, mono: since(r.mono), ...(r.until !== undefined && { until: since(r.until) }) })),
       faults: faults.map((f) => ({ ...f, start: since(f.start), heal: since(f.heal) })),
+      probes: probes.map((p) => ({ ...p, sent: since(p.sent) })),
       rows,
     };
   } finally {

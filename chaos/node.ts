@@ -32,6 +32,7 @@ export class ChaosNode {
   #run = 0;
   #nextSeq = 1;
   #leading = false;
+  #lockActive = false;
   #retired = false;
   /** Whether the harness ended (or is ending) the current process: any other exit is a crash. */
   #ending = false;
@@ -46,6 +47,11 @@ export class ChaosNode {
   /** Whether its latest reports say it leads. */
   get leading(): boolean {
     return this.#leading;
+  }
+
+  /** Whether its latest reports say its hand-over lock is in use (`handoverLockActive`). */
+  get lockActive(): boolean {
+    return this.#lockActive;
   }
 
   get running(): boolean {
@@ -65,6 +71,7 @@ export class ChaosNode {
     });
     this.#child = child;
     this.#ending = false;
+    child.stdin.on('error', () => {}); // a command to a process that just died is lost, as intended.
     const run = this.#run;
     const harnessReport = (fields: { event: string; [key: string]: unknown }): void =>
       this.#receive({ node: this.name, run, mono: sharedNow(), wall: Date.now(), ...fields });
@@ -106,6 +113,11 @@ export class ChaosNode {
     this.#child?.kill('SIGCONT');
   }
 
+  /** Asks the current process to `resign()` (a line on its standard input). */
+  resign(): void {
+    if (this.running) this.#child?.stdin?.write('resign\n');
+  }
+
   /** Kills the process for good: no restart after this (the run is ending). */
   retire(): Promise<void> {
     this.#retired = true;
@@ -115,6 +127,8 @@ export class ChaosNode {
   #receive(report: ChaosReport): void {
     if (report.event === 'elected') this.#leading = true;
     else if (report.event === 'revoked' || report.event === 'exited') this.#leading = false;
+    if (report.event === 'lock') this.#lockActive = report['active'] === true;
+    else if (report.event === 'exited') this.#lockActive = false;
     else if (report.event === 'write' && typeof report['seq'] === 'number') this.#nextSeq = Math.max(this.#nextSeq, report['seq'] + 1);
     this.onReport(report);
   }

@@ -24,7 +24,9 @@ Starts a private MariaDB and N participant processes, each behind its own TCP
 fault proxy; injects seeded random faults (one or several at a time), then
 checks safety (one leader at a time, growing terms, fenced writes only from
 the live term, no write lost or doubled) and liveness (a leader again within
-age + tick of each fault's heal). Exits 1 on any violation.
+age + tick of each fault's heal, no fenced call or resign() pending past its
+bound, and after heals a resign() hand-over as fast as on a healthy server).
+Exits 1 on any violation.
 
   --duration TIME      the whole run, e.g. 60s, 10m (default 60s; the last
                        age + tick + 2 s inject nothing, to see the last recoveries)

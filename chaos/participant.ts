@@ -12,13 +12,16 @@
  * SIGKILL loses nothing that happened.
  *
  * Config: the CHAOS_PARTICIPANT environment variable (JSON, see {@link Config}).
- * SIGTERM, or the end of standard input (the harness is gone), closes it.
+ * Commands: a line `resign` on standard input calls `leader.resign()` (the
+ * harness measures the hand-over that follows). SIGTERM, or the end of
+ * standard input (the harness is gone), closes it.
  */
+import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createPool } from 'mysql2/promise';
 import { CommitUnknownError, MysqlLeader, continueOnError } from '../src/index.js';
 import { sharedNow as mono } from '../src/cli/shared-clock.js';
-import type { WritePhase } from './records.js';
+import type { ResignPhase, WritePhase } from './records.js';
 
 /** What the harness passes in CHAOS_PARTICIPANT. */
 export interface Config {
@@ -60,6 +63,17 @@ leader.on('renewed', ({ term }) => report({ event: 'renewed', term, until: until
 leader.on('revoked', ({ term, reason }) => report({ event: 'revoked', term, reason }));
 leader.on('error', (error) => report({ event: 'error', message: error.message }));
 
+// Each change of the hand-over lock's state (given back to a starved pool, taken back), looked at every 50 ms.
+let lockActive: boolean | undefined;
+let lockTimer: NodeJS.Timeout | undefined;
+const watchLock = (): void => {
+  if (leader.handoverLockActive !== lockActive) {
+    lockActive = leader.handoverLockActive;
+    report({ event: 'lock', active: lockActive });
+  }
+  lockTimer = setTimeout(watchLock, 50);
+};
+
 const INSERT = 'INSERT INTO chaos_log (term, participant, seq, live_term) SELECT ?, ?, ?, term FROM leader_election WHERE leader_name = ?';
 const writeReport = (seq: number, phase: WritePhase, fields: Record<string, unknown> = {}): void => report({ event: 'write', seq, phase, ...fields });
 
@@ -85,6 +99,21 @@ async function write(seq: number): Promise<void> {
   }
 }
 
+/**
+ * A `resign()` the harness asked for: `begin` (whether it led then, its
+ * term, whether its hand-over lock was active), then `done` or `failed`.
+ */
+async function resign(): Promise<void> {
+  const resignReport = (phase: ResignPhase, fields: Record<string, unknown> = {}): void => report({ event: 'resign', phase, ...fields });
+  resignReport('begin', { leading: leader.leading, term: leader.term, handoverLock: leader.handoverLockActive });
+  try {
+    await leader.resign();
+    resignReport('done');
+  } catch (error) {
+    resignReport('failed', { message: String(error) });
+  }
+}
+
 let closing = false;
 async function writeLoop(): Promise<void> {
   for (let seq = config.firstSeq; !closing; seq++) {
@@ -94,6 +123,7 @@ async function writeLoop(): Promise<void> {
 }
 
 report({ event: 'ready' });
+watchLock();
 leader.acquire().catch((error: unknown) => report({ event: 'failed', message: String(error) }));
 const writing = writeLoop();
 
@@ -101,6 +131,7 @@ let closed: Promise<void> | undefined;
 const close = (): Promise<void> =>
   (closed ??= (async () => {
     closing = true;
+    clearTimeout(lockTimer);
     await writing;
     await leader.close();
     await Promise.all([electionPool.end(), writePool.end()]);
@@ -108,4 +139,8 @@ const close = (): Promise<void> =>
     process.exit(0);
   })());
 process.once('SIGTERM', () => void close());
-process.stdin.on('end', () => void close()).resume();
+const commands = createInterface({ input: process.stdin });
+commands.on('line', (line) => {
+  if (line.trim() === 'resign' && !closing) void resign();
+});
+commands.on('close', () => void close());

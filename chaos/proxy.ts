@@ -1,7 +1,9 @@
 /**
  * A TCP fault proxy between one participant and the database server: it
- * forwards bytes both ways, and on command delays them (latency) or holds
- * them (partition).
+ * forwards bytes both ways, and on command delays them (latency), holds
+ * them (partition), or cuts one connection at a chosen statement (it reads
+ * the client's packets just enough to recognise a `COM_QUERY` by its SQL, as
+ * test/support/statement-proxy.ts does).
  *
  * A partition holds everything in both directions, connection closes
  * included, and delivers it in order when it heals: what a network that
@@ -11,6 +13,24 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { sharedNow } from '../src/cli/shared-clock.js';
+
+/** COM_QUERY, the first byte of a text-protocol statement's payload. */
+const COM_QUERY = 0x03;
+
+/**
+ * Where a cut destroys the connection of the statement it waits for:
+ * `unsent`, before the statement reaches the server (it never runs);
+ * `replied`, once the server has answered it (the reply is dropped: the
+ * statement ran, and the client never learns how).
+ */
+export type CutMode = 'unsent' | 'replied';
+
+/** A cut armed for the next statement that matches `pattern`, on any connection. */
+interface ArmedCut {
+  readonly pattern: RegExp;
+  readonly mode: CutMode;
+  readonly done: (cut: boolean) => void;
+}
 
 /** One direction of a proxied connection: chunks (and finally the close) delivered in order. */
 class Link {
@@ -67,6 +87,7 @@ export class FaultProxy {
   readonly #links = new Set<Link>();
   readonly #upstreams = new Set<Socket>();
   readonly #sockets = new Set<Socket>();
+  #cut: ArmedCut | undefined;
 
   constructor(readonly target: { readonly host: string; readonly port: number }) {
     this.#server = createServer((client) => this.#accept(client));
@@ -106,8 +127,31 @@ export class FaultProxy {
     return [...this.#upstreams].flatMap((socket) => (socket.localPort === undefined ? [] : [socket.localPort]));
   }
 
+  /**
+   * Cuts the connection that sends the next statement matching `pattern`
+   * (see {@link CutMode}); resolves `true` once it is cut, or `false` if no
+   * such statement came within `within` ms (the cut is then disarmed).
+   */
+  cutAt(pattern: RegExp, mode: CutMode, within: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      // Once only: by the cut, or by the timer (also when the cut's connection closed before its reply).
+      const armed: ArmedCut = {
+        pattern,
+        mode,
+        done: (cut) => {
+          clearTimeout(timer);
+          if (this.#cut === armed) this.#cut = undefined;
+          resolve(cut);
+        },
+      };
+      const timer = setTimeout(() => armed.done(false), within);
+      this.#cut = armed;
+    });
+  }
+
   /** Stops listening and destroys every connection. */
   close(): Promise<void> {
+    this.#cut?.done(false);
     for (const link of this.#links) link.clear();
     for (const socket of this.#sockets) socket.destroy();
     return new Promise((resolve) => this.#server.close(() => resolve()));
@@ -118,14 +162,46 @@ export class FaultProxy {
     const down: Link = new Link(client, this, () => this.#links.delete(down));
     const up: Link = new Link(upstream, this, () => this.#links.delete(up));
     this.#upstreams.add(upstream);
-    for (const [socket, link] of [
-      [client, up],
-      [upstream, down],
+    const cutBoth = (): void => void [client, upstream].forEach((socket) => socket.destroy());
+    let fromClient = Buffer.alloc(0);
+    let cutAtReply: ArmedCut | undefined;
+    // The client's bytes, split into packets so that a statement can be recognised.
+    const clientData = (chunk: Buffer): void => {
+      fromClient = Buffer.concat([fromClient, chunk]);
+      while (fromClient.length >= 4) {
+        const length = fromClient.readUIntLE(0, 3);
+        if (fromClient.length < 4 + length) return;
+        const packet = fromClient.subarray(0, 4 + length);
+        fromClient = fromClient.subarray(4 + length);
+        const cut = this.#cut;
+        const statement = packet[3] === 0 && packet[4] === COM_QUERY;
+        if (cut && statement && cut.pattern.test(packet.subarray(5).toString('utf8'))) {
+          this.#cut = undefined;
+          if (cut.mode === 'unsent') {
+            cutBoth();
+            cut.done(true);
+            return;
+          }
+          cutAtReply = cut;
+        }
+        up.push(packet);
+      }
+    };
+    // The server's bytes; the first after a statement cut at its reply is dropped with the connection.
+    const serverData = (chunk: Buffer): void => {
+      if (!cutAtReply) return down.push(chunk);
+      cutBoth();
+      cutAtReply.done(true);
+      cutAtReply = undefined;
+    };
+    for (const [socket, link, onData] of [
+      [client, up, clientData],
+      [upstream, down, serverData],
     ] as const) {
       this.#sockets.add(socket);
       this.#links.add(link);
       socket.setNoDelay(true);
-      socket.on('data', (chunk: Buffer) => link.push(chunk));
+      socket.on('data', onData);
       // A reset or a refused connection is passed on as a close, in order.
       socket.on('error', () => {});
       socket.once('close', () => {

@@ -7,7 +7,7 @@
 import type { Report } from '../src/cli/harness/tenures.js';
 
 /** The fault kinds, in the order of the `--faults` help. */
-export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'db-crash', 'db-kill-conn', 'skew'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'db-crash', 'db-kill-conn', 'skew', 'fence-cut'] as const;
 
 /** A kind of fault. */
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -20,7 +20,10 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
  * Events: `ready`; `elected` and `renewed` (`term`, `until`: the last instant
  * it would have said it leads); `revoked` (`term`, `reason`); `write`
  * (`seq`, `phase`: `begin`, `inserted` with `term`, then `acked`,
- * `rejected` or `unknown`); `error`; `exited` (the process is gone).
+ * `rejected` or `unknown`); `resign` (`phase`: `begin` with `leading`,
+ * `term` and `handoverLock`, then `done` or `failed`); `lock` (`active`:
+ * each change of `handoverLockActive`); `error`; `exited`
+ * (the process is gone).
  */
 export interface ChaosReport extends Report {
   readonly run: number;
@@ -28,6 +31,9 @@ export interface ChaosReport extends Report {
 
 /** The phases of one fenced write, in its participant's reports. */
 export type WritePhase = 'begin' | 'inserted' | 'acked' | 'rejected' | 'unknown';
+
+/** The phases of one `resign()` call, in its participant's reports. */
+export type ResignPhase = 'begin' | 'done' | 'failed';
 
 /** One fault, injected at `start` and healed at `heal` (equal for an instant fault). */
 export interface FaultRecord {
@@ -39,6 +45,19 @@ export interface FaultRecord {
   readonly heal: number;
   /** What exactly was done, for people: `latency 840 ms each way`, `clock +2h`… */
   readonly detail: string;
+}
+
+/**
+ * A hand-over the harness asked for after heals: once no fault was in force
+ * and a leader existed, it told that leader to `resign()` at `sent`.
+ */
+export interface ProbeRecord {
+  readonly id: number;
+  /** The leader told to resign. */
+  readonly node: string;
+  readonly sent: number;
+  /** The faults that healed since the previous probe (ids): the hand-over is judged as coming after them. */
+  readonly after: readonly number[];
 }
 
 /** A row of the log table: one committed fenced write. */
@@ -63,5 +82,6 @@ export interface RunLog {
   readonly ended: number;
   readonly reports: readonly ChaosReport[];
   readonly faults: readonly FaultRecord[];
+  readonly probes: readonly ProbeRecord[];
   readonly rows: readonly LogRow[];
 }

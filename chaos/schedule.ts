@@ -7,7 +7,8 @@
  * so every kind is injected once in the first round: a run long enough for
  * that many faults covers them all, whatever the seed. A participant has one
  * fault at a time, and the server one (a crash, or a KILL of sessions).
- * Targets lean towards the leader, where faults hurt.
+ * Targets lean towards the leader, where faults hurt. A {@link FaultGate}
+ * (the hand-over probe) can hold new faults back for a while.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { sharedNow } from '../src/cli/shared-clock.js';
@@ -26,6 +27,18 @@ export interface ScheduleOptions {
   readonly until: number;
   /** Aborts the run (Ctrl-C): no new fault, no heal. */
   readonly signal: AbortSignal;
+  /** Told of every fault; may hold new ones back. */
+  readonly gate?: FaultGate;
+}
+
+/** What the scheduler tells of each fault, and asks before starting one. */
+export interface FaultGate {
+  /** Whether a new fault may start now (the scheduler asks again every 100 ms until it may). */
+  readonly open: boolean;
+  /** A fault is being injected. */
+  began(): void;
+  /** A fault healed (`undefined`: it failed to inject or heal). */
+  ended(fault: FaultRecord | undefined): void;
 }
 
 /** Chance that a participant fault picks the leader, when the leader is free. */
@@ -58,15 +71,19 @@ export async function injectFaults(
     const target = node?.name ?? 'database';
     const held = [target, ...(FAULTS[kind].onServer ? ['database'] : [])];
     for (const name of held) busy.add(name);
+    options.gate?.began();
+    let healed: FaultRecord | undefined;
     try {
       const faultId = ++id;
       const start = sharedNow();
       const injection = await FAULTS[kind].inject(context, node);
       if (duration > 0) await delay(duration, undefined, { signal: options.signal });
       await injection.heal();
-      record({ id: faultId, kind, target, start, heal: sharedNow(), detail: injection.detail });
+      healed = { id: faultId, kind, target, start, heal: sharedNow(), detail: injection.detail };
+      record(healed);
     } finally {
       for (const name of held) busy.delete(name);
+      options.gate?.ended(healed);
     }
   };
 
@@ -85,7 +102,7 @@ export async function injectFaults(
         const left = options.until - sharedNow();
         if (left <= min) break schedule;
         duration = Math.min(duration, left);
-        const free = running.size < options.concurrency && !(type.onServer && busy.has('database'));
+        const free = running.size < options.concurrency && !(type.onServer && busy.has('database')) && (options.gate?.open ?? true);
         if (free && type.target === 'database') break;
         if (free && (node = freeNode(type))) break;
         await delay(RETRY, undefined, { signal: options.signal });

@@ -23,6 +23,7 @@ const FAULT_COLOURS: Record<FaultKind, string> = {
   'db-crash': '#252525',
   'db-kill-conn': '#3182bd',
   skew: '#31a354',
+  'fence-cut': '#e377c2',
 };
 
 /** The SVG picture of a checked run. */

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { check, coveredTime, percentile, tenuresOfRun, type ViolationKind } from '../../chaos/checker.js';
+import { HANDOVER_BOUND, check, coveredTime, percentile, resignBound, tenuresOfRun, type ViolationKind } from '../../chaos/checker.js';
 import type { ChaosReport, FaultRecord, LogRow, RunLog } from '../../chaos/records.js';
 
 const AGE = 2000;
@@ -60,6 +60,7 @@ function cleanLog(): RunLog {
       at('node-2', 3201, 'write', { seq: 2, phase: 'rejected' }),
     ],
     faults: [{ id: 1, kind: 'kill', target: 'node-1', start: 1000, heal: 1500, detail: 'SIGKILL' }],
+    probes: [],
     rows: [row('node-1', 1, 1), row('node-1', 2, 1), row('node-2', 1, 2)],
   };
 }
@@ -211,6 +212,71 @@ describe('chaos checker', () => {
       kinds({ ...stuck, faults: [...stuck.faults, paused] }).filter((kind) => kind === 'stuck-call'),
       [],
     );
+  });
+
+  /**
+   * The clean log, with a hand-over asked for after the kill healed: node-2
+   * (leading under term 2) is told to resign at 4000, its resign() begins at
+   * 4002 and ends at 4010, and node-1 is elected `ms` after it began.
+   */
+  function probedLog(ms: number): RunLog {
+    const log = cleanLog();
+    const reports = log.reports.flatMap((r) => (r.node === 'node-2' && r.mono >= 3000 ? [] : [r]));
+    return {
+      ...log,
+      ended: 7000,
+      reports: [
+        ...reports,
+        ...tenure('node-2', 2, 3000, 4003),
+        ...write('node-2', 1, 2, 3100),
+        at('node-2', 4002, 'resign', { phase: 'begin', leading: true, term: 2, handoverLock: true }),
+        at('node-2', 4010, 'resign', { phase: 'done' }),
+        ...tenure('node-1', 3, 4002 + ms, 6000, 2),
+      ],
+      probes: [{ id: 1, node: 'node-2', sent: 4000, after: [1] }],
+    };
+  }
+
+  it('measures a hand-over after a heal, and reports one over its bound with the fault before it', () => {
+    const fast = check(probedLog(12));
+    assert.deepEqual(fast.violations, []);
+    assert.deepEqual(
+      fast.handovers.map((h) => [h.probe, h.node, h.next?.node, h.ms]),
+      [[1, 'node-2', 'node-1', 12]],
+    );
+    const { violations } = check(probedLog(HANDOVER_BOUND + 200));
+    assert.deepEqual(
+      violations.map((v) => [v.kind, v.at, v.nodes]),
+      [['slow-handover', 4002, ['node-2', 'node-1']]],
+    );
+    assert.match(violations[0]?.message ?? '', /after fault 1 \(kill on node-1\) healed: resign\(\) of node-2 at 4\.002 s, then node-1 elected 450 ms later; bound 250 ms/);
+  });
+
+  it('reports a hand-over after a heal that never came', () => {
+    const log = probedLog(12);
+    const none = { ...log, reports: log.reports.filter((r) => !(r.node === 'node-1' && r.run === 2)) };
+    const { violations } = check(none);
+    assert.deepEqual(
+      violations.map((v) => v.kind),
+      ['slow-handover'],
+    );
+    assert.match(violations[0]?.message ?? '', /no other leader before the run ended/);
+  });
+
+  it('reports a resign() still pending past its bound, with its name and age', () => {
+    const log = probedLog(12);
+    const pending = { ...log, ended: 12_000, reports: log.reports.filter((r) => !(r.event === 'resign' && r['phase'] === 'done')) };
+    const { violations } = check(pending);
+    const bound = 4002 + resignBound(AGE, TICK) + 1000;
+    assert.equal(resignBound(AGE, TICK), AGE + 4 * TICK);
+    assert.deepEqual(
+      violations.map((v) => [v.kind, v.at, v.nodes]),
+      [['stuck-call', bound, ['node-2']]],
+    );
+    assert.match(violations[0]?.message ?? '', /resign\(\) of node-2, begun at 4\.002 s, was still pending 8\.0 s later/);
+    // Its process ended before the bound: no verdict.
+    const killed = { ...pending, reports: [...pending.reports, at('node-2', bound - 1, 'exited', { reason: 'SIGKILL', expected: true })] };
+    assert.deepEqual(kinds(killed), []);
   });
 
   it('computes covered time and nearest-rank percentiles', () => {
