@@ -249,7 +249,10 @@ describe('chaos checker', () => {
       violations.map((v) => [v.kind, v.at, v.nodes]),
       [['slow-handover', 4002, ['node-2', 'node-1']]],
     );
-    assert.match(violations[0]?.message ?? '', /after fault 1 \(kill on node-1\) healed: resign\(\) of node-2 at 4\.002 s, then node-1 elected 450 ms later; bound 250 ms/);
+    assert.match(
+      violations[0]?.message ?? '',
+      /after fault 1 \(kill on node-1\) healed: resign\(\) of node-2 at 4\.002 s, then node-1 elected 450 ms later; bound 250 ms/,
+    );
   });
 
   it('reports a hand-over after a heal that never came', () => {
