@@ -68,7 +68,7 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
     const name = checkName('leaderName', leaderName);
     const resolved = resolveOptions(options);
     const driver = new Driver(db);
-    super(new MysqlStore(driver, resolved.tableName, name, resolved.age, resolved.handoverLock), resolved);
+    super(new MysqlStore(driver, name, resolved), resolved);
     this.leaderName = name;
     this.#driver = driver;
     this.#fenceSql = statements(resolved.tableName).fence;

@@ -6,8 +6,15 @@ import { ER, errnoOf } from './errors.js';
 import type { StatementRunner } from './runner.js';
 import { GET_LOCK, OWNS_LOCK, RELEASE_LOCK, lockKey } from './sql.js';
 
-/** The longest back-off after starvations in a row, in lease lengths. */
-const MAX_BACKOFF = 8;
+/**
+ * How long the lock stays off after the pool starved: `backoff`, doubled
+ * each time the pool starves again within one back-off of the lock's return,
+ * at most `maxBackoff` (ms).
+ */
+export interface HandoverLockBackoff {
+  readonly backoff: number;
+  readonly maxBackoff: number;
+}
 
 /**
  * The hand-over lock on MySQL/MariaDB: a named lock (`GET_LOCK`) held on a
@@ -19,8 +26,8 @@ const MAX_BACKOFF = 8;
 export class MysqlHandoverLock implements HandoverLock {
   readonly #runner: StatementRunner;
   readonly #key: unknown[];
-  /** The first back-off after a starvation: a lease's length (ms). */
-  readonly #baseBackoff: number;
+  /** The back-off after a starvation, and its longest when starvations follow each other (ms). */
+  readonly #limits: HandoverLockBackoff;
   #session: Session | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #holding = false;
@@ -32,16 +39,11 @@ export class MysqlHandoverLock implements HandoverLock {
   /** The last back-off, doubled when the pool starves again soon after the lock came back. */
   #backoff = 0;
 
-  /**
-   * The lock of the election `leaderName` of the runner's table; its
-   * connection comes from the runner's (pooled) driver. After a starvation
-   * it stays off for `ageMs`, then twice as long each time the pool starves
-   * again within `ageMs` of its return, at most {@link MAX_BACKOFF} times `ageMs`.
-   */
-  constructor(runner: StatementRunner, leaderName: string, ageMs: number) {
+  /** The lock of the election `leaderName` of the runner's table; its connection comes from the runner's (pooled) driver. */
+  constructor(runner: StatementRunner, leaderName: string, limits: HandoverLockBackoff) {
     this.#runner = runner;
     this.#key = lockKey(runner.tableName, leaderName);
-    this.#baseBackoff = ageMs;
+    this.#limits = limits;
   }
 
   get available(): boolean {
@@ -76,8 +78,9 @@ export class MysqlHandoverLock implements HandoverLock {
    */
   suspend(): void {
     const now = performance.now();
-    const again = this.#backoff > 0 && now - this.#suspendedUntil < this.#baseBackoff;
-    this.#backoff = again ? Math.min(2 * this.#backoff, MAX_BACKOFF * this.#baseBackoff) : this.#baseBackoff;
+    const { backoff, maxBackoff } = this.#limits;
+    const again = this.#backoff > 0 && now - this.#suspendedUntil < this.#backoff;
+    this.#backoff = again ? Math.min(2 * this.#backoff, maxBackoff) : backoff;
     this.#suspendedUntil = now + this.#backoff;
     this.#discard();
   }

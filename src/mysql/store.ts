@@ -1,3 +1,4 @@
+import type { ResolvedOptions } from '../options.js';
 import type { Lease, LeaseStore, Vacancy } from '../store.js';
 import { abortable, toNumber, type Driver, type Row } from './driver.js';
 import { MysqlHandoverLock } from './handover-lock.js';
@@ -11,6 +12,9 @@ import { statements, type Statements } from './sql.js';
  */
 const checksInFlight = new WeakMap<object, Map<string, Promise<void>>>();
 
+/** What the store needs of the election's options. */
+export type StoreOptions = Pick<ResolvedOptions, 'tableName' | 'age' | 'tick' | 'handoverLock'>;
+
 /** The protocol's statements for one election, on MySQL or MariaDB. */
 export class MysqlStore implements LeaseStore {
   readonly #runner: StatementRunner;
@@ -22,13 +26,14 @@ export class MysqlStore implements LeaseStore {
   readonly handoverLock: MysqlHandoverLock | undefined;
   #checked: Promise<void> | undefined;
 
-  /** With `handoverLock`, a pooled `driver` also gets the hand-over lock. */
-  constructor(driver: Driver, tableName: string, leaderName: string, ageMs: number, handoverLock: boolean) {
+  /** The election `leaderName` on `options.tableName`; with `options.handoverLock`, a pooled `driver` also gets the hand-over lock. */
+  constructor(driver: Driver, leaderName: string, options: StoreOptions) {
+    const { tableName, age, tick, handoverLock } = options;
     this.#runner = new StatementRunner(driver, tableName);
     this.name = leaderName;
-    this.#ageUs = ageMs * 1000;
+    this.#ageUs = age * 1000;
     this.#sql = statements(tableName);
-    this.handoverLock = handoverLock && driver.pooled ? new MysqlHandoverLock(this.#runner, leaderName, ageMs) : undefined;
+    this.handoverLock = handoverLock && driver.pooled ? new MysqlHandoverLock(this.#runner, leaderName, { backoff: tick, maxBackoff: 8 * age }) : undefined;
     // A pool with no connection to spare for the election's statements (too
     // small, or stuck on a stalled server) would starve the renewals: give
     // the lock's connection back for a while (see MysqlHandoverLock.suspend).

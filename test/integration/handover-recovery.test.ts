@@ -1,7 +1,7 @@
 /**
  * The hand-over lock degrades, then recovers: when the pool has no
  * connection to spare for the election, the lock's connection is given back
- * (followers poll), and once a lease's length has passed it is taken back,
+ * (followers poll), and once a tick has passed it is taken back,
  * so that a hand-over takes milliseconds again, not a tick.
  */
 import assert from 'node:assert/strict';
@@ -44,7 +44,7 @@ function recordingLogger(): Logger & { readonly lines: string[] } {
 }
 
 describe('hand-over lock: degrade, then recover', () => {
-  it('a follower whose pool starved gives the lock back and polls; after `age` it takes the lock back, and a resign() hands over in milliseconds again', async () => {
+  it('a follower whose pool starved gives the lock back and polls; after a tick it takes the lock back, and a resign() hands over in milliseconds again', async () => {
     const name = elections.name('recovery');
     const logger = recordingLogger();
     const leader = new MysqlLeader(db.newPool({ connectionLimit: 3 }), name, {
@@ -80,7 +80,7 @@ describe('hand-over lock: degrade, then recover', () => {
     assert.equal(await lockWaiters(), 0, 'while the lock is off, nobody waits on it');
 
     await until('the follower takes the lock back', () => follower.handoverLockActive, AGE + TICK);
-    assert.ok(performance.now() - offAt < AGE + 200, 'back after one back-off (a lease length), not later');
+    assert.ok(performance.now() - offAt < TICK + 300, 'back after one back-off (a tick), not later');
     await until('the follower waits on the lock again', async () => (await lockWaiters()) === 1, 3 * TICK);
     assert.ok(
       logger.lines.some((line) => /^info: hand-over lock taken back/.test(line)),

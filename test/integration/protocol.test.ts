@@ -20,7 +20,7 @@ let election = 0;
 /** A store on a fresh election name. */
 function store(ageMs = AGE, pool = db.pool): MysqlStore {
   election++;
-  return new MysqlStore(new Driver(pool), 'leader_election', `election-${election}`, ageMs, false);
+  return new MysqlStore(new Driver(pool), `election-${election}`, { tableName: 'leader_election', age: ageMs, tick: ageMs / 4, handoverLock: false });
 }
 
 before(async () => {
@@ -114,8 +114,8 @@ describe('protocol: statements on one pool', () => {
   it('a signal serves statement after statement: each takes its listener back, whether it succeeds, fails or waits for a connection', async () => {
     const shared = new AbortController().signal;
     const small = db.newPool({ connectionLimit: 1 });
-    const s = new MysqlStore(new Driver(small), 'leader_election', `election-${++election}`, AGE, false);
-    const missing = new MysqlStore(new Driver(small), 'no_such_table', 'x', AGE, false);
+    const s = new MysqlStore(new Driver(small), `election-${++election}`, { tableName: 'leader_election', age: AGE, tick: AGE / 4, handoverLock: false });
+    const missing = new MysqlStore(new Driver(small), 'x', { tableName: 'no_such_table', age: AGE, tick: AGE / 4, handoverLock: false });
     await s.claim('a', 'absent', shared);
     // Ten at once on one connection: nine wait in the pool's queue first.
     assert.deepEqual(await Promise.all(Array.from({ length: 10 }, () => s.renew('a', 1, shared))), Array(10).fill(true));
@@ -127,10 +127,13 @@ describe('protocol: statements on one pool', () => {
   it('elections that start together on one handle share one check of the table; one that starts later checks again', async () => {
     const { handle, statements } = recording(db.pool);
     const checks = (): number => statements.filter((sql) => sql.includes('information_schema.COLUMNS')).length;
-    const stores = Array.from({ length: 20 }, () => new MysqlStore(new Driver(handle), 'leader_election', `election-${++election}`, AGE, false));
+    const stores = Array.from(
+      { length: 20 },
+      () => new MysqlStore(new Driver(handle), `election-${++election}`, { tableName: 'leader_election', age: AGE, tick: AGE / 4, handoverLock: false }),
+    );
     assert.deepEqual(await Promise.all(stores.map((s) => s.claim('a', 'absent', signal))), Array(20).fill(1));
     assert.equal(checks(), 1);
-    const later = new MysqlStore(new Driver(handle), 'leader_election', `election-${++election}`, AGE, false);
+    const later = new MysqlStore(new Driver(handle), `election-${++election}`, { tableName: 'leader_election', age: AGE, tick: AGE / 4, handoverLock: false });
     assert.equal(await later.claim('a', 'absent', signal), 1);
     assert.equal(checks(), 2);
   });
