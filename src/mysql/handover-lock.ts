@@ -78,6 +78,8 @@ export class MysqlHandoverLock implements HandoverLock {
    */
   suspend(): void {
     const now = performance.now();
+    // Already off: the lock holds no connection, so this starvation is not its doing.
+    if (now < this.#suspendedUntil) return;
     const { backoff, maxBackoff } = this.#limits;
     const again = this.#backoff > 0 && now - this.#suspendedUntil < this.#backoff;
     this.#backoff = again ? Math.min(2 * this.#backoff, maxBackoff) : backoff;
