@@ -13,9 +13,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { sharedNow } from '../src/cli/shared-clock.js';
-
-/** COM_QUERY, the first byte of a text-protocol statement's payload. */
-const COM_QUERY = 0x03;
+import { PacketReader, statementOf } from './mysql-packets.js';
 
 /**
  * Where a cut destroys the connection of the statement it waits for:
@@ -163,19 +161,14 @@ export class FaultProxy {
     const up: Link = new Link(upstream, this, () => this.#links.delete(up));
     this.#upstreams.add(upstream);
     const cutBoth = (): void => void [client, upstream].forEach((socket) => socket.destroy());
-    let fromClient = Buffer.alloc(0);
+    const packets = new PacketReader();
     let cutAtReply: ArmedCut | undefined;
     // The client's bytes, split into packets so that a statement can be recognised.
     const clientData = (chunk: Buffer): void => {
-      fromClient = Buffer.concat([fromClient, chunk]);
-      while (fromClient.length >= 4) {
-        const length = fromClient.readUIntLE(0, 3);
-        if (fromClient.length < 4 + length) return;
-        const packet = fromClient.subarray(0, 4 + length);
-        fromClient = fromClient.subarray(4 + length);
+      for (const packet of packets.push(chunk)) {
         const cut = this.#cut;
-        const statement = packet[3] === 0 && packet[4] === COM_QUERY;
-        if (cut && statement && cut.pattern.test(packet.subarray(5).toString('utf8'))) {
+        const sql = statementOf(packet);
+        if (cut && sql !== undefined && cut.pattern.test(sql)) {
           this.#cut = undefined;
           if (cut.mode === 'unsent') {
             cutBoth();

@@ -73,6 +73,8 @@ interface RawConnection {
 export class Driver {
   readonly #handle: PromiseHandle;
   readonly #given: Queryable;
+  /** The KILLs of abandoned statements, one after the other (see #kill). */
+  #kills: Promise<void> = Promise.resolve();
 
   /** Throws an {@link OptionTypeError} naming `option` unless `db` looks like a database handle. */
   constructor(db: Queryable, option = 'db') {
@@ -166,23 +168,32 @@ export class Driver {
    * Ends a server thread of ours from another connection; best effort (the
    * server may be unreachable). Only if it still runs `sql` (when given) and
    * belongs to our user: after a server restart its id may be another
-   * client's.
+   * client's. One at a time, on one connection at a time: when the server
+   * stalls and many statements are abandoned, their clean-up must not take
+   * every connection of the pool (that would starve the election itself).
    */
   #kill(threadId: number | undefined, sql: string | undefined): void {
     if (threadId === undefined) return;
-    const signal = AbortSignal.timeout(KILL_TIMEOUT);
     const running = sql === undefined ? '%' : `${(sql.split('?')[0] ?? sql).replace(/[\\%_]/g, '\\$&')}%`;
-    void this.connect(signal)
-      .then(async (session) => {
-        try {
-          const found = await abortable(session.query(STILL_OURS, [threadId, running]), signal);
-          if (found.rows.length > 0) await abortable(session.query('KILL ?', [threadId]), signal);
-          session.release();
-        } catch {
-          session.destroy();
-        }
-      })
-      .catch(() => {}); // unreachable or already gone: nothing more to do.
+    this.#kills = this.#kills.then(() => this.#killNow(threadId, running));
+  }
+
+  /** One KILL, within {@link KILL_TIMEOUT}; never rejects (the next one waits for it). */
+  async #killNow(threadId: number, running: string): Promise<void> {
+    const signal = AbortSignal.timeout(KILL_TIMEOUT);
+    let session: Session;
+    try {
+      session = await this.connect(signal);
+    } catch {
+      return; // unreachable: nothing more to do.
+    }
+    try {
+      const found = await abortable(session.query(STILL_OURS, [threadId, running]), signal);
+      if (found.rows.length > 0) await abortable(session.query('KILL ?', [threadId]), signal);
+      session.release();
+    } catch {
+      session.destroy(); // already gone, or the server is still stalled.
+    }
   }
 
   /**

@@ -7,9 +7,7 @@
  * made deterministic.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-
-/** COM_QUERY, the first byte of a text-protocol statement's payload. */
-const COM_QUERY = 0x03;
+import { PacketReader, statementOf } from '../../chaos/mysql-packets.js';
 
 /** What a trap holds once its statement arrives. */
 export type TrapMode =
@@ -32,7 +30,7 @@ export interface Trap {
 
 /** One proxied connection: client ⇄ server, with what is held on each side. */
 class Connection {
-  #fromClient = Buffer.alloc(0);
+  readonly #packets = new PacketReader();
   #heldUp: Buffer[] | undefined;
   #heldDown: Buffer[] | undefined;
   #onServerData: (() => void) | undefined;
@@ -60,15 +58,9 @@ class Connection {
 
   /** Splits the client's bytes into packets, so that a statement can be recognised and held. */
   #clientData(chunk: Buffer): void {
-    this.#fromClient = Buffer.concat([this.#fromClient, chunk]);
-    while (this.#fromClient.length >= 4) {
-      const length = this.#fromClient.readUIntLE(0, 3);
-      if (this.#fromClient.length < 4 + length) return;
-      const packet = this.#fromClient.subarray(0, 4 + length);
-      this.#fromClient = this.#fromClient.subarray(4 + length);
-      const sequence = packet[3];
-      const isQuery = sequence === 0 && packet[4] === COM_QUERY;
-      const trap = isQuery ? this.proxy.springTrap(packet.subarray(5).toString('utf8'), this) : undefined;
+    for (const packet of this.#packets.push(chunk)) {
+      const sql = statementOf(packet);
+      const trap = sql === undefined ? undefined : this.proxy.springTrap(sql, this);
       if (trap === 'statement') this.#heldUp = [];
       if (this.#heldUp) this.#heldUp.push(packet);
       else this.server.write(packet);
