@@ -27,6 +27,9 @@ const PAUSE_EVERY = 10;
 /** How long the database is frozen (SIGSTOP) before such a round (ms). */
 const PAUSE_MS = 1500;
 
+/** A round slower than this (the bound of one hand-over, ms) is logged with the state of the hand-over lock. */
+const SLOW_ROUND = 100;
+
 /** How a round's leader steps down. */
 type StepDown = 'resign' | 'close';
 
@@ -107,12 +110,20 @@ export async function handover(context: BenchContext): Promise<ScenarioResult> {
       // At least a tick: every follower is back waiting on the lock; then a random moment of the leader's tick.
       await delay(tick + Math.random() * tick);
       if (!leader.leading) leader = await currentLeader();
+      // For a slow round's log line: who was using the hand-over lock at the call.
+      const lockUsers = participants.filter((p) => p.handoverLockActive).length;
       const next = nextElected();
       const calledAt = performance.now();
       const stepping = (how === 'close' ? leader.close() : leader.resign()).then(() => performance.now());
       const elected = await next;
       const resolvedAt = await stepping;
       const vacant = sawVacant.get(elected.leader) ?? Number.NaN;
+      if (elected.at - calledAt > SLOW_ROUND) {
+        const where = afterPause ? ', right after a pause' : '';
+        context.log(
+          `  round ${round} (${how}${where}): ${(elected.at - calledAt).toFixed(0)} ms; ${lockUsers} of ${participants.length} participants on the hand-over lock`,
+        );
+      }
       measured.push({ how, afterPause, ms: elected.at - calledAt, vacantMs: vacant - calledAt, callMs: resolvedAt - calledAt });
       if (how === 'close') {
         const slot = participants.indexOf(leader);
