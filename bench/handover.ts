@@ -170,7 +170,7 @@ export async function handover(context: BenchContext): Promise<ScenarioResult> {
       { label: 'database errors reported (for context: the pauses time statements out)', unit: '', value: errors },
     ],
     notes: [
-      'resign() and close() step down, release the row (expires_at = now), then free the hand-over lock; the first follower waiting on GET_LOCK wakes, reads the row and claims it. A resigned leader stays a follower, and does not claim for a tick.',
+      'resign() and close() step down, release the row (expires_at = renewed_at), then free the hand-over lock; the first follower waiting on GET_LOCK wakes, reads the row and claims it. A resigned leader stays a follower, and does not claim for a tick.',
       `Every ${PAUSE_EVERY}th round follows a ${PAUSE_MS} ms SIGSTOP of the server, then SIGCONT and a new leader (if the old one lost its lease), then the same 1–2 ticks as the other rounds.`,
     ],
   };

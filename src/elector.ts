@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './clock.js';
-import { ClosedError, LeadershipEndedError, MysqlLeaderError, NotLeaderError, QueryTimeoutError, type RevokeReason } from './errors.js';
+import { ClosedError, DatabaseError, LeadershipEndedError, MysqlLeaderError, NotLeaderError, QueryTimeoutError, type RevokeReason } from './errors.js';
 import type { LeaderEvents, LeaderInfo } from './events.js';
 import { LeaderWork } from './leader-work.js';
 import type { Leader } from './leader.js';
 import type { ResolvedOptions } from './options.js';
 import { StatementTimer } from './statement-timer.js';
-import type { HandoverLock, Lease, LeaseStore } from './store.js';
+import type { HandoverLock, Lease, LeaseStore, ObservedLease } from './store.js';
 import type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
 
 /** This node's own tenure: it leads under `term` until `deadline` (monotonic ms) unless renewed. */
@@ -15,6 +15,13 @@ interface LocalTenure {
   deadline: number;
   readonly controller: AbortController;
   stepDown: unknown;
+}
+
+/** A row version this follower has watched, and when it first saw it (monotonic ms, when the read's reply arrived). */
+interface Watch {
+  readonly term: number;
+  readonly version: string;
+  readonly since: number;
 }
 
 /** The running `acquire()` call: aborting `stop` ends the campaign. */
@@ -39,26 +46,53 @@ const CLOSING = Symbol('closing');
 const JITTER = 0.2;
 
 /**
+ * A follower reads the row this long (ms, up to twice as long, at random)
+ * after the leader's next renewal is due by the row's `renewed_at`: it then
+ * sees each version soon after it is written, which keeps fail-over after a
+ * crash close to `age` (see `#nextRead`).
+ */
+const AFTER_RENEWAL = 15;
+
+/**
+ * A follower woken by the hand-over lock while another node holds the row
+ * learns that the lock is not where the leader is (it crashed, gave the
+ * lock's connection back, or holds the lock on another Galera node): it
+ * then waits on timers for 1, 2, then up to this many pauses before it
+ * tries the lock again, until a new term or a wait the lock makes last.
+ */
+const MAX_LOCK_SKIPS = 4;
+
+/**
  * The election state machine: follower → leader → follower, the local
  * deadline, timers and events. It knows nothing of SQL: every statement goes
  * through a {@link LeaseStore}, and time comes from a {@link Clock}.
  *
- * Safety rests on one rule (`#deadlineFrom`): this node believes it leads
- * only until `sent + age - margin` on its monotonic clock, where `sent` is
- * when the statement that set the lease was sent. The database set
- * `expires_at` to its own clock plus `age` after that moment, so the belief
- * always ends first.
+ * Safety rests on two rules, on monotonic clocks only, so that no database
+ * clock (skewed between Galera nodes, stepped, or of a new primary) can
+ * break them:
+ * - the leader believes it leads only until `sent + age - margin`
+ *   (`#deadlineFrom`), where `sent` is when the statement that wrote its
+ *   lease was sent;
+ * - a follower takes over a lease that was not released only once it has
+ *   seen the same row version (term and `renewed_at`) unchanged for `age`,
+ *   counted from the arrival of the read that first showed it (`#watch`),
+ *   and only by a compare-and-set on that version. That read came after the
+ *   write of the version, which came after its statement was sent: the
+ *   leader's belief ended at least `margin` before.
+ * A released lease is claimed at once. The database clock only times reads.
  *
  * States, and the fields that hold them:
  * - follower: no `#tenure`. Each step of the loop is `#follow`: read the row,
- *   claim it when vacant, else wait (on the hand-over lock, or a timer).
+ *   claim it when vacant (absent, released, or watched unchanged for `age`
+ *   in `#watched`), else wait (on the hand-over lock, or a timer).
  * - leader: `#tenure` (term, local deadline, the tenure's AbortController,
  *   the step-down timer), and `#heldTerm` is its term. Each step is `#renew`.
  *   Where the store has a hand-over lock (`store.handoverLock`), the leader
  *   holds it; a follower holds it only from being woken by it to its claim's end.
- * - stale lease of ours: no `#tenure`, but `#heldTerm` set: the row may still
- *   name this node under a term it no longer believes in (resigned, a renewal
- *   in doubt, a reply that came too late). The next `#follow` releases it.
+ * - stale lease of ours: no `#tenure`, but `#heldTerm` set: the row may
+ *   name this node under a term it does not believe in (resigned, a renewal
+ *   or a claim in doubt that may still land, a reply that came too late).
+ *   The next `#follow` that finds it releases it.
  * - resigning: `#resigning`, a `resign()` waiting for the loop to release the
  *   lease; until then `#holdOffUntil` is `Infinity`.
  * - held off: `#holdOffUntil` in the future (after `resign()`, or a renewal
@@ -71,9 +105,13 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   readonly #options: ResolvedOptions;
   readonly #clock: Clock;
   #tenure: LocalTenure | undefined;
-  /** A term this node obtained in the row and has not released yet (its tenure may be over). */
+  /** A term this node obtained, or may have obtained, in the row and has not released yet (its tenure may be over). */
   #heldTerm: number | undefined;
   #observed: LeaderInfo | undefined;
+  /** The row version this follower is watching (see the safety rule). */
+  #watched: Watch | undefined;
+  /** The hand-over lock woke this follower `misses` times in a row while `term` held the row: `skips` more pauses on timers (see MAX_LOCK_SKIPS). */
+  #lockMissed: { readonly term: number; readonly misses: number; skips: number } | undefined;
   #campaign: Campaign | undefined;
   /** Ends the campaign loop's current pause early (see `#nudge`). */
   #endPause: (() => void) | undefined;
@@ -81,7 +119,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #nudged = false;
   /** Whether the hand-over lock was in use when last looked at (its changes are logged). */
   #handoverLockInUse = true;
-  /** The last pause ended because the hand-over lock was obtained (the leader let go, or was gone). */
+  /** The last pause ended because the hand-over lock was obtained (the leader let go, or is not on this server). */
   #wokenByLock = false;
   /** After `resign()` or a refused renewal, this node does not claim the lease before this time, so another can. */
   #holdOffUntil = 0;
@@ -91,6 +129,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #lostClaim = false;
   /** Steps that failed in a row: the first is retried at once, the next ones after a tick. */
   #failures = 0;
+  /** A step of a campaign has succeeded: the database was reachable and the table usable. */
+  #answered = false;
   /** Leader-only work: the `runWhileLeader()` tasks and the work a release waits for. */
   readonly #work: LeaderWork;
   /** Times every statement sent to the store. */
@@ -244,7 +284,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
 
   /**
    * Steps down and releases the lease, so that another node takes over at
-   * once; keeps campaigning, but lets one `tick` pass before claiming again.
+   * once; keeps campaigning, but lets a `tick` (and a few ms) pass before claiming again.
    * Does nothing when this node does not lead.
    */
   async resign(): Promise<void> {
@@ -260,7 +300,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     try {
       await released;
     } finally {
-      this.#holdOffUntil = this.#clock.now() + this.#options.tick;
+      this.#holdOffUntil = this.#clock.now() + this.#holdOff();
     }
   }
 
@@ -333,15 +373,19 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       try {
         pause = this.#tenure ? { ms: await this.#renew() } : await this.#follow(stop);
         this.#failures = 0;
+        this.#answered = true;
       } catch (caught) {
         const error = toError(caught);
         this.#emit('error', error);
         this.#settleResign(error);
         if (stop.aborted) return;
-        // A time-out is transient by nature (a slow or unreachable server, a
-        // row held by a long fenced transaction): it never stops the
-        // campaign by itself; onError judges what the database returned.
-        if (!(error instanceof QueryTimeoutError)) {
+        // A transient error (a lost or refused connection, a cluster node
+        // not ready or cut off, a lock wait) never stops a campaign that the
+        // database has answered; a time-out never stops one at all. Before
+        // the first answer, a refused connection is more likely a wrong
+        // address: onError judges it, and the rest (a missing table, no
+        // permission, a read-only server).
+        if (!(error instanceof QueryTimeoutError || (error instanceof DatabaseError && error.transient && this.#answered))) {
           const verdict = await this.#options.onError(error);
           if (verdict) throw verdict;
         }
@@ -354,46 +398,54 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
 
   /** One follower step: read the row, claim it if vacant; returns how to wait before the next step. */
   async #follow(stop: AbortSignal): Promise<Pause> {
-    const { queryTimeout, nodeName } = this.#options;
+    const { queryTimeout, nodeName, age } = this.#options;
     const wokenByLock = this.#wokenByLock;
     this.#wokenByLock = false;
-    // 1. Read the row; forget a held term that the row no longer carries.
+    // 1. Read the row; watch its version; forget a held term it can no longer carry.
     const lease = await this.#statements.run('reading the election row', (signal) => this.#store.read(signal), queryTimeout);
+    const claimAt = this.#watch(lease) + age;
     this.#see(lease);
-    if (lease?.term !== this.#heldTerm) this.#heldTerm = undefined;
-    if (lease && lease.expiresInMs > 0) {
-      // 2. A live lease of ours this node no longer believes in (resigned,
-      // a renewal in doubt, a reply that came too late): free it so that a
-      // new tenure, with a new term, can begin at once.
+    this.#forgetHeldTerm(lease);
+    if (lease && !lease.released) {
+      // 2. A lease of ours this node does not believe in (resigned, a
+      // renewal or claim in doubt, a reply that came too late): release it
+      // so that a new tenure, with a new term, can begin at once.
       if (lease.nodeName === nodeName && lease.term === this.#heldTerm) {
         await this.#release(lease.term);
         await this.#dropHandoverLock();
         this.#settleResign();
         return { ms: 0 };
       }
-      // 3. Someone else leads: let the lock go to them (or to the next waiter).
-      await this.#dropHandoverLock();
-      this.#settleResign();
-      this.#lostClaim = false;
-      // The database computed the remaining life before the reply arrived,
-      // so waiting that long from now always reaches past the lease's end.
-      // Being woken by the lock while the leader is still there (it crashed,
-      // and its lease lives on) means the lock is free: wait on a timer this once.
-      return { ms: Math.min(this.#jitteredTick(), Math.ceil(lease.expiresInMs) + 1), lock: !wokenByLock };
+      const now = this.#clock.now();
+      if (now < claimAt) {
+        // 3. Someone else holds it, or held it until it has been unchanged
+        // for a full age: let the lock go to them (or to the next waiter).
+        await this.#dropHandoverLock();
+        this.#settleResign();
+        this.#lostClaim = false;
+        return { ms: Math.min(claimAt - now, this.#nextRead(lease)), lock: this.#lockUseful(lease.term, wokenByLock) };
+      }
     }
-    // 4. Vacant. Held off (after resign(), or a lease lost): do not claim yet.
+    // 4. Vacant: absent, released, or unchanged for a full age. Held off (after resign(), or a lease lost): do not claim yet.
     this.#settleResign();
     const holdOff = this.#holdOffUntil - this.#clock.now();
     if (holdOff > 0) {
       await this.#dropHandoverLock(); // a follower keeps the lock only while it claims.
       return { ms: Math.min(holdOff, this.#options.tick) };
     }
-    // 5. Claim the lease.
+    // 5. Claim the lease: a compare-and-set on the version read. Its outcome
+    // unknown, the term it would have given is ours to release if it lands.
     const sent = this.#clock.now();
-    const term = await this.#statements.run('claiming the lease', (signal) => this.#store.claim(nodeName, lease ? 'expired' : 'absent', signal), queryTimeout);
+    let term: number | undefined;
+    try {
+      term = await this.#statements.run('claiming the lease', (signal) => this.#store.claim(nodeName, lease, signal), queryTimeout);
+    } catch (error) {
+      this.#heldTerm = lease ? lease.term + 1 : 1;
+      throw error;
+    }
     if (term === undefined) {
-      // 6. Another node won: read who, at once. If that read again says
-      // "vacant" and the claim loses again, reads and claims disagree: back off.
+      // 6. Another node won (or wrote first): read who, at once. If that
+      // read leads to a claim that loses again, reads and claims disagree: back off.
       await this.#dropHandoverLock();
       const again = this.#lostClaim;
       this.#lostClaim = true;
@@ -405,9 +457,72 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (stop.aborted) return { ms: 0 }; // #run releases it.
     if (!this.#begin(term, sent)) return { ms: 0 };
     await this.#holdHandoverLock();
-    // The first renewal comes a little early, at random: leaders started
-    // together (many elections in one process) do not renew in step.
-    return { ms: Math.max(0, sent + this.#jitteredTick() - this.#clock.now()) };
+    // The first renewal comes a little early: leaders started together
+    // (many elections in one process) do not renew in step.
+    return { ms: Math.max(0, sent + this.#options.tick - this.#firstRenewalEarly(nodeName, term) - this.#clock.now()) };
+  }
+
+  /**
+   * Whether to wait on the hand-over lock while `term` holds the row.
+   * `wokenByLock`: the lock was free although the row is held, so it is not
+   * where the leader is: skip it for a while (see MAX_LOCK_SKIPS).
+   */
+  #lockUseful(term: number, wokenByLock: boolean): boolean {
+    let missed = this.#lockMissed;
+    if (missed && missed.term !== term) missed = this.#lockMissed = undefined;
+    if (wokenByLock) {
+      const misses = (missed?.misses ?? 0) + 1;
+      missed = this.#lockMissed = { term, misses, skips: Math.min(2 ** (misses - 1), MAX_LOCK_SKIPS) };
+    }
+    if (!missed || missed.skips === 0) return true;
+    missed.skips--;
+    return false;
+  }
+
+  /**
+   * Records the version just read, and returns since when (monotonic ms)
+   * this follower has seen it unchanged: the arrival of the first read that
+   * showed it, which came after its write.
+   */
+  #watch(lease: ObservedLease | undefined): number {
+    const now = this.#clock.now();
+    const watched = this.#watched;
+    if (!lease) {
+      this.#watched = undefined;
+      return now;
+    }
+    if (watched?.term === lease.term && watched.version === lease.version) return watched.since;
+    this.#watched = { term: lease.term, version: lease.version, since: now };
+    return now;
+  }
+
+  /**
+   * Forgets the held term once the row shows it can no longer carry it: a
+   * newer term, or that term released or in another node's name. A claim in
+   * doubt may still land while the row shows an older term.
+   */
+  #forgetHeldTerm(lease: ObservedLease | undefined): void {
+    const held = this.#heldTerm;
+    if (held === undefined || !lease) return;
+    if (lease.term > held || (lease.term === held && (lease.released || lease.nodeName !== this.#options.nodeName))) this.#heldTerm = undefined;
+  }
+
+  /**
+   * When to read the row next (ms from now): just after the leader's next
+   * renewal is due by the row's `renewed_at` and the database clock, so that
+   * the follower sees each new version soon after it is written; when the
+   * renewal is overdue, after about as long again (at least a few ms, at
+   * most a tick). A database clock that is off (another node's) only makes
+   * this less timely, never unsafe.
+   */
+  #nextRead(lease: ObservedLease): number {
+    const tick = this.#options.tick;
+    const after = AFTER_RENEWAL * (1 + Math.random());
+    // The version a claim wrote (acquired_at = renewed_at) is renewed a little early.
+    const claimed = lease.acquiredAt.getTime() === lease.renewedAt.getTime();
+    const due = tick - (claimed ? this.#firstRenewalEarly(lease.nodeName, lease.term) : 0) - lease.renewedMsAgo;
+    const ms = due >= 0 ? Math.min(due, tick) + after : Math.min(Math.max(-due, after), tick);
+    return Math.ceil(ms);
   }
 
   /** Starts a tenure confirmed by a statement sent at `sent`, unless its reply came too late. */
@@ -464,7 +579,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (!renewed || this.#clock.now() >= deadline) {
       // Lost: taken, forced free by an operator, or lapsed. Let the others
       // have it for a tick rather than win it straight back.
-      if (!renewed) this.#holdOffUntil = this.#clock.now() + tick;
+      if (!renewed) this.#holdOffUntil = this.#clock.now() + this.#holdOff();
       this.#endTenure(tenure, renewed ? 'expired' : 'lost');
       return 0;
     }
@@ -608,7 +723,10 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
           .run('waiting on the hand-over lock', (signal) => handoverLock.wait(ms, signal), limit, stop)
           .then(
             (obtained) => {
-              if (!obtained) return;
+              if (!obtained) {
+                this.#lockMissed = undefined; // the leader holds the lock: it works again.
+                return;
+              }
               // The leader let go. If this pause has already ended on its
               // timer, end whichever pause is current: a follower must never
               // sit on the lock while others wait on it.
@@ -621,6 +739,15 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
           );
       }
     });
+  }
+
+  #firstRenewalEarly(nodeName: string, term: number): number {
+    return firstRenewalEarly(this.#store.name, nodeName, term, this.#options.tick);
+  }
+
+  /** How long a node that let go (or lost) the lease waits before it claims again: until every follower has read the row once more (see `#nextRead`). */
+  #holdOff(): number {
+    return this.#options.tick + 2 * AFTER_RENEWAL;
   }
 
   #jitteredTick(): number {
@@ -642,6 +769,20 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       });
     }
   }
+}
+
+/**
+ * How much earlier than a tick after its claim the leader `nodeName` of
+ * `term` renews for the first time (ms, up to `JITTER` of a tick): spread by
+ * the election, the node and the term as if at random, so that leaders
+ * elected together do not renew in step, yet known to the followers, who
+ * read the row just after it.
+ * @internal
+ */
+export function firstRenewalEarly(leaderName: string, nodeName: string, term: number, tick: number): number {
+  let hash = 0x811c9dc5; // FNV-1a, 32 bits
+  for (const char of `${leaderName}\0${nodeName}\0${term}`) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  return Math.round((hash / 2 ** 32) * JITTER * tick);
 }
 
 function toError(value: unknown): Error {

@@ -37,11 +37,24 @@ export class MysqlLeaderError extends Error {
 export class DatabaseError extends MysqlLeaderError {
   /** The driver's error code (for example `ER_ACCESS_DENIED_ERROR`), when it had one. */
   readonly sqlCode: string | undefined;
+  /**
+   * Whether the error comes and goes by nature: a time-out, a connection
+   * refused, reset or lost, a lock wait time-out, a lost deadlock or Galera
+   * certification, a cluster node not ready or out of the primary component.
+   * A campaign goes on through these without asking `onError` (the tenure
+   * still ends when the error puts it in doubt). The README lists them.
+   */
+  readonly transient: boolean;
 
   /** @internal */
-  constructor(message: string, options?: ErrorOptions & { sqlCode?: string | undefined }, code: MysqlLeaderErrorCode = 'ERR_MYSQL_LEADER_DATABASE') {
+  constructor(
+    message: string,
+    options?: ErrorOptions & { sqlCode?: string | undefined; transient?: boolean },
+    code: MysqlLeaderErrorCode = 'ERR_MYSQL_LEADER_DATABASE',
+  ) {
     super(code, message, options);
     this.sqlCode = options?.sqlCode;
+    this.transient = options?.transient ?? false;
   }
 }
 
@@ -58,7 +71,7 @@ export class QueryTimeoutError extends DatabaseError {
 
   /** @internal */
   constructor(operation: string, timeoutMs: number) {
-    super(`${operation} did not complete within ${Math.round(timeoutMs)} ms`, {}, 'ERR_MYSQL_LEADER_TIMEOUT');
+    super(`${operation} did not complete within ${Math.round(timeoutMs)} ms`, { transient: true }, 'ERR_MYSQL_LEADER_TIMEOUT');
     this.operation = operation;
     this.timeoutMs = timeoutMs;
   }

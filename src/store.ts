@@ -13,33 +13,48 @@ export interface Lease {
   readonly nodeName: string;
   /** The fencing token of the row's tenure. */
   readonly term: number;
-  /** Remaining life of the lease by the database clock, in ms; zero or negative once it has lapsed. */
+  /**
+   * Remaining life of the lease by the database clock, in ms; zero or
+   * negative once it has lapsed or been released. For display: no
+   * participant's safety depends on any database clock.
+   */
   readonly expiresInMs: number;
+  /** The holder (or an operator) released the lease: it is vacant, and the next claim may come at once. */
+  readonly released: boolean;
   /** Start of this tenure (UTC, database clock). */
   readonly acquiredAt: Date;
   /** Last renewal (UTC, database clock). */
   readonly renewedAt: Date;
 }
 
-/** Whether a claim replaces an expired row or creates a missing one. */
-export type Vacancy = 'absent' | 'expired';
+/** A {@link Lease} as a follower reads it, with what it needs to time reads and to claim. */
+export interface ObservedLease extends Lease {
+  /**
+   * The row's version, with `term`: it changes on every write to the row.
+   * A claim succeeds only on the version the claimant read.
+   */
+  readonly version: string;
+  /** How long ago the row was last written, by the database clock (ms): to time the next read, never to decide a claim. */
+  readonly renewedMsAgo: number;
+}
 
 /** The statements of the protocol, for one election. */
 export interface LeaseStore {
   /** The election's name, for logs. */
   readonly name: string;
   /** Reads the row, or `undefined` when it does not exist. */
-  read(signal: AbortSignal): Promise<Lease | undefined>;
+  read(signal: AbortSignal): Promise<ObservedLease | undefined>;
   /**
-   * Takes the lease for `nodeName` if it is vacant: creates the row with term
-   * 1 (`absent`) or takes over a lapsed lease with the next term
-   * (`expired`). Resolves to the new term, or `undefined` when another node
-   * holds a live lease.
+   * Takes the lease for `nodeName`: creates the row with term 1 when `seen`
+   * is `undefined`, or gives it the next term when it still has the version
+   * of `seen` (a compare-and-set: the elector decides when a lease may be
+   * taken). Resolves to the new term, or `undefined` when the row was
+   * created or written meanwhile (a lost race).
    */
-  claim(nodeName: string, vacancy: Vacancy, signal: AbortSignal): Promise<number | undefined>;
-  /** Extends a live lease held by `nodeName` under `term`; `false` when it is no longer held or has lapsed. */
+  claim(nodeName: string, seen: ObservedLease | undefined, signal: AbortSignal): Promise<number | undefined>;
+  /** Extends a lease held by `nodeName` under `term`; `false` when it is no longer held (released, or taken under a newer term). */
   renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean>;
-  /** Ends a live lease held by `nodeName` under `term` now; `false` when there was none. */
+  /** Releases a lease held by `nodeName` under `term`; `false` when there was none. */
   release(nodeName: string, term: number, signal: AbortSignal): Promise<boolean>;
   /** Frees what the store holds (dedicated connections). The database handle stays the caller's. */
   close(): Promise<void>;

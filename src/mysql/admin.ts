@@ -26,7 +26,9 @@ export interface AdminOptions {
  * One election's row, as the database sees it now. The lease is live while
  * `expiresInMs` is positive; `nodeName` and `term` then name the leader.
  * Once it has lapsed (or been released), they name the last leader, and the
- * next tenure will have a higher term.
+ * next tenure will have a higher term. (`expiresInMs` is by the clock of the
+ * server that answered: on a cluster whose clocks disagree, it is only an
+ * estimate; `released` is exact.)
  */
 export interface ElectionStatus extends Lease {
   /** The election (the row's `leader_name`). */
@@ -60,10 +62,12 @@ export async function readElection(db: Queryable, leaderName: string, options: A
 }
 
 /**
- * Ends the election's live lease now, whoever holds it, so that another node
+ * Releases the election's lease now, whoever holds it, so that another node
  * can take over at once: for a leader that is stuck (hung, partitioned, or
  * gone without releasing). Resolves to the lease it ended, or `undefined`
- * when there was no live lease (or it changed hands meanwhile).
+ * when it was released already (or it changed hands meanwhile). A lease
+ * that has lapsed but was never released counts as held: followers would
+ * otherwise wait a full `age` of watching it before they claim.
  *
  * This is an operator's tool, not part of the protocol: if the leader still
  * runs, it keeps believing it leads until its own deadline (at most the
@@ -77,11 +81,11 @@ export async function forceRelease(db: Queryable, leaderName: string, options: A
   const { rows } = await runner.run('reading the election row', sql.one, [name], signal);
   const row = rows[0];
   const lease = row && toLease(row);
-  if (!lease || lease.expiresInMs <= 0) return undefined;
+  if (!lease || lease.released) return undefined;
   // Guarded by the term just read: a tenure that began meanwhile is left alone.
   const result = await runner.run('releasing the lease by force', sql.forceRelease, [name, lease.term], signal);
   if (result.affectedRows !== 1) return undefined;
-  return { nodeName: lease.nodeName, term: lease.term, remainingMs: lease.expiresInMs };
+  return { nodeName: lease.nodeName, term: lease.term, remainingMs: Math.max(0, lease.expiresInMs) };
 }
 
 /** The runner of `options.tableName` on `db`, and the signal of the call. */

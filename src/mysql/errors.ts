@@ -23,7 +23,13 @@ export const ER = {
   NO_SUCH_TABLE: 1146,
   /** "Unknown system variable": MySQL has no idle_transaction_timeout. */
   UNKNOWN_SYSTEM_VARIABLE: 1193,
-  /** A deadlock: InnoDB has rolled the whole transaction back. */
+  /** "WSREP has not yet prepared node for application use" (Galera: the node is not synced, or not in the primary component). */
+  UNKNOWN_COM_ERROR: 1047,
+  /** "Got error … during COMMIT": on Galera, "not connected to Primary Component". */
+  ERROR_DURING_COMMIT: 1180,
+  /** A row-lock wait passed `innodb_lock_wait_timeout`. */
+  LOCK_WAIT_TIMEOUT: 1205,
+  /** A deadlock: InnoDB has rolled the whole transaction back. On Galera also a lost certification (a conflicting write committed first on another node). */
   LOCK_DEADLOCK: 1213,
   /** "Access denied; you need (at least one of) the … privilege(s)". */
   SPECIFIC_ACCESS_DENIED: 1227,
@@ -59,6 +65,41 @@ const ACCESS_DENIED: ReadonlySet<number> = new Set([
   ER.PROCACCESS_DENIED,
 ]);
 
+/** The server errors that come and go (see `DatabaseError.transient`). */
+const TRANSIENT_ERRNOS: ReadonlySet<number> = new Set([ER.UNKNOWN_COM_ERROR, ER.ERROR_DURING_COMMIT, ER.LOCK_WAIT_TIMEOUT, ER.LOCK_DEADLOCK]);
+
+/**
+ * The drivers' codes of a connection that failed or was lost (Node's socket
+ * errors, mysql2's and mariadb's own), and the client errors of a server
+ * gone away or lost during a query (2006, 2013).
+ */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_SOCKET_UNEXPECTED_CLOSE',
+  'ER_CONNECTION_ALREADY_CLOSED',
+  'ER_GET_CONNECTION_TIMEOUT',
+  'ER_CONN_CLOSED',
+  'CR_SERVER_GONE_ERROR',
+  'CR_SERVER_LOST',
+]);
+
+/** Whether a driver's error is one that comes and goes (see `DatabaseError.transient`). */
+export function isTransient(error: unknown): boolean {
+  const errno = errnoOf(error);
+  if (errno !== undefined && TRANSIENT_ERRNOS.has(errno)) return true;
+  const code = (error as DriverError | null | undefined)?.code;
+  return typeof code === 'string' && TRANSIENT_CODES.has(code);
+}
+
 /**
  * Turns a driver's error into this library's: {@link SchemaError} for a
  * missing table or missing columns, {@link DatabaseError} (with a hint for
@@ -84,7 +125,7 @@ export function translateError(error: unknown, what: string, tableName: string, 
   else if (errno === ER.OPTION_PREVENTS_STATEMENT || errno === ER.READ_ONLY_TRANSACTION || errno === ER.READ_ONLY_MODE) {
     hint = ' (the server is read-only: point every participant at the primary)';
   } else if (errno === ER.BAD_DB) hint = ' (unknown database)';
-  return new DatabaseError(`${what} failed: ${message}${hint}`, { cause: error, sqlCode });
+  return new DatabaseError(`${what} failed: ${message}${hint}`, { cause: error, sqlCode, transient: isTransient(error) });
 }
 
 /** The table lacks some of {@link COLUMNS}; says which table it looks like (the Go package's, say). */

@@ -10,6 +10,18 @@
  *   changes the row it matches, so matched and changed agree without it too.
  * - `term = LAST_INSERT_ID(term + 1)` returns the new term as the result's
  *   `insertId` in the same round trip (both servers).
+ * - The row's version is `(term, renewed_at)`: every write either gives a new
+ *   term or moves `renewed_at` on by at least a microsecond ({@link NEXT}),
+ *   whatever the clock of the server that runs it says. A take-over is a
+ *   compare-and-set on the version a follower watched, so no database clock
+ *   decides who may claim (see `Elector`, the safety rule).
+ * - A released lease has `expires_at <= renewed_at`; a held one has
+ *   `expires_at = renewed_at + age` (or more). Both compare two columns of
+ *   one row, never a column with a clock, so a skewed or stepped server
+ *   clock cannot make a held lease look released or the reverse.
+ * - Single-table `UPDATE` assignments run left to right on MySQL and on
+ *   MariaDB, except with MariaDB's `SIMULTANEOUS_ASSIGNMENT` SQL mode; each
+ *   statement below is written to give a held or released row either way.
  */
 
 /** Quotes a validated `table` or `schema.table` identifier. */
@@ -26,8 +38,30 @@ export const COLUMNS = ['leader_name', 'node_name', 'term', 'acquired_at', 'rene
 /** ISO 8601 in UTC with microseconds, so that no driver applies its own time zone to a DATETIME. */
 const iso = (column: string): string => `DATE_FORMAT(${column}, '%Y-%m-%dT%H:%i:%s.%fZ')`;
 
-/** The columns of a lease as `read()` returns them; `expires_in_us` is computed by the database. */
-const LEASE_COLUMNS = `node_name, term, TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at) AS expires_in_us, ${iso('acquired_at')} AS acquired_at, ${iso('renewed_at')} AS renewed_at`;
+/**
+ * The columns of a lease as `read()` returns them: `expires_in_us` and
+ * `renewed_us_ago` are computed by the database clock (for display and for
+ * timing reads, never for safety); `version` is `renewed_at` to the
+ * microsecond, the form a compare-and-set gives back.
+ */
+const LEASE_COLUMNS =
+  'node_name, term, expires_at <= renewed_at AS released, ' +
+  'TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at) AS expires_in_us, ' +
+  'TIMESTAMPDIFF(MICROSECOND, renewed_at, UTC_TIMESTAMP(6)) AS renewed_us_ago, ' +
+  `DATE_FORMAT(renewed_at, '%Y-%m-%d %H:%i:%s.%f') AS version, ${iso('acquired_at')} AS acquired_at, ${iso('renewed_at')} AS renewed_at`;
+
+/**
+ * The next `renewed_at`: the database clock, but always after the current
+ * value, so that the version moves on even on a server whose clock is
+ * behind the one that wrote the row (another Galera node, a stepped clock).
+ */
+const NEXT = 'GREATEST(UTC_TIMESTAMP(6), renewed_at + INTERVAL 1 MICROSECOND)';
+
+/** Held: `expires_at` a full age (`?` µs) after the new `renewed_at`, whichever order the assignments run in. */
+const HELD = `renewed_at = ${NEXT}, expires_at = ${NEXT} + INTERVAL ? MICROSECOND`;
+
+/** The lease is held, not released: a comparison within the row, with no clock. */
+const NOT_RELEASED = 'expires_at > renewed_at';
 
 /** The statements of one election table. */
 export interface Statements {
@@ -35,17 +69,24 @@ export interface Statements {
   readonly read: string;
   /** `[leaderName, nodeName, ageUs]` → 1 row inserted (term 1), or 0 when the row exists. */
   readonly insert: string;
-  /** `[nodeName, ageUs, leaderName]` → 1 row (new term as `insertId`) when the lease had lapsed. */
+  /**
+   * `[nodeName, ageUs, leaderName, term, version]` → 1 row (new term as
+   * `insertId`) when the row still has the version the claimant read.
+   */
   readonly takeOver: string;
-  /** `[ageUs, leaderName, nodeName, term]` → 1 row when the lease was live and held under `term`. */
+  /**
+   * `[ageUs, leaderName, nodeName, term]` → 1 row when the lease is held by
+   * `nodeName` under `term`. Also the fence's write on a Galera cluster.
+   */
   readonly renew: string;
-  /** `[leaderName, nodeName, term]` → 1 row when a live lease held under `term` was ended. */
+  /** `[leaderName, nodeName, term]` → 1 row when a lease held under `term` was released. */
   readonly release: string;
   /**
    * `[leaderName, nodeName, term]` → 1 row, share-locked until the
-   * transaction ends, when the lease is live and held under `term`. A
+   * transaction ends, when the lease is held under `term`. On one server, a
    * take-over (an UPDATE) waits for that lock: writes in the transaction are
-   * serialized before any change of leader.
+   * serialized before any change of leader. (Galera does not replicate the
+   * lock: there the fence writes the row with `renew`, see fence.ts.)
    */
   readonly fence: string;
 }
@@ -69,17 +110,16 @@ function buildStatements(tableName: string): Statements {
     insert:
       `INSERT IGNORE INTO ${table} (leader_name, node_name, term, acquired_at, renewed_at, expires_at) ` +
       'VALUES (?, ?, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND)',
+    // `renewed_at = ?` compares the column with the string `version` as a DATETIME(6), exactly.
     takeOver:
-      `UPDATE ${table} SET node_name = ?, term = LAST_INSERT_ID(term + 1), acquired_at = UTC_TIMESTAMP(6), ` +
-      'renewed_at = UTC_TIMESTAMP(6), expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND ' +
-      'WHERE leader_name = ? AND expires_at <= UTC_TIMESTAMP(6)',
-    // A lapsed lease is never renewed: coming back is a new tenure, with a new term.
-    renew:
-      `UPDATE ${table} SET renewed_at = UTC_TIMESTAMP(6), expires_at = UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND ` +
-      'WHERE leader_name = ? AND node_name = ? AND term = ? AND expires_at > UTC_TIMESTAMP(6)',
-    release: `UPDATE ${table} SET expires_at = UTC_TIMESTAMP(6) ` + 'WHERE leader_name = ? AND node_name = ? AND term = ? AND expires_at > UTC_TIMESTAMP(6)',
+      `UPDATE ${table} SET node_name = ?, term = LAST_INSERT_ID(term + 1), acquired_at = UTC_TIMESTAMP(6), ${HELD} ` +
+      'WHERE leader_name = ? AND term = ? AND renewed_at = ?',
+    // A released lease is never renewed: coming back is a new tenure, with a new term.
+    renew: `UPDATE ${table} SET ${HELD} WHERE leader_name = ? AND node_name = ? AND term = ? AND ${NOT_RELEASED}`,
+    // Left to right, expires_at gets the new renewed_at; simultaneously, the old one: released either way.
+    release: `UPDATE ${table} SET renewed_at = ${NEXT}, expires_at = renewed_at WHERE leader_name = ? AND node_name = ? AND term = ? AND ${NOT_RELEASED}`,
     // LOCK IN SHARE MODE: MySQL 5.7/8/9 and MariaDB (MySQL 8 also spells it FOR SHARE).
-    fence: `SELECT term FROM ${table} WHERE leader_name = ? AND node_name = ? AND term = ? AND expires_at > UTC_TIMESTAMP(6) LOCK IN SHARE MODE`,
+    fence: `SELECT term FROM ${table} WHERE leader_name = ? AND node_name = ? AND term = ? AND ${NOT_RELEASED} LOCK IN SHARE MODE`,
   });
 }
 
@@ -139,8 +179,9 @@ export interface AdminStatements {
   /** `[leaderName]` → the row (or none), with the columns of `list`. */
   readonly one: string;
   /**
-   * `[leaderName, term]` → 1 row when the lease under `term` was live and
-   * now ends, whoever holds it; 0 when it had lapsed or the term changed.
+   * `[leaderName, term]` → 1 row when the lease under `term` was held and
+   * is now released, whoever holds it; 0 when it was released already or
+   * the term changed.
    */
   readonly forceRelease: string;
 }
@@ -151,6 +192,6 @@ export function adminStatements(tableName: string): AdminStatements {
   return Object.freeze({
     list: `SELECT leader_name, ${LEASE_COLUMNS} FROM ${table} ORDER BY leader_name`,
     one: `SELECT leader_name, ${LEASE_COLUMNS} FROM ${table} WHERE leader_name = ?`,
-    forceRelease: `UPDATE ${table} SET expires_at = UTC_TIMESTAMP(6) WHERE leader_name = ? AND term = ? AND expires_at > UTC_TIMESTAMP(6)`,
+    forceRelease: `UPDATE ${table} SET renewed_at = ${NEXT}, expires_at = renewed_at WHERE leader_name = ? AND term = ? AND ${NOT_RELEASED}`,
   });
 }

@@ -1,8 +1,9 @@
 import type { ResolvedOptions } from '../options.js';
-import type { Lease, LeaseStore, Vacancy } from '../store.js';
+import type { Lease, LeaseStore, ObservedLease } from '../store.js';
 import { abortable, toNumber, type Driver, type Row } from './driver.js';
 import { MysqlHandoverLock } from './handover-lock.js';
 import { StatementRunner } from './runner.js';
+import { ER, errnoOf } from './errors.js';
 import { checkSchema } from './schema.js';
 import { statements, type Statements } from './sql.js';
 
@@ -40,25 +41,33 @@ export class MysqlStore implements LeaseStore {
     driver.onStarved = () => this.handoverLock?.suspend();
   }
 
-  async read(signal: AbortSignal): Promise<Lease | undefined> {
+  async read(signal: AbortSignal): Promise<ObservedLease | undefined> {
     const { rows } = await this.#runner.run('reading the election row', this.#sql.read, [this.name], signal);
     const row = rows[0];
-    return row && toLease(row);
+    return row && toObservedLease(row);
   }
 
-  async claim(nodeName: string, vacancy: Vacancy, signal: AbortSignal): Promise<number | undefined> {
+  async claim(nodeName: string, seen: ObservedLease | undefined, signal: AbortSignal): Promise<number | undefined> {
     // Before the first write: a table with unsafe column types is refused (checked once).
     this.#checked ??= this.#checkSchema(signal).catch((error: unknown) => {
       this.#checked = undefined;
       throw error;
     });
     await abortable(this.#checked, signal);
-    if (vacancy === 'absent') {
-      const result = await this.#runner.run('claiming the lease', this.#sql.insert, [this.name, nodeName, this.#ageUs], signal);
-      return result.affectedRows === 1 ? 1 : undefined;
+    try {
+      if (!seen) {
+        const result = await this.#runner.run('claiming the lease', this.#sql.insert, [this.name, nodeName, this.#ageUs], signal);
+        return result.affectedRows === 1 ? 1 : undefined;
+      }
+      const values = [nodeName, this.#ageUs, this.name, seen.term, seen.version];
+      const result = await this.#runner.run('claiming the lease', this.#sql.takeOver, values, signal);
+      return result.affectedRows === 1 ? result.insertId : undefined;
+    } catch (error) {
+      // On Galera, a claim that lost certification to another node's write
+      // is rolled back and reported as a deadlock: a lost race, not an error.
+      if (errnoOf(error) === ER.LOCK_DEADLOCK) return undefined;
+      throw error;
     }
-    const result = await this.#runner.run('claiming the lease', this.#sql.takeOver, [nodeName, this.#ageUs, this.name], signal);
-    return result.affectedRows === 1 ? result.insertId : undefined;
   }
 
   async renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
@@ -93,12 +102,21 @@ export class MysqlStore implements LeaseStore {
   }
 }
 
+/** A row of `Statements.read` as an {@link ObservedLease}. */
+export function toObservedLease(row: Row): ObservedLease {
+  return { ...toLease(row), version: String(row['version']), renewedMsAgo: toNumber(row['renewed_us_ago']) / 1000 };
+}
+
 /** A row of `Statements.read` as a {@link Lease}. */
 export function toLease(row: Row): Lease {
+  const released = toNumber(row['released']) === 1;
+  const expiresInMs = toNumber(row['expires_in_us']) / 1000;
   return {
     nodeName: String(row['node_name']),
     term: toNumber(row['term']),
-    expiresInMs: toNumber(row['expires_in_us']) / 1000,
+    // A released lease has no life left, whatever the clock of the server that released it said.
+    expiresInMs: released ? Math.min(0, expiresInMs) : expiresInMs,
+    released,
     acquiredAt: new Date(String(row['acquired_at'])),
     renewedAt: new Date(String(row['renewed_at'])),
   };

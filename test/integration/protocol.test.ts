@@ -10,6 +10,7 @@ import type { Pool, PoolConnection } from 'mysql2/promise';
 import { createMysqlLeaderTable, type Queryable } from '../../src/index.js';
 import { Driver } from '../../src/mysql/driver.js';
 import { MysqlStore } from '../../src/mysql/store.js';
+import type { ObservedLease } from '../../src/store.js';
 import { useDatabase } from '../support/database.js';
 
 const db = await useDatabase('protocol');
@@ -27,68 +28,103 @@ before(async () => {
   await createMysqlLeaderTable(db.pool);
 });
 
+/** The row as it is now (it exists). */
+async function row(s: MysqlStore): Promise<ObservedLease> {
+  const lease = await s.read(signal);
+  assert.ok(lease, 'the row exists');
+  return lease;
+}
+
 describe('protocol: claim', () => {
   it('creates the row with term 1 when it is absent; a second creation loses', async () => {
     const s = store();
     assert.equal(await s.read(signal), undefined);
-    assert.equal(await s.claim('a', 'absent', signal), 1);
-    assert.equal(await s.claim('b', 'absent', signal), undefined);
-    const lease = await s.read(signal);
-    assert.equal(lease?.nodeName, 'a');
-    assert.equal(lease?.term, 1);
+    assert.equal(await s.claim('a', undefined, signal), 1);
+    assert.equal(await s.claim('b', undefined, signal), undefined);
+    const lease = await row(s);
+    assert.equal(lease.nodeName, 'a');
+    assert.equal(lease.term, 1);
+    assert.equal(lease.released, false);
   });
 
-  it('takes over only a lapsed lease, with the next term, returned in the same round trip', async () => {
+  it('takes over only the version it read, with the next term, returned in the same round trip', async () => {
     const s = store();
-    await s.claim('a', 'absent', signal);
-    assert.equal(await s.claim('b', 'expired', signal), undefined, 'the lease is live');
-    await delay(AGE + 20);
-    assert.equal(await s.claim('b', 'expired', signal), 2);
-    assert.equal(await s.claim('c', 'expired', signal), undefined, 'b holds it now');
-    assert.equal((await s.read(signal))?.nodeName, 'b');
+    await s.claim('a', undefined, signal);
+    const seen = await row(s);
+    assert.equal(await s.renew('a', 1, signal), true);
+    assert.equal(await s.claim('b', seen, signal), undefined, 'the row was written since');
+    const renewed = await row(s);
+    assert.notEqual(renewed.version, seen.version, 'a renewal gives a new version');
+    assert.equal(await s.claim('b', renewed, signal), 2, 'whatever the database clock says of the lease');
+    assert.equal(await s.claim('c', renewed, signal), undefined, 'b holds it now');
+    assert.equal((await row(s)).nodeName, 'b');
   });
 
   it('lets exactly one of many concurrent claimants win', async () => {
     const s = store();
-    await s.claim('seed', 'absent', signal);
-    await delay(AGE + 20);
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.claim(`n${i}`, 'expired', signal)));
+    await s.claim('seed', undefined, signal);
+    const seen = await row(s);
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.claim(`n${i}`, seen, signal)));
     assert.deepEqual(
       results.filter((term) => term !== undefined),
       [2],
     );
   });
+
+  it('the version moves on with every write, even when the server clock is behind the row (another node, a stepped clock)', async () => {
+    const s = store(60_000);
+    await s.claim('a', undefined, signal);
+    // A row written by a server an hour ahead of this one.
+    await db.pool.query(
+      'UPDATE leader_election SET renewed_at = renewed_at + INTERVAL 1 HOUR, expires_at = expires_at + INTERVAL 1 HOUR WHERE leader_name = ?',
+      [`election-${election}`],
+    );
+    const ahead = await row(s);
+    assert.equal(await s.renew('a', 1, signal), true);
+    const renewed = await row(s);
+    assert.ok(renewed.version > ahead.version, `renewed_at moved on: ${ahead.version} → ${renewed.version}`);
+    assert.equal(renewed.released, false, 'still held: expires_at follows renewed_at');
+    assert.equal(await s.release('a', 1, signal), true);
+    const released = await row(s);
+    assert.equal(released.released, true, 'released, though the server clock is an hour behind the row');
+    assert.ok(released.version > renewed.version);
+    assert.equal(released.expiresInMs, 0, 'a released lease has no life left, whatever the clocks say');
+  });
 });
 
 describe('protocol: renew and release', () => {
-  it('renews only for the holder, under its term, while the lease is live', async () => {
+  it('renews only for the holder, under its term, while the lease is held', async () => {
     const s = store();
-    await s.claim('a', 'absent', signal);
+    await s.claim('a', undefined, signal);
     assert.equal(await s.renew('b', 1, signal), false, 'another node');
     assert.equal(await s.renew('a', 2, signal), false, 'another term');
     await delay(AGE / 2);
     assert.equal(await s.renew('a', 1, signal), true);
-    const lease = await s.read(signal);
-    assert.ok((lease?.expiresInMs as number) > AGE - 50, `renewed for a full age: ${lease?.expiresInMs} ms left`);
+    const lease = await row(s);
+    assert.ok(lease.expiresInMs > AGE - 50, `renewed for a full age: ${lease.expiresInMs} ms left`);
   });
 
-  it('never renews a lapsed lease, even for its holder: coming back is a new term', async () => {
+  it('renews a lease that lapsed by the database clock but that nobody took: the clock decides nothing', async () => {
     const s = store();
-    await s.claim('a', 'absent', signal);
+    await s.claim('a', undefined, signal);
     await delay(AGE + 20);
-    assert.equal(await s.renew('a', 1, signal), false);
-    assert.equal(await s.claim('a', 'expired', signal), 2);
+    assert.ok((await row(s)).expiresInMs <= 0, 'lapsed by the database clock');
+    assert.equal(await s.renew('a', 1, signal), true);
+    assert.equal((await row(s)).term, 1);
   });
 
-  it('release ends a live lease now, so another node takes over at once; a stale release does nothing', async () => {
+  it('release ends a held lease now, so another node takes over at once; a stale release does nothing', async () => {
     const s = store(60_000);
-    await s.claim('a', 'absent', signal);
+    await s.claim('a', undefined, signal);
     assert.equal(await s.release('a', 7, signal), false, 'wrong term');
     assert.equal(await s.release('b', 1, signal), false, 'wrong node');
     assert.equal(await s.release('a', 1, signal), true);
-    assert.ok(((await s.read(signal))?.expiresInMs as number) <= 0);
+    const released = await row(s);
+    assert.equal(released.released, true);
+    assert.ok(released.expiresInMs <= 0);
     assert.equal(await s.release('a', 1, signal), false, 'already released');
-    assert.equal(await s.claim('b', 'expired', signal), 2);
+    assert.equal(await s.renew('a', 1, signal), false, 'a released lease is never renewed');
+    assert.equal(await s.claim('b', released, signal), 2);
     assert.equal(await s.renew('a', 1, signal), false, 'the old tenure cannot come back');
   });
 });
@@ -96,17 +132,17 @@ describe('protocol: renew and release', () => {
 describe('protocol: abandoned statements', () => {
   it('a claim abandoned while it waits on a row lock is killed on the server: it never lands later', async () => {
     const s = store(100);
-    await s.claim('old', 'absent', signal);
-    await delay(150); // lapsed: a claim would win, once the row is free.
+    await s.claim('old', undefined, signal);
+    const seen = await row(s); // a claim on this version would win, once the row is free.
     const locker = await db.pool.getConnection();
     await locker.query('START TRANSACTION');
     await locker.query('SELECT * FROM leader_election WHERE leader_name = ? FOR UPDATE', [`election-${election}`]);
-    await assert.rejects(s.claim('late', 'expired', AbortSignal.timeout(300)), { name: 'TimeoutError' });
+    await assert.rejects(s.claim('late', seen, AbortSignal.timeout(300)), { name: 'TimeoutError' });
     await delay(500); // the best-effort KILL runs in the background.
     await locker.query('COMMIT');
     locker.release();
     await delay(100);
-    assert.equal((await s.read(signal))?.nodeName, 'old', 'the abandoned claim did not land');
+    assert.equal((await row(s)).nodeName, 'old', 'the abandoned claim did not land');
   });
 });
 
@@ -116,7 +152,7 @@ describe('protocol: statements on one pool', () => {
     const small = db.newPool({ connectionLimit: 1 });
     const s = new MysqlStore(new Driver(small), `election-${++election}`, { tableName: 'leader_election', age: AGE, tick: AGE / 4, handoverLock: false });
     const missing = new MysqlStore(new Driver(small), 'x', { tableName: 'no_such_table', age: AGE, tick: AGE / 4, handoverLock: false });
-    await s.claim('a', 'absent', shared);
+    await s.claim('a', undefined, shared);
     // Ten at once on one connection: nine wait in the pool's queue first.
     assert.deepEqual(await Promise.all(Array.from({ length: 10 }, () => s.renew('a', 1, shared))), Array(10).fill(true));
     await assert.rejects(missing.read(shared), { name: 'SchemaError' });
@@ -131,10 +167,10 @@ describe('protocol: statements on one pool', () => {
       { length: 20 },
       () => new MysqlStore(new Driver(handle), `election-${++election}`, { tableName: 'leader_election', age: AGE, tick: AGE / 4, handoverLock: false }),
     );
-    assert.deepEqual(await Promise.all(stores.map((s) => s.claim('a', 'absent', signal))), Array(20).fill(1));
+    assert.deepEqual(await Promise.all(stores.map((s) => s.claim('a', undefined, signal))), Array(20).fill(1));
     assert.equal(checks(), 1);
     const later = new MysqlStore(new Driver(handle), `election-${++election}`, { tableName: 'leader_election', age: AGE, tick: AGE / 4, handoverLock: false });
-    assert.equal(await later.claim('a', 'absent', signal), 1);
+    assert.equal(await later.claim('a', undefined, signal), 1);
     assert.equal(checks(), 2);
   });
 });
@@ -162,7 +198,7 @@ describe('protocol: the database clock', () => {
     await zoned.query("SET time_zone = '+05:00'"); // a session far from UTC (the pool's only connection).
     const s = store(10_000, zoned);
     const before = Date.now();
-    await s.claim('a', 'absent', signal);
+    await s.claim('a', undefined, signal);
     const lease = await s.read(signal);
     assert.ok(lease);
     assert.ok(Math.abs(lease.acquiredAt.getTime() - before) < 2_000, `acquired_at ${lease.acquiredAt.toISOString()} is UTC`);

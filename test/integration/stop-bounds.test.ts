@@ -55,7 +55,7 @@ async function settleTime(call: Promise<unknown>, since: number, within: number)
 /** The statements a stop waits for, as the proxy recognises them; `resign()` reads the row before it releases. */
 const STATEMENTS: { name: string; pattern: RegExp; for: readonly ('resign' | 'close')[] }[] = [
   { name: 'the read before the release', pattern: /^SELECT .* WHERE leader_name = /, for: ['resign'] },
-  { name: 'the release', pattern: /SET expires_at = UTC_TIMESTAMP\(6\) WHERE/, for: ['resign', 'close'] },
+  { name: 'the release', pattern: /expires_at = renewed_at WHERE/, for: ['resign', 'close'] },
   { name: 'freeing the hand-over lock', pattern: /RELEASE_LOCK/, for: ['resign', 'close'] },
 ];
 
@@ -93,7 +93,7 @@ describe('resign() and close(): bounded whatever a connection does', () => {
     const since = performance.now();
     const took = await settleTime(leader.close(), since, BOUND + SLACK);
     assert.ok(took >= DRAIN_TIMEOUT - 10 && took < BOUND + SLACK, `close() took ${took.toFixed(0)} ms`);
-    const [rows] = await db.pool.query('SELECT expires_at <= UTC_TIMESTAMP(6) AS released FROM leader_election WHERE leader_name = ?', [leader.leaderName]);
+    const [rows] = await db.pool.query('SELECT expires_at <= renewed_at AS released FROM leader_election WHERE leader_name = ?', [leader.leaderName]);
     assert.equal(Number((rows as { released: number }[])[0]?.released), 1, 'the lease was released');
     await proxy.close();
   });

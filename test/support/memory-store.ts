@@ -1,5 +1,5 @@
 import type { Clock } from '../../src/clock.js';
-import type { Lease, LeaseStore, Vacancy, HandoverLock } from '../../src/store.js';
+import type { LeaseStore, HandoverLock, ObservedLease } from '../../src/store.js';
 
 /** One statement as the in-memory database executed it. */
 export interface Executed {
@@ -9,15 +9,30 @@ export interface Executed {
   readonly ok: boolean;
 }
 
-/** The election row, with the database clock being the fake clock. */
+/**
+ * The election row, with the database clock being the fake clock plus
+ * `clockOffset` (a test steps it to show that no decision rests on it).
+ */
 export class MemoryDatabase {
   row: { nodeName: string; term: number; acquiredAt: number; renewedAt: number; expiresAt: number } | undefined;
+  /** The database clock's offset from the fake clock, in ms. */
+  clockOffset = 0;
   readonly log: Executed[] = [];
   /** The hand-over lock: its holder and the locks waiting on it, in order. */
   lockHolder: MemoryHandoverLock | undefined;
   readonly lockWaiters: { lock: MemoryHandoverLock; grant: () => void }[] = [];
 
   constructor(readonly clock: Clock) {}
+
+  /** The database clock. */
+  now(): number {
+    return this.clock.now() + this.clockOffset;
+  }
+
+  /** The next `renewed_at`: the database clock, but always after the current one (the SQL's `NEXT`). */
+  next(): number {
+    return Math.max(this.now(), (this.row?.renewedAt ?? -Infinity) + 0.001);
+  }
 
   /** Frees the lock and hands it to the first waiter (what the server does when its holder lets go or disconnects). */
   freeLock(): void {
@@ -44,6 +59,8 @@ export class MemoryStore implements LeaseStore {
   failNext: Error | undefined;
   /** Statements execute at once but their reply arrives this many fake ms later. */
   replyDelay = 0;
+  /** When set, only statements of this kind have their reply delayed. */
+  delayOnly: Executed['op'] | undefined;
   closed = false;
   readonly name = 'memory';
   readonly handoverLock: MemoryHandoverLock | undefined;
@@ -57,17 +74,21 @@ export class MemoryStore implements LeaseStore {
     this.handoverLock = handoverLock ? new MemoryHandoverLock(db) : undefined;
   }
 
-  read(signal: AbortSignal): Promise<Lease | undefined> {
+  read(signal: AbortSignal): Promise<ObservedLease | undefined> {
     return this.#execute('read', signal, () => {
       const row = this.db.row;
       if (!row) return { ok: true, value: undefined };
-      const now = this.db.clock.now();
+      const now = this.db.now();
+      const released = row.expiresAt <= row.renewedAt;
       return {
         ok: true,
         value: {
           nodeName: row.nodeName,
           term: row.term,
-          expiresInMs: row.expiresAt - now,
+          expiresInMs: released ? Math.min(0, row.expiresAt - now) : row.expiresAt - now,
+          released,
+          version: String(row.renewedAt),
+          renewedMsAgo: now - row.renewedAt,
           acquiredAt: new Date(row.acquiredAt),
           renewedAt: new Date(row.renewedAt),
         },
@@ -75,38 +96,38 @@ export class MemoryStore implements LeaseStore {
     });
   }
 
-  claim(nodeName: string, vacancy: Vacancy, signal: AbortSignal): Promise<number | undefined> {
+  claim(nodeName: string, seen: ObservedLease | undefined, signal: AbortSignal): Promise<number | undefined> {
     return this.#execute('claim', signal, () => {
-      const now = this.db.clock.now();
+      const now = this.db.now();
       const row = this.db.row;
-      if (vacancy === 'absent') {
+      if (!seen) {
         if (row) return { ok: false, value: undefined };
         this.db.row = { nodeName, term: 1, acquiredAt: now, renewedAt: now, expiresAt: now + this.ageMs };
         return { ok: true, value: 1 };
       }
-      if (!row || row.expiresAt > now) return { ok: false, value: undefined };
-      this.db.row = { nodeName, term: row.term + 1, acquiredAt: now, renewedAt: now, expiresAt: now + this.ageMs };
+      if (!row || row.term !== seen.term || String(row.renewedAt) !== seen.version) return { ok: false, value: undefined };
+      const renewedAt = this.db.next();
+      this.db.row = { nodeName, term: row.term + 1, acquiredAt: now, renewedAt, expiresAt: renewedAt + this.ageMs };
       return { ok: true, value: row.term + 1 };
     });
   }
 
   renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
     return this.#execute('renew', signal, () => {
-      const now = this.db.clock.now();
       const row = this.db.row;
-      if (!row || row.nodeName !== nodeName || row.term !== term || row.expiresAt <= now) return { ok: false, value: false };
-      row.renewedAt = now;
-      row.expiresAt = now + this.ageMs;
+      if (!row || row.nodeName !== nodeName || row.term !== term || row.expiresAt <= row.renewedAt) return { ok: false, value: false };
+      row.renewedAt = this.db.next();
+      row.expiresAt = row.renewedAt + this.ageMs;
       return { ok: true, value: true };
     });
   }
 
   release(nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
     return this.#execute('release', signal, () => {
-      const now = this.db.clock.now();
       const row = this.db.row;
-      if (!row || row.nodeName !== nodeName || row.term !== term || row.expiresAt <= now) return { ok: false, value: false };
-      row.expiresAt = now;
+      if (!row || row.nodeName !== nodeName || row.term !== term || row.expiresAt <= row.renewedAt) return { ok: false, value: false };
+      row.renewedAt = this.db.next();
+      row.expiresAt = row.renewedAt;
       return { ok: true, value: true };
     });
   }
@@ -135,7 +156,8 @@ export class MemoryStore implements LeaseStore {
       }
       const { ok, value } = statement();
       this.db.log.push({ node: this.node, op, at: this.db.clock.now(), ok });
-      if (this.replyDelay > 0) this.db.clock.setTimeout(() => answer(() => resolve(value)), this.replyDelay);
+      const delayed = this.replyDelay > 0 && (this.delayOnly === undefined || this.delayOnly === op);
+      if (delayed) this.db.clock.setTimeout(() => answer(() => resolve(value)), this.replyDelay);
       else queueMicrotask(() => answer(() => resolve(value)));
     });
   }

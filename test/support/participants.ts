@@ -1,5 +1,5 @@
 /** Participants of unit tests: electors on an in-memory database with a fake clock. */
-import { Elector } from '../../src/elector.js';
+import { Elector, firstRenewalEarly } from '../../src/elector.js';
 import type { RevokeReason } from '../../src/errors.js';
 import { continueOnError } from '../../src/on-error.js';
 import { resolveOptions, type MysqlLeaderOptions } from '../../src/options.js';
@@ -58,4 +58,9 @@ export async function closeAll(): Promise<void> {
     void elector.close().then(() => (closed = true));
     await clock.until(() => closed, 30 * AGE, TICK);
   }
+}
+
+/** When `nodeName`, elected under `term` at `electedAt`, renews for the first time (a little before a tick, see `firstRenewalEarly`). */
+export function firstRenewalAt(nodeName: string, term: number, electedAt: number): number {
+  return electedAt + TICK - firstRenewalEarly('memory', nodeName, term, TICK);
 }

@@ -10,7 +10,7 @@ import { DatabaseError, LeadershipEndedError, QueryTimeoutError } from '../../sr
 import { FakeClock } from '../support/fake-clock.js';
 import { MemoryDatabase } from '../support/memory-store.js';
 
-import { AGE, MARGIN, TICK, closeAll, participant } from '../support/participants.js';
+import { AGE, MARGIN, TICK, closeAll, firstRenewalAt, participant } from '../support/participants.js';
 
 // Jitter off: every timing below is exact (the jitter has tests of its own at the end).
 beforeEach(() => void mock.method(Math, 'random', () => 0));
@@ -40,15 +40,18 @@ describe('elector: election and renewal', () => {
     a.campaign();
     await clock.advance(10 * AGE);
     assert.equal(a.elector.term, 1);
-    // The last renewal was sent just now: a full lease minus the margin is left.
-    assert.equal(a.elector.remainingMs, AGE - MARGIN);
+    // The first renewal comes a little early, the next ones a tick apart.
+    const first = firstRenewalAt('a', 1, 1000);
+    assert.ok(first > 1000 + TICK * 0.8 && first <= 1000 + TICK, `first renewal at ${first}`);
+    // The last renewal was sent a little before now: a full lease minus the margin from then.
+    assert.equal(a.elector.remainingMs, AGE - MARGIN - (1000 + TICK - first));
     assert.deepEqual(
       renewed,
       Array.from({ length: (10 * AGE) / TICK }, () => 1),
     );
     const renewals = db.writesBy('a').filter((entry) => entry.op === 'renew');
     assert.equal(renewals.length, (10 * AGE) / TICK);
-    for (const [i, renewal] of renewals.entries()) assert.equal(renewal.at, 1000 + (i + 1) * TICK);
+    for (const [i, renewal] of renewals.entries()) assert.equal(renewal.at, first + i * TICK);
   });
 
   it('followers only read while a live leader exists', async () => {
@@ -87,7 +90,7 @@ describe('elector: election and renewal', () => {
 });
 
 describe('elector: deadlines', () => {
-  it('a follower takes over when the lapsed lease ends, not a tick later', async () => {
+  it('a follower takes over a full age after it first saw the last version, within a few ms of the lease end, not a tick later', async () => {
     const clock = new FakeClock();
     const db = new MemoryDatabase(clock);
     const a = participant(clock, db, 'a');
@@ -99,8 +102,11 @@ describe('elector: deadlines', () => {
     a.store.hang = true; // a is cut off from the database.
     const lastRenewal = db.writesBy('a').at(-1)?.at as number;
     await clock.until(() => b.elector.leading);
+    const firstSeen = db.log.find((entry) => entry.node === 'b' && entry.op === 'read' && entry.at > lastRenewal)?.at as number;
     const expiresAt = lastRenewal + AGE;
-    assert.ok(clock.now() >= expiresAt && clock.now() <= expiresAt + 2, `b took over at ${clock.now()}, lease ended at ${expiresAt}`);
+    assert.ok(firstSeen <= lastRenewal + 30, `b read the last version ${firstSeen - lastRenewal} ms after it was written`);
+    assert.ok(clock.now() >= firstSeen + AGE && clock.now() <= firstSeen + AGE + 2, `b took over at ${clock.now()}, first saw the version at ${firstSeen}`);
+    assert.ok(clock.now() <= expiresAt + 30, `b took over at ${clock.now()}, lease ended at ${expiresAt}`);
     assert.equal(b.elector.term, 2);
   });
 
@@ -110,9 +116,10 @@ describe('elector: deadlines', () => {
     // A query limit longer than the lease: only the step-down timer can end the tenure.
     const a = participant(clock, db, 'a', { queryTimeout: 10 * AGE });
     a.campaign();
-    await clock.advance(TICK); // first renewal sent at 1250.
+    const first = firstRenewalAt('a', 1, 1000);
+    await clock.advance(first - 1000); // first renewal sent.
     a.store.hang = true;
-    const deadline = 1000 + TICK + AGE - MARGIN;
+    const deadline = first + AGE - MARGIN;
     await clock.advance(deadline - clock.now() - 1);
     assert.equal(a.elector.leading, true);
     const signal = a.elector.signal;
@@ -163,14 +170,15 @@ describe('elector: deadlines', () => {
     const db = new MemoryDatabase(clock);
     const a = participant(clock, db, 'a');
     a.campaign();
-    await clock.advance(TICK - 1);
+    const first = firstRenewalAt('a', 1, 1000);
+    await clock.advance(first - 1000 - 1);
     a.store.failNext = new DatabaseError('connection lost');
     await clock.advance(1);
     // Stepped down at the failure; read, released and claimed again at once.
     assert.deepEqual(a.seen, [
       { type: 'elected', at: 1000, term: 1 },
-      { type: 'revoked', at: 1000 + TICK, term: 1, reason: 'error' },
-      { type: 'elected', at: 1000 + TICK, term: 2 },
+      { type: 'revoked', at: first, term: 1, reason: 'error' },
+      { type: 'elected', at: first, term: 2 },
     ]);
     assert.equal(a.errors.length, 1);
     assert.deepEqual(
@@ -187,7 +195,7 @@ describe('elector: deadlines', () => {
     const db = new MemoryDatabase(clock);
     const a = participant(clock, db, 'a', { queryTimeout: 100 });
     a.campaign();
-    await clock.advance(TICK);
+    await clock.advance(firstRenewalAt('a', 1, 1000) - 1000);
     a.store.hang = true;
     await clock.advance(TICK + 99);
     assert.equal(a.elector.leading, true);
@@ -245,6 +253,73 @@ describe('elector: deadlines', () => {
   });
 });
 
+describe('elector: no database clock decides who may claim', () => {
+  for (const [how, offset] of [
+    ['stepped an hour forward', 3_600_000],
+    ['stepped an hour back', -3_600_000],
+  ] as const) {
+    it(`a database clock ${how} while a leader renews lets no follower claim, and costs the leader nothing`, async () => {
+      const clock = new FakeClock();
+      const db = new MemoryDatabase(clock);
+      const a = participant(clock, db, 'a');
+      a.campaign();
+      await clock.advance(0);
+      const followers = ['b', 'c'].map((name) => participant(clock, db, name));
+      for (const follower of followers) follower.campaign();
+      await clock.advance(3 * TICK);
+      db.clockOffset = offset; // every lease now looks lapsed (or an hour long) by the database clock.
+      await clock.advance(10 * AGE);
+      assert.equal(a.elector.term, 1, 'a led throughout');
+      assert.deepEqual(a.seen, [{ type: 'elected', at: 1000, term: 1 }]);
+      for (const follower of followers) assert.deepEqual(db.writesBy(follower.store.node), [], `${follower.store.node} wrote`);
+    });
+  }
+
+  it('a follower claims a lease nobody renews only a full age after it first saw its version, whatever the database clock says', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(TICK);
+    a.store.hang = true; // a is cut off; its lease, by the database clock, ends in under a second.
+    db.clockOffset = 3_600_000; // and the database clock jumps an hour: the lease has "lapsed" already.
+    const b = participant(clock, db, 'b');
+    b.campaign();
+    await clock.advance(0);
+    const firstSeen = clock.now();
+    await clock.advance(AGE - 1);
+    assert.equal(b.elector.leading, false, 'b waits a full age of its own clock');
+    await clock.until(() => b.elector.leading, 2);
+    assert.equal(b.elector.term, 2);
+    assert.ok(clock.now() >= firstSeen + AGE);
+  });
+
+  it('a claim whose outcome is unknown and that lands later is released at once, not left to lapse', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(0);
+    await a.elector.close();
+    const b = participant(clock, db, 'b', { queryTimeout: 100 });
+    b.store.replyDelay = 150; // the claim runs at once, its reply comes after its time limit.
+    b.store.delayOnly = 'claim';
+    b.campaign();
+    await clock.advance(99);
+    assert.equal(db.row?.nodeName, 'b', 'the claim landed');
+    assert.equal(db.row?.term, 2);
+    assert.equal(b.elector.leading, false, 'but b has not learnt it');
+    b.store.replyDelay = 0;
+    await clock.advance(1); // the claim's time limit passes
+    assert.equal(b.elector.leading, true);
+    assert.equal(b.elector.term, 3, 'b released term 2 at its next read and claimed anew');
+    assert.deepEqual(
+      db.writesBy('b').map((entry) => entry.op),
+      ['claim', 'release', 'claim'],
+    );
+  });
+});
+
 describe('elector: resign, close and acquire', () => {
   it('resign() releases at once, another node takes over, and the resigner holds off for a tick', async () => {
     const clock = new FakeClock();
@@ -259,7 +334,7 @@ describe('elector: resign, close and acquire', () => {
     await a.elector.resign();
     assert.equal(a.elector.leading, false);
     assert.equal(a.seen.at(-1)?.reason, 'resigned');
-    assert.equal(db.row?.expiresAt, resignedAt);
+    assert.ok(db.row && db.row.expiresAt <= db.row.renewedAt && db.row.renewedAt - resignedAt < 1, 'released at once');
     await clock.until(() => b.elector.leading);
     assert.equal(db.writesBy('a').filter((entry) => entry.op === 'claim').length, 1);
   });
@@ -276,7 +351,7 @@ describe('elector: resign, close and acquire', () => {
     await clock.advance(0);
     assert.deepEqual(a.outcome(), { value: undefined });
     assert.equal(a.seen.at(-1)?.reason, 'closed');
-    assert.equal(db.row?.expiresAt, clock.now());
+    assert.ok(db.row && db.row.expiresAt <= db.row.renewedAt, 'released');
     assert.equal(a.store.closed, true);
     assert.equal(clock.pending, 0);
     assert.equal(a.elector.close(), closing, 'close() is idempotent');
@@ -328,7 +403,7 @@ describe('elector: resign, close and acquire', () => {
     await clock.advance(0);
     assert.deepEqual(a.outcome(), { error: reason });
     assert.equal(a.seen.at(-1)?.reason, 'aborted');
-    assert.equal(db.row?.expiresAt, clock.now());
+    assert.ok(db.row && db.row.expiresAt <= db.row.renewedAt, 'released');
     // Not closed: it can campaign again.
     a.campaign();
     await clock.advance(0);
@@ -350,7 +425,7 @@ describe('elector: resign, close and acquire', () => {
     const db = new MemoryDatabase(clock);
     const a = participant(clock, db, 'a', { onError: abortOnError });
     a.campaign();
-    await clock.advance(TICK - 1);
+    await clock.advance(firstRenewalAt('a', 1, 1000) - 1000 - 1);
     const failure = new DatabaseError('table dropped');
     a.store.failNext = failure;
     await clock.advance(1);
@@ -364,7 +439,7 @@ describe('elector: resign, close and acquire', () => {
     const db = new MemoryDatabase(clock);
     const a = participant(clock, db, 'a', { onError: abortOnError });
     a.campaign();
-    await clock.advance(TICK - 1);
+    await clock.advance(firstRenewalAt('a', 1, 1000) - 1000 - 1);
     a.store.hang = true; // the database stops answering.
     await clock.advance(3 * AGE);
     assert.equal(a.outcome(), undefined, 'acquire() still runs');
@@ -372,6 +447,20 @@ describe('elector: resign, close and acquire', () => {
     a.store.hang = false;
     await clock.until(() => a.elector.leading, 2 * AGE);
     assert.equal(a.elector.term, 2);
+  });
+
+  it('a transient error (a lost connection, a cluster node not ready) never stops the campaign, even with abortOnError', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a', { onError: abortOnError });
+    a.campaign();
+    await clock.advance(firstRenewalAt('a', 1, 1000) - 1000 - 1);
+    a.store.failNext = new DatabaseError('renewing the lease failed: WSREP has not yet prepared node for application use', { transient: true });
+    await clock.advance(1);
+    assert.equal(a.outcome(), undefined, 'acquire() still runs');
+    assert.equal(a.seen.at(-2)?.reason, 'error', 'the renewal in doubt ended the tenure');
+    assert.equal(a.errors.length, 1);
+    await clock.until(() => a.elector.leading, TICK);
   });
 
   it('continueOnError: keeps campaigning through errors and emits each one', async () => {
@@ -412,7 +501,7 @@ describe('elector: resign, close and acquire', () => {
     const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
     const a = participant(clock, db, 'a', { logger });
     a.campaign();
-    await clock.advance(TICK - 1);
+    await clock.advance(firstRenewalAt('a', 1, 1000) - 1000 - 1);
     a.store.failNext = new DatabaseError('connection lost');
     await clock.advance(1);
     assert.deepEqual(
