@@ -46,12 +46,12 @@ const CLOSING = Symbol('closing');
 const JITTER = 0.2;
 
 /**
- * A follower reads the row this long (ms, up to twice as long, at random)
+ * A follower reads the row this long (ms, up to three times as long, at random)
  * after the leader's next renewal is due by the row's `renewed_at`: it then
  * sees each version soon after it is written, which keeps fail-over after a
  * crash close to `age` (see `#nextRead`).
  */
-const AFTER_RENEWAL = 15;
+const AFTER_RENEWAL = 8;
 
 /**
  * A follower woken by the hand-over lock while another node holds the row
@@ -517,7 +517,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    */
   #nextRead(lease: ObservedLease): number {
     const tick = this.#options.tick;
-    const after = AFTER_RENEWAL * (1 + Math.random());
+    const after = AFTER_RENEWAL * (1 + 2 * Math.random());
     // The version a claim wrote (acquired_at = renewed_at) is renewed a little early.
     const claimed = lease.acquiredAt.getTime() === lease.renewedAt.getTime();
     const due = tick - (claimed ? this.#firstRenewalEarly(lease.nodeName, lease.term) : 0) - lease.renewedMsAgo;
@@ -747,7 +747,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
 
   /** How long a node that let go (or lost) the lease waits before it claims again: until every follower has read the row once more (see `#nextRead`). */
   #holdOff(): number {
-    return this.#options.tick + 2 * AFTER_RENEWAL;
+    return this.#options.tick + 3 * AFTER_RENEWAL;
   }
 
   #jitteredTick(): number {

@@ -2,7 +2,7 @@ import { OptionTypeError } from './errors.js';
 import { Elector } from './elector.js';
 import { Driver, type Queryable } from './mysql/driver.js';
 import { runFenced } from './mysql/fence.js';
-import { statements } from './mysql/sql.js';
+import { statements, type Statements } from './mysql/sql.js';
 import { MysqlStore } from './mysql/store.js';
 import { checkName, resolveOptions, type MysqlLeaderOptions } from './options.js';
 import type { TenureContext } from './tenure.js';
@@ -50,7 +50,7 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   /** The election this leader campaigns in (the row's `leader_name`). */
   readonly leaderName: string;
   readonly #driver: Driver;
-  readonly #fenceSql: string;
+  readonly #fenceSql: Statements;
   /** Drivers of the handles given to `withLeadership()`, made once each. */
   readonly #drivers = new WeakMap<object, Driver>();
 
@@ -71,7 +71,7 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
     super(new MysqlStore(driver, name, resolved), resolved);
     this.leaderName = name;
     this.#driver = driver;
-    this.#fenceSql = statements(resolved.tableName).fence;
+    this.#fenceSql = statements(resolved.tableName);
   }
 
   /**

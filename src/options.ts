@@ -58,7 +58,8 @@ export interface MysqlLeaderOptions {
    * them at once instead of at its next tick. The row alone still decides
    * who leads. Costs one connection of `db`'s pool per participant, for as
    * long as it campaigns (so `db` must be a pool); without a pool, or where
-   * the server refuses `GET_LOCK` (Galera), followers just poll. Turn it off
+   * the server refuses `GET_LOCK` (Percona XtraDB Cluster), followers just
+   * poll; on MariaDB Galera it wakes only followers on the leader's node. Turn it off
    * behind proxies that multiplex connections, or to save connections when
    * one process runs many elections.
    * @default true

@@ -69,7 +69,7 @@ export interface LeaseStore {
  * alone. A waiter that is woken holds the lock, and keeps it if it wins the row.
  */
 export interface HandoverLock {
-  /** Whether the lock is in use now: false for good after the server refused it (Galera, some proxies), for a while after the pool starved. */
+  /** Whether the lock is in use now: false for good after the server refused it (Percona XtraDB Cluster, some proxies), for a while after the pool starved. */
   readonly available: boolean;
   /** Whether this node holds the lock. */
   readonly holding: boolean;

@@ -33,7 +33,7 @@ export const ER = {
   LOCK_DEADLOCK: 1213,
   /** "Access denied; you need (at least one of) the … privilege(s)". */
   SPECIFIC_ACCESS_DENIED: 1227,
-  /** ER_NOT_SUPPORTED_YET: Galera (MariaDB Galera Cluster, Percona XtraDB Cluster) refuses GET_LOCK ("GET_LOCK in cluster (WSREP_ON=ON)"). */
+  /** ER_NOT_SUPPORTED_YET: Percona XtraDB Cluster refuses GET_LOCK (MariaDB Galera accepts it, node-local) ("GET_LOCK in cluster (WSREP_ON=ON)"). */
   NOT_SUPPORTED_YET: 1235,
   /** --read-only / super_read_only: "The MySQL/MariaDB server is running with the --read-only option". */
   OPTION_PREVENTS_STATEMENT: 1290,

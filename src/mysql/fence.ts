@@ -1,15 +1,17 @@
 import { CommitUnknownError, NotLeaderError, QueryTimeoutError } from '../errors.js';
 import type { TenureContext } from '../tenure.js';
 import type { Driver, QueryResult, Session } from './driver.js';
+import { COORDINATOR_SQL, coordinatorOf, knownCoordinator, rememberCoordinator, type Coordinator } from './cluster.js';
 import { ER, errnoOf, translateError } from './errors.js';
+import type { Statements } from './sql.js';
 
 /** The lease a fenced transaction must find live, and the time limits of its own statements. */
 export interface FenceTarget {
   readonly tableName: string;
   readonly leaderName: string;
   readonly nodeName: string;
-  /** `Statements.fence` of the table. */
-  readonly sql: string;
+  /** The table's statements: `fence` locks the row on one server, `renew` writes it on Galera. */
+  readonly sql: Pick<Statements, 'fence' | 'renew'>;
   /** The lease's length: a transaction idle for longer is ended by the server (MariaDB). */
   readonly ageMs: number;
   /** The time limit of each statement the fence sends itself, `COMMIT` included (`queryTimeout`). */
@@ -21,9 +23,14 @@ const withoutIdleTimeout = new WeakSet<Driver>();
 
 /**
  * Runs `fn` in a transaction that first locks the election row in share
- * mode and checks that `tenure.term` still holds a live lease for this node:
+ * mode and checks that `tenure.term` still holds the lease for this node:
  * a take-over waits until the transaction ends, so its writes land before any
- * change of leader. Commits when `fn` resolves and `stillLeads()` (the local
+ * change of leader. On a Galera node, which does not replicate share locks,
+ * it writes the row instead (the renewal's statement): certification then
+ * orders the transaction with any take-over through another node, and the
+ * one that comes second is rolled back (a `1213` at `COMMIT`, reported as
+ * {@link NotLeaderError}). The cost: one leader's fenced transactions, and
+ * its renewals, queue for the row one after another. Commits when `fn` resolves and `stillLeads()` (the local
  * deadline) still holds; rolls back when it throws (its error reaches the
  * caller unchanged).
  *
@@ -108,14 +115,18 @@ class FencedTransaction {
   }
 
   async run<T>(stillLeads: () => boolean, fn: (connection: unknown, tenure: TenureContext) => Promise<T>): Promise<T> {
-    const { leaderName, nodeName, sql } = this.#target;
+    const { leaderName, nodeName, sql, ageMs } = this.#target;
+    const coordinator = await this.#coordinator();
     // 1. A server-side bound on an idle transaction (MariaDB), on a pooled connection of our own.
     if (this.#driver.pooled && !withoutIdleTimeout.has(this.#driver)) this.#idleTimeout = await this.#setIdleTimeout();
-    // 2. Open the transaction; lock the election row and check the lease.
+    // 2. Open the transaction; lock (one server) or write (Galera) the election row, and check the lease.
     this.#open = true;
     await this.#statement('starting the fenced transaction', 'START TRANSACTION');
-    const { rows } = await this.#statement('checking the lease', sql, [leaderName, nodeName, this.#tenure.term]);
-    if (rows.length === 0) throw notLeader(this.#target, this.#tenure, '(checked in the database)');
+    const term = this.#tenure.term;
+    const fenced = coordinator.galera
+      ? (await this.#statement('writing the election row', sql.renew, [ageMs * 1000, leaderName, nodeName, term])).affectedRows === 1
+      : (await this.#statement('checking the lease', sql.fence, [leaderName, nodeName, term])).rows.length === 1;
+    if (!fenced) throw notLeader(this.#target, this.#tenure, '(checked in the database)');
     // 3. The caller's work. When the tenure ends meanwhile, the caller is answered at once.
     const result = await this.#whileTenureLasts(fn(this.#session.raw, this.#tenure));
     // 4. Commit only while this node still leads: nothing of a tenure is sent after it ended.
@@ -149,11 +160,37 @@ class FencedTransaction {
       this.#open = false;
     } catch (error) {
       this.#open = false;
-      // A deadlock reported at COMMIT: InnoDB rolled everything back.
-      if (errnoOf(error) === ER.LOCK_DEADLOCK) throw translateError(error, 'committing the fenced transaction (rolled back)', this.#target.tableName);
+      // A deadlock reported at COMMIT (on Galera, a lost certification): everything was rolled back.
+      if (errnoOf(error) === ER.LOCK_DEADLOCK) throw await this.#rolledBack(error);
       this.#abandon();
       throw new CommitUnknownError(this.#target.leaderName, this.#tenure.term, { cause: error });
     }
+  }
+
+  /**
+   * The error of a commit that the server rolled back: {@link NotLeaderError}
+   * when the lease is no longer this tenure's (a take-over through another
+   * Galera node won certification), else the deadlock itself (the conflict
+   * was on the caller's own rows). Nothing was written either way.
+   */
+  async #rolledBack(error: unknown): Promise<Error> {
+    const { sql, leaderName, nodeName, tableName } = this.#target;
+    const deadlock = translateError(error, 'committing the fenced transaction (rolled back)', tableName);
+    try {
+      const { rows } = await this.#limited('checking the lease', this.#session.query(sql.fence, [leaderName, nodeName, this.#tenure.term]));
+      return rows.length === 0 ? notLeader(this.#target, this.#tenure, 'at the commit, which a newer term won and rolled back', error) : deadlock;
+    } catch {
+      return deadlock;
+    }
+  }
+
+  /** Whether the session reaches a Galera node: known for the handle, or asked on this session once. */
+  async #coordinator(): Promise<Coordinator> {
+    const known = await knownCoordinator(this.#driver.db)?.catch(() => undefined);
+    if (known) return known;
+    const coordinator = coordinatorOf(await this.#statement('asking whether the server is a Galera node', COORDINATOR_SQL));
+    rememberCoordinator(this.#driver.db, coordinator);
+    return coordinator;
   }
 
   /** Sets the session's idle_transaction_timeout; `false` where the server has no such variable (MySQL). */

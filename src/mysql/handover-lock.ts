@@ -31,7 +31,7 @@ export class MysqlHandoverLock implements HandoverLock {
   #session: Session | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #holding = false;
-  /** The server refused `GET_LOCK` (Galera): off for good. */
+  /** The server refused `GET_LOCK` (Percona XtraDB Cluster): off for good. */
   #unsupported = false;
   #closed = false;
   /** Given back after the pool starved: off until this instant (`performance.now()`). */

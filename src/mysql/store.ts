@@ -3,6 +3,7 @@ import type { Lease, LeaseStore, ObservedLease } from '../store.js';
 import { abortable, toNumber, type Driver, type Row } from './driver.js';
 import { MysqlHandoverLock } from './handover-lock.js';
 import { StatementRunner } from './runner.js';
+import { learnCoordinator, readFor } from './cluster.js';
 import { ER, errnoOf } from './errors.js';
 import { checkSchema } from './schema.js';
 import { statements, type Statements } from './sql.js';
@@ -42,7 +43,8 @@ export class MysqlStore implements LeaseStore {
   }
 
   async read(signal: AbortSignal): Promise<ObservedLease | undefined> {
-    const { rows } = await this.#runner.run('reading the election row', this.#sql.read, [this.name], signal);
+    const coordinator = await abortable(learnCoordinator(this.#runner, signal), signal);
+    const { rows } = await this.#runner.run('reading the election row', readFor(coordinator, this.#sql.read), [this.name], signal);
     const row = rows[0];
     return row && toObservedLease(row);
   }

@@ -147,7 +147,7 @@ describe('errors: the server refuses', () => {
     const leader = new MysqlLeader(pool, 'jobs', FAST);
     await assert.rejects(leader.acquire(), (error: unknown) => {
       assert.ok(error instanceof DatabaseError);
-      assert.match(error.message, /reading the election row failed: .*ECONNREFUSED/);
+      assert.match(error.message, /^asking whether the server is a Galera node failed: .*ECONNREFUSED/);
       assert.equal((error.cause as { code?: string }).code, 'ECONNREFUSED');
       return true;
     });

@@ -104,8 +104,8 @@ describe('hand-over lock', () => {
     // With nobody holding the lock, a follower's wait on it ends at once and
     // the next pause is on a timer: at most two reads per tick, never a spin.
     assert.ok(reads <= followers.length * 2 * (AGE / (0.8 * TICK) + 1), `${reads} reads while the lease ran out`);
-    // They saw the last version within 2 × 15 ms of its write (see AFTER_RENEWAL in the elector), and wait a full age from then.
-    await clock.until(() => followers.some((node) => node.elector.leading), 32);
+    // They saw the last version within 3 × 8 ms of its write (see AFTER_RENEWAL in the elector), and wait a full age from then.
+    await clock.until(() => followers.some((node) => node.elector.leading), 26);
     assert.equal(db.row?.term, 2);
   });
 

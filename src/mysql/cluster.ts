@@ -1,0 +1,76 @@
+/**
+ * What kind of coordinator a handle reaches: one server, or a node of a
+ * Galera cluster (MariaDB Galera Cluster, Percona XtraDB Cluster), found by
+ * `wsrep_on`. On Galera, share locks are node-local, so a fenced transaction
+ * writes the election row instead (fence.ts), and election reads wait for
+ * the node to have applied every earlier commit of the cluster
+ * (`wsrep_sync_wait`), so that followers do not claim on a stale read.
+ */
+import type { QueryResult } from './driver.js';
+import type { StatementRunner } from './runner.js';
+
+/** The coordinator behind a handle. */
+export interface Coordinator {
+  /** `wsrep_on` is ON: a node of a Galera cluster. */
+  readonly galera: boolean;
+  /** The server is MariaDB (it accepts `SET STATEMENT … FOR`), not MySQL or Percona. */
+  readonly mariadb: boolean;
+}
+
+/** One statement that MySQL 5.7/8/9 and MariaDB 10.3+ accept alike; a server without Galera has no `wsrep_on` row. */
+export const COORDINATOR_SQL = "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_on', 'version')";
+
+/** The {@link Coordinator} that {@link COORDINATOR_SQL} describes. */
+export function coordinatorOf(result: QueryResult): Coordinator {
+  const value = (name: string): string => {
+    const row = result.rows.find((candidate) => text(candidate['Variable_name'] ?? candidate['variable_name']).toLowerCase() === name);
+    return text(row?.['Value'] ?? row?.['value']).toLowerCase();
+  };
+  return { galera: value('wsrep_on') === 'on', mariadb: value('version').includes('mariadb') };
+}
+
+/**
+ * The election read for `coordinator`: on a MariaDB Galera node, it first
+ * waits until the node has applied every commit the cluster made before it
+ * (`wsrep_sync_wait = 1`, for this statement only). Percona XtraDB Cluster
+ * has no `SET STATEMENT`: set `wsrep_sync_wait = 1` on the election pool's
+ * sessions there.
+ */
+export function readFor(coordinator: Coordinator, read: string): string {
+  return coordinator.galera && coordinator.mariadb ? `SET STATEMENT wsrep_sync_wait = 1 FOR ${read}` : read;
+}
+
+/** What each database handle reaches, learnt once per handle (1,000 elections on one pool ask once). */
+const learnt = new WeakMap<object, Promise<Coordinator>>();
+
+/** What a handle reaches, if it was learnt already (the fence asks on its own session otherwise, see {@link rememberCoordinator}). */
+export function knownCoordinator(handle: object): Promise<Coordinator> | undefined {
+  return learnt.get(handle);
+}
+
+/** Records what `handle` reaches, learnt by a statement of the caller's. */
+export function rememberCoordinator(handle: object, coordinator: Coordinator): void {
+  if (!learnt.has(handle)) learnt.set(handle, Promise.resolve(coordinator));
+}
+
+/**
+ * The coordinator behind `runner`'s handle, asked once per handle (again
+ * after a failure). A shared question runs under the signal of the caller
+ * that asked first: if that one times out, each asks again at its next call.
+ */
+export function learnCoordinator(runner: StatementRunner, signal: AbortSignal): Promise<Coordinator> {
+  const handle = runner.driver.db;
+  let coordinator = learnt.get(handle);
+  if (!coordinator) {
+    coordinator = runner.run('asking whether the server is a Galera node', COORDINATOR_SQL, [], signal).then(coordinatorOf);
+    coordinator.catch(() => learnt.delete(handle));
+    learnt.set(handle, coordinator);
+  }
+  return coordinator;
+}
+
+/** A column of `SHOW VARIABLES` as text (drivers return a string, or a Buffer for binary collations). */
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return Buffer.isBuffer(value) ? value.toString('utf8') : '';
+}
