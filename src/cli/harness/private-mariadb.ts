@@ -29,6 +29,16 @@ export interface PrivateMariadb {
   stop(): Promise<void>;
 }
 
+/** Options of {@link startPrivateMariadb}. */
+export interface PrivateMariadbOptions {
+  /**
+   * More `mariadbd` arguments, after the harness's own; a later one wins, so
+   * `--log-bin=binlog` turns the binary log on despite the default
+   * `--skip-log-bin`. For replication: `--server-id=2`, `--binlog-format=ROW`…
+   */
+  readonly serverArgs?: readonly string[];
+}
+
 const TEMPLATE = join(tmpdir(), `mysql-leader-mariadb-template-${process.getuid?.() ?? 0}`);
 
 /** Whether this machine can start a private server. */
@@ -37,7 +47,7 @@ export function canStartPrivateMariadb(): boolean {
 }
 
 /** Starts a private server and waits until it answers (about 0.5 s once the template exists, 2 s before). */
-export async function startPrivateMariadb(): Promise<PrivateMariadb> {
+export async function startPrivateMariadb(options: PrivateMariadbOptions = {}): Promise<PrivateMariadb> {
   ensureTemplate();
   const dir = mkdtempSync(join(tmpdir(), 'mysql-leader-db-'));
   cpSync(TEMPLATE, join(dir, 'data'), { recursive: true });
@@ -66,6 +76,7 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
         '--innodb-buffer-pool-size=32M',
         '--max-connections=2000',
         `--log-error=${join(dir, 'err.log')}`,
+        ...(options.serverArgs ?? []),
       ],
       { stdio: 'ignore' },
     );
@@ -152,7 +163,9 @@ async function waitForConnection(port: number): Promise<void> {
     if (Date.now() > giveUpAt) throw new Error(`mariadbd did not answer on port ${port} within 60 s`);
     try {
       const connection = await createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 1000 });
-      await connection.query('CREATE DATABASE IF NOT EXISTS test'); // the database the url names.
+      // The database the url names; kept out of any binary log, so that a replica, which makes its own, never receives it.
+      await connection.query('SET SESSION sql_log_bin = 0');
+      await connection.query('CREATE DATABASE IF NOT EXISTS test');
       await connection.end();
       return;
     } catch {
