@@ -63,6 +63,14 @@ const AFTER_RENEWAL = 8;
 const MAX_LOCK_SKIPS = 4;
 
 /**
+ * After a failover (another server answers, or the row's term went back),
+ * the first claim jumps the term by this much above every term this node
+ * knows: the old primary may have issued terms that never reached the new
+ * one, and no tenure may ever reuse a term.
+ */
+export const TERM_JUMP = 1_000_000;
+
+/**
  * The election state machine: follower → leader → follower, the local
  * deadline, timers and events. It knows nothing of SQL: every statement goes
  * through a {@link LeaseStore}, and time comes from a {@link Clock}.
@@ -110,6 +118,12 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #observed: LeaderInfo | undefined;
   /** The row version this follower is watching (see the safety rule). */
   #watched: Watch | undefined;
+  /** The highest term this node has seen in the row or held. */
+  #maxTerm = 0;
+  /** The coordinator that answered the last read (see `ObservedLease.coordinator`). */
+  #coordinator: string | undefined;
+  /** A failover was noticed: claims jump the term above this one (see TERM_JUMP) until a term past the jump is seen. */
+  #jumpFrom: number | undefined;
   /** The hand-over lock woke this follower `misses` times in a row while `term` held the row: `skips` more pauses on timers (see MAX_LOCK_SKIPS). */
   #lockMissed: { readonly term: number; readonly misses: number; skips: number } | undefined;
   #campaign: Campaign | undefined;
@@ -403,6 +417,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#wokenByLock = false;
     // 1. Read the row; watch its version; forget a held term it can no longer carry.
     const lease = await this.#statements.run('reading the election row', (signal) => this.#store.read(signal), queryTimeout);
+    this.#noticeFailover(lease);
     const claimAt = this.#watch(lease) + age;
     this.#see(lease);
     this.#forgetHeldTerm(lease);
@@ -436,11 +451,12 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     // 5. Claim the lease: a compare-and-set on the version read. Its outcome
     // unknown, the term it would have given is ours to release if it lands.
     const sent = this.#clock.now();
+    const minTerm = Math.max(this.#maxTerm + 1, this.#jumpFrom === undefined ? 0 : this.#jumpFrom + TERM_JUMP);
     let term: number | undefined;
     try {
-      term = await this.#statements.run('claiming the lease', (signal) => this.#store.claim(nodeName, lease, signal), queryTimeout);
+      term = await this.#statements.run('claiming the lease', (signal) => this.#store.claim(nodeName, lease, minTerm, signal), queryTimeout);
     } catch (error) {
-      this.#heldTerm = lease ? lease.term + 1 : 1;
+      this.#heldTerm = Math.max(lease ? lease.term + 1 : 1, minTerm);
       throw error;
     }
     if (term === undefined) {
@@ -454,6 +470,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     // 7. Won: the term is ours in the row; lead, unless stopping or the reply came too late.
     this.#lostClaim = false;
     this.#heldTerm = term;
+    this.#maxTerm = Math.max(this.#maxTerm, term);
+    this.#jumpFrom = undefined;
     if (stop.aborted) return { ms: 0 }; // #run releases it.
     if (!this.#begin(term, sent)) return { ms: 0 };
     await this.#holdHandoverLock();
@@ -477,6 +495,29 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (!missed || missed.skips === 0) return true;
     missed.skips--;
     return false;
+  }
+
+  /**
+   * Notices a failover of the coordinator: another server answers than the
+   * last time, or the row's term is below one this node has seen (the new
+   * primary lost the last writes, or the row was recreated). Then no
+   * watching done on the old one counts (each follower waits a full age of
+   * the new one: the old primary's leader may still believe in a renewal the
+   * new one never saw), and the next claim jumps the term.
+   */
+  #noticeFailover(lease: ObservedLease | undefined): void {
+    const term = lease?.term ?? 0;
+    const moved = lease !== undefined && this.#coordinator !== undefined && lease.coordinator !== this.#coordinator;
+    if (lease) this.#coordinator = lease.coordinator;
+    if (moved || term < this.#maxTerm) {
+      this.#log('warn', 'the coordinator failed over: a full lease of watching before any claim, and the next term jumps', { term, maxTerm: this.#maxTerm });
+      this.#watched = undefined;
+      this.#jumpFrom = Math.max(this.#jumpFrom ?? 0, this.#maxTerm);
+      this.#maxTerm = term; // the jump keeps the old highest; this failover is noticed once.
+      return;
+    }
+    if (this.#jumpFrom !== undefined && term >= this.#jumpFrom + TERM_JUMP) this.#jumpFrom = undefined; // another node jumped.
+    this.#maxTerm = Math.max(this.#maxTerm, term);
   }
 
   /**

@@ -19,7 +19,8 @@ export interface MysqlLeaderOptions {
   age?: number;
   /**
    * How often the leader renews its lease and followers look at the row
-   * (with up to 20 % jitter). Must satisfy `tick + margin < age`.
+   * (just after each renewal is due; the first renewal of a tenure comes up
+   * to 20 % early). Must satisfy `tick + margin < age`.
    * @default Math.floor(age / 4) (15_000 with the default age)
    */
   tick?: number;

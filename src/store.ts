@@ -36,6 +36,12 @@ export interface ObservedLease extends Lease {
   readonly version: string;
   /** How long ago the row was last written, by the database clock (ms): to time the next read, never to decide a claim. */
   readonly renewedMsAgo: number;
+  /**
+   * The server that answered (`@@server_id`), to notice a failover to
+   * another primary; `''` where that means nothing (a Galera cluster, whose
+   * nodes are one coordinator).
+   */
+  readonly coordinator: string;
 }
 
 /** The statements of the protocol, for one election. */
@@ -45,13 +51,15 @@ export interface LeaseStore {
   /** Reads the row, or `undefined` when it does not exist. */
   read(signal: AbortSignal): Promise<ObservedLease | undefined>;
   /**
-   * Takes the lease for `nodeName`: creates the row with term 1 when `seen`
-   * is `undefined`, or gives it the next term when it still has the version
-   * of `seen` (a compare-and-set: the elector decides when a lease may be
-   * taken). Resolves to the new term, or `undefined` when the row was
-   * created or written meanwhile (a lost race).
+   * Takes the lease for `nodeName`: creates the row when `seen` is
+   * `undefined`, or gives it a new term when it still has the version of
+   * `seen` (a compare-and-set: the elector decides when a lease may be
+   * taken). The new term is the next one, or `minTerm` if that is greater
+   * (terms never go back, even on a primary that lost the last writes).
+   * Resolves to the new term, or `undefined` when the row was created or
+   * written meanwhile (a lost race).
    */
-  claim(nodeName: string, seen: ObservedLease | undefined, signal: AbortSignal): Promise<number | undefined>;
+  claim(nodeName: string, seen: ObservedLease | undefined, minTerm: number, signal: AbortSignal): Promise<number | undefined>;
   /** Extends a lease held by `nodeName` under `term`; `false` when it is no longer held (released, or taken under a newer term). */
   renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean>;
   /** Releases a lease held by `nodeName` under `term`; `false` when there was none. */

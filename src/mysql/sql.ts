@@ -47,7 +47,7 @@ const iso = (column: string): string => `DATE_FORMAT(${column}, '%Y-%m-%dT%H:%i:
 const LEASE_COLUMNS =
   'node_name, term, expires_at <= renewed_at AS released, ' +
   'TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at) AS expires_in_us, ' +
-  'TIMESTAMPDIFF(MICROSECOND, renewed_at, UTC_TIMESTAMP(6)) AS renewed_us_ago, ' +
+  'TIMESTAMPDIFF(MICROSECOND, renewed_at, UTC_TIMESTAMP(6)) AS renewed_us_ago, @@server_id AS server_id, ' +
   `DATE_FORMAT(renewed_at, '%Y-%m-%d %H:%i:%s.%f') AS version, ${iso('acquired_at')} AS acquired_at, ${iso('renewed_at')} AS renewed_at`;
 
 /**
@@ -67,11 +67,12 @@ const NOT_RELEASED = 'expires_at > renewed_at';
 export interface Statements {
   /** `[leaderName]` → the row (or none). */
   readonly read: string;
-  /** `[leaderName, nodeName, ageUs]` → 1 row inserted (term 1), or 0 when the row exists. */
+  /** `[leaderName, nodeName, term, ageUs]` → 1 row inserted (term 1, or more after a failover lost the row), or 0 when the row exists. */
   readonly insert: string;
   /**
-   * `[nodeName, ageUs, leaderName, term, version]` → 1 row (new term as
-   * `insertId`) when the row still has the version the claimant read.
+   * `[nodeName, minTerm, ageUs, leaderName, term, version]` → 1 row (new
+   * term, `term + 1` or `minTerm` if greater, as `insertId`) when the row
+   * still has the version the claimant read.
    */
   readonly takeOver: string;
   /**
@@ -109,10 +110,10 @@ function buildStatements(tableName: string): Statements {
     // flags (INSERT … ON DUPLICATE KEY UPDATE would report 1 with FOUND_ROWS).
     insert:
       `INSERT IGNORE INTO ${table} (leader_name, node_name, term, acquired_at, renewed_at, expires_at) ` +
-      'VALUES (?, ?, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND)',
+      'VALUES (?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL ? MICROSECOND)',
     // `renewed_at = ?` compares the column with the string `version` as a DATETIME(6), exactly.
     takeOver:
-      `UPDATE ${table} SET node_name = ?, term = LAST_INSERT_ID(term + 1), acquired_at = UTC_TIMESTAMP(6), ${HELD} ` +
+      `UPDATE ${table} SET node_name = ?, term = LAST_INSERT_ID(GREATEST(term + 1, ?)), acquired_at = UTC_TIMESTAMP(6), ${HELD} ` +
       'WHERE leader_name = ? AND term = ? AND renewed_at = ?',
     // A released lease is never renewed: coming back is a new tenure, with a new term.
     renew: `UPDATE ${table} SET ${HELD} WHERE leader_name = ? AND node_name = ? AND term = ? AND ${NOT_RELEASED}`,

@@ -46,10 +46,10 @@ export class MysqlStore implements LeaseStore {
     const coordinator = await abortable(learnCoordinator(this.#runner, signal), signal);
     const { rows } = await this.#runner.run('reading the election row', readFor(coordinator, this.#sql.read), [this.name], signal);
     const row = rows[0];
-    return row && toObservedLease(row);
+    return row && toObservedLease(row, coordinator.galera);
   }
 
-  async claim(nodeName: string, seen: ObservedLease | undefined, signal: AbortSignal): Promise<number | undefined> {
+  async claim(nodeName: string, seen: ObservedLease | undefined, minTerm: number, signal: AbortSignal): Promise<number | undefined> {
     // Before the first write: a table with unsafe column types is refused (checked once).
     this.#checked ??= this.#checkSchema(signal).catch((error: unknown) => {
       this.#checked = undefined;
@@ -58,10 +58,11 @@ export class MysqlStore implements LeaseStore {
     await abortable(this.#checked, signal);
     try {
       if (!seen) {
-        const result = await this.#runner.run('claiming the lease', this.#sql.insert, [this.name, nodeName, this.#ageUs], signal);
-        return result.affectedRows === 1 ? 1 : undefined;
+        const term = Math.max(1, minTerm);
+        const result = await this.#runner.run('claiming the lease', this.#sql.insert, [this.name, nodeName, term, this.#ageUs], signal);
+        return result.affectedRows === 1 ? term : undefined;
       }
-      const values = [nodeName, this.#ageUs, this.name, seen.term, seen.version];
+      const values = [nodeName, minTerm, this.#ageUs, this.name, seen.term, seen.version];
       const result = await this.#runner.run('claiming the lease', this.#sql.takeOver, values, signal);
       return result.affectedRows === 1 ? result.insertId : undefined;
     } catch (error) {
@@ -104,9 +105,14 @@ export class MysqlStore implements LeaseStore {
   }
 }
 
-/** A row of `Statements.read` as an {@link ObservedLease}. */
-export function toObservedLease(row: Row): ObservedLease {
-  return { ...toLease(row), version: String(row['version']), renewedMsAgo: toNumber(row['renewed_us_ago']) / 1000 };
+/** A row of `Statements.read` as an {@link ObservedLease}; on Galera, the answering node is no coordinator of its own. */
+export function toObservedLease(row: Row, galera: boolean): ObservedLease {
+  return {
+    ...toLease(row),
+    version: String(row['version']),
+    renewedMsAgo: toNumber(row['renewed_us_ago']) / 1000,
+    coordinator: galera ? '' : String(row['server_id']),
+  };
 }
 
 /** A row of `Statements.read` as a {@link Lease}. */

@@ -221,7 +221,7 @@ describe('errors: a table dropped mid-election', () => {
     assert.equal(settled, false);
     await createMysqlLeaderTable(db.pool, { tableName: table });
     const [{ term }] = (await once(leader, 'elected')) as [{ term: number }];
-    assert.equal(term, 1, 'a new table starts again at term 1');
+    assert.ok(term > 1, `a new table does not give term 1 again to a participant that knew it: term ${term}`);
     assert.ok(errors.length >= 1 && errors.every((error) => error instanceof SchemaError));
     await leader.close();
     await campaign;

@@ -39,8 +39,8 @@ describe('protocol: claim', () => {
   it('creates the row with term 1 when it is absent; a second creation loses', async () => {
     const s = store();
     assert.equal(await s.read(signal), undefined);
-    assert.equal(await s.claim('a', undefined, signal), 1);
-    assert.equal(await s.claim('b', undefined, signal), undefined);
+    assert.equal(await s.claim('a', undefined, 0, signal), 1);
+    assert.equal(await s.claim('b', undefined, 0, signal), undefined);
     const lease = await row(s);
     assert.equal(lease.nodeName, 'a');
     assert.equal(lease.term, 1);
@@ -49,31 +49,39 @@ describe('protocol: claim', () => {
 
   it('takes over only the version it read, with the next term, returned in the same round trip', async () => {
     const s = store();
-    await s.claim('a', undefined, signal);
+    await s.claim('a', undefined, 0, signal);
     const seen = await row(s);
     assert.equal(await s.renew('a', 1, signal), true);
-    assert.equal(await s.claim('b', seen, signal), undefined, 'the row was written since');
+    assert.equal(await s.claim('b', seen, 0, signal), undefined, 'the row was written since');
     const renewed = await row(s);
     assert.notEqual(renewed.version, seen.version, 'a renewal gives a new version');
-    assert.equal(await s.claim('b', renewed, signal), 2, 'whatever the database clock says of the lease');
-    assert.equal(await s.claim('c', renewed, signal), undefined, 'b holds it now');
+    assert.equal(await s.claim('b', renewed, 0, signal), 2, 'whatever the database clock says of the lease');
+    assert.equal(await s.claim('c', renewed, 0, signal), undefined, 'b holds it now');
     assert.equal((await row(s)).nodeName, 'b');
   });
 
   it('lets exactly one of many concurrent claimants win', async () => {
     const s = store();
-    await s.claim('seed', undefined, signal);
+    await s.claim('seed', undefined, 0, signal);
     const seen = await row(s);
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.claim(`n${i}`, seen, signal)));
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.claim(`n${i}`, seen, 0, signal)));
     assert.deepEqual(
       results.filter((term) => term !== undefined),
       [2],
     );
   });
 
+  it('a claim never gives a term below the minimum it is told (terms never go back after a failover lost the last writes)', async () => {
+    const s = store();
+    assert.equal(await s.claim('a', undefined, 1_000_007, signal), 1_000_007, 'a row created anew');
+    const seen = await row(s);
+    assert.equal(await s.claim('b', seen, 5, signal), 1_000_008, 'the next term when it is greater');
+    assert.equal(await s.claim('c', await row(s), 3_000_000, signal), 3_000_000);
+  });
+
   it('the version moves on with every write, even when the server clock is behind the row (another node, a stepped clock)', async () => {
     const s = store(60_000);
-    await s.claim('a', undefined, signal);
+    await s.claim('a', undefined, 0, signal);
     // A row written by a server an hour ahead of this one.
     await db.pool.query(
       'UPDATE leader_election SET renewed_at = renewed_at + INTERVAL 1 HOUR, expires_at = expires_at + INTERVAL 1 HOUR WHERE leader_name = ?',
@@ -95,7 +103,7 @@ describe('protocol: claim', () => {
 describe('protocol: renew and release', () => {
   it('renews only for the holder, under its term, while the lease is held', async () => {
     const s = store();
-    await s.claim('a', undefined, signal);
+    await s.claim('a', undefined, 0, signal);
     assert.equal(await s.renew('b', 1, signal), false, 'another node');
     assert.equal(await s.renew('a', 2, signal), false, 'another term');
     await delay(AGE / 2);
@@ -106,7 +114,7 @@ describe('protocol: renew and release', () => {
 
   it('renews a lease that lapsed by the database clock but that nobody took: the clock decides nothing', async () => {
     const s = store();
-    await s.claim('a', undefined, signal);
+    await s.claim('a', undefined, 0, signal);
     await delay(AGE + 20);
     assert.ok((await row(s)).expiresInMs <= 0, 'lapsed by the database clock');
     assert.equal(await s.renew('a', 1, signal), true);
@@ -115,7 +123,7 @@ describe('protocol: renew and release', () => {
 
   it('release ends a held lease now, so another node takes over at once; a stale release does nothing', async () => {
     const s = store(60_000);
-    await s.claim('a', undefined, signal);
+    await s.claim('a', undefined, 0, signal);
     assert.equal(await s.release('a', 7, signal), false, 'wrong term');
     assert.equal(await s.release('b', 1, signal), false, 'wrong node');
     assert.equal(await s.release('a', 1, signal), true);
@@ -124,7 +132,7 @@ describe('protocol: renew and release', () => {
     assert.ok(released.expiresInMs <= 0);
     assert.equal(await s.release('a', 1, signal), false, 'already released');
     assert.equal(await s.renew('a', 1, signal), false, 'a released lease is never renewed');
-    assert.equal(await s.claim('b', released, signal), 2);
+    assert.equal(await s.claim('b', released, 0, signal), 2);
     assert.equal(await s.renew('a', 1, signal), false, 'the old tenure cannot come back');
   });
 });
@@ -132,12 +140,12 @@ describe('protocol: renew and release', () => {
 describe('protocol: abandoned statements', () => {
   it('a claim abandoned while it waits on a row lock is killed on the server: it never lands later', async () => {
     const s = store(100);
-    await s.claim('old', undefined, signal);
+    await s.claim('old', undefined, 0, signal);
     const seen = await row(s); // a claim on this version would win, once the row is free.
     const locker = await db.pool.getConnection();
     await locker.query('START TRANSACTION');
     await locker.query('SELECT * FROM leader_election WHERE leader_name = ? FOR UPDATE', [`election-${election}`]);
-    await assert.rejects(s.claim('late', seen, AbortSignal.timeout(300)), { name: 'TimeoutError' });
+    await assert.rejects(s.claim('late', seen, 0, AbortSignal.timeout(300)), { name: 'TimeoutError' });
     await delay(500); // the best-effort KILL runs in the background.
     await locker.query('COMMIT');
     locker.release();
@@ -152,7 +160,7 @@ describe('protocol: statements on one pool', () => {
     const small = db.newPool({ connectionLimit: 1 });
     const s = new MysqlStore(new Driver(small), `election-${++election}`, { tableName: 'leader_election', age: AGE, tick: AGE / 4, handoverLock: false });
     const missing = new MysqlStore(new Driver(small), 'x', { tableName: 'no_such_table', age: AGE, tick: AGE / 4, handoverLock: false });
-    await s.claim('a', undefined, shared);
+    await s.claim('a', undefined, 0, shared);
     // Ten at once on one connection: nine wait in the pool's queue first.
     assert.deepEqual(await Promise.all(Array.from({ length: 10 }, () => s.renew('a', 1, shared))), Array(10).fill(true));
     await assert.rejects(missing.read(shared), { name: 'SchemaError' });
@@ -167,10 +175,10 @@ describe('protocol: statements on one pool', () => {
       { length: 20 },
       () => new MysqlStore(new Driver(handle), `election-${++election}`, { tableName: 'leader_election', age: AGE, tick: AGE / 4, handoverLock: false }),
     );
-    assert.deepEqual(await Promise.all(stores.map((s) => s.claim('a', undefined, signal))), Array(20).fill(1));
+    assert.deepEqual(await Promise.all(stores.map((s) => s.claim('a', undefined, 0, signal))), Array(20).fill(1));
     assert.equal(checks(), 1);
     const later = new MysqlStore(new Driver(handle), `election-${++election}`, { tableName: 'leader_election', age: AGE, tick: AGE / 4, handoverLock: false });
-    assert.equal(await later.claim('a', undefined, signal), 1);
+    assert.equal(await later.claim('a', undefined, 0, signal), 1);
     assert.equal(checks(), 2);
   });
 });
@@ -198,7 +206,7 @@ describe('protocol: the database clock', () => {
     await zoned.query("SET time_zone = '+05:00'"); // a session far from UTC (the pool's only connection).
     const s = store(10_000, zoned);
     const before = Date.now();
-    await s.claim('a', undefined, signal);
+    await s.claim('a', undefined, 0, signal);
     const lease = await s.read(signal);
     assert.ok(lease);
     assert.ok(Math.abs(lease.acquiredAt.getTime() - before) < 2_000, `acquired_at ${lease.acquiredAt.toISOString()} is UTC`);

@@ -17,6 +17,8 @@ export class MemoryDatabase {
   row: { nodeName: string; term: number; acquiredAt: number; renewedAt: number; expiresAt: number } | undefined;
   /** The database clock's offset from the fake clock, in ms. */
   clockOffset = 0;
+  /** The server's identity, as reads report it (a test fails over by changing it). */
+  coordinator = 'primary';
   readonly log: Executed[] = [];
   /** The hand-over lock: its holder and the locks waiting on it, in order. */
   lockHolder: MemoryHandoverLock | undefined;
@@ -89,6 +91,7 @@ export class MemoryStore implements LeaseStore {
           released,
           version: String(row.renewedAt),
           renewedMsAgo: now - row.renewedAt,
+          coordinator: this.db.coordinator,
           acquiredAt: new Date(row.acquiredAt),
           renewedAt: new Date(row.renewedAt),
         },
@@ -96,19 +99,21 @@ export class MemoryStore implements LeaseStore {
     });
   }
 
-  claim(nodeName: string, seen: ObservedLease | undefined, signal: AbortSignal): Promise<number | undefined> {
+  claim(nodeName: string, seen: ObservedLease | undefined, minTerm: number, signal: AbortSignal): Promise<number | undefined> {
     return this.#execute('claim', signal, () => {
       const now = this.db.now();
       const row = this.db.row;
       if (!seen) {
         if (row) return { ok: false, value: undefined };
-        this.db.row = { nodeName, term: 1, acquiredAt: now, renewedAt: now, expiresAt: now + this.ageMs };
-        return { ok: true, value: 1 };
+        const term = Math.max(1, minTerm);
+        this.db.row = { nodeName, term, acquiredAt: now, renewedAt: now, expiresAt: now + this.ageMs };
+        return { ok: true, value: term };
       }
       if (!row || row.term !== seen.term || String(row.renewedAt) !== seen.version) return { ok: false, value: undefined };
       const renewedAt = this.db.next();
-      this.db.row = { nodeName, term: row.term + 1, acquiredAt: now, renewedAt, expiresAt: renewedAt + this.ageMs };
-      return { ok: true, value: row.term + 1 };
+      const term = Math.max(row.term + 1, minTerm);
+      this.db.row = { nodeName, term, acquiredAt: now, renewedAt, expiresAt: renewedAt + this.ageMs };
+      return { ok: true, value: term };
     });
   }
 

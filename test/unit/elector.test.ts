@@ -7,6 +7,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { abortOnError } from '../../src/on-error.js';
 import { DatabaseError, LeadershipEndedError, QueryTimeoutError } from '../../src/errors.js';
+import { TERM_JUMP } from '../../src/elector.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { MemoryDatabase } from '../support/memory-store.js';
 
@@ -316,6 +317,55 @@ describe('elector: no database clock decides who may claim', () => {
     assert.deepEqual(
       db.writesBy('b').map((entry) => entry.op),
       ['claim', 'release', 'claim'],
+    );
+  });
+});
+
+describe('elector: a coordinator that fails over', () => {
+  /** a leads on the old primary; b watches. Returns the row as the new primary has it (the last writes lost). */
+  async function failover(lostWrites: boolean) {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(0);
+    const b = participant(clock, db, 'b');
+    const c = participant(clock, db, 'c');
+    b.campaign();
+    c.campaign();
+    await clock.advance(3 * AGE); // b and c have watched many versions of term 1.
+    const before = { ...(db.row as NonNullable<MemoryDatabase['row']>) };
+    c.store.hang = true; // c sees nothing of what the new primary will lose: its last read showed `before`.
+    await a.elector.resign(); // released, and b claims term 2 on the old primary...
+    await clock.until(() => b.elector.leading);
+    assert.equal(b.elector.term, 2);
+    // ... which dies now. The new primary has the row as it was before, or up to date.
+    await clock.advance(TICK / 2);
+    if (lostWrites) db.row = before;
+    db.coordinator = 'new-primary';
+    c.store.hang = false;
+    return { clock, db, a, b, c, promotedAt: clock.now() };
+  }
+
+  it('after a failover that lost the last writes, nobody claims before a full age of watching the new primary, and the next term jumps above every term seen', async () => {
+    const { clock, a, b, c, promotedAt } = await failover(true);
+    const leader = () => [a, b, c].find((node) => node.elector.leading && node !== b);
+    await clock.until(() => !b.elector.leading || leader() !== undefined, TICK); // b's next renewal finds term 1 in the row.
+    assert.equal(leader(), undefined, 'nobody else was elected while b believed in term 2');
+    assert.equal(b.seen.at(-1)?.reason, 'lost');
+    await clock.until(() => [a, b, c].some((node) => node.elector.leading), 3 * AGE);
+    const winner = [a, b, c].find((node) => node.elector.leading) as typeof a;
+    assert.ok(clock.now() >= promotedAt + AGE, `elected ${clock.now() - promotedAt} ms after the promotion`);
+    assert.ok((winner.elector.term as number) >= 2 + TERM_JUMP, `term ${winner.elector.term}: above term 2, issued by the old primary and lost`);
+  });
+
+  it('a failover that lost nothing changes only the wait: the leader keeps its term, renewing on the new primary', async () => {
+    const { clock, b } = await failover(false);
+    await clock.advance(3 * AGE);
+    assert.equal(b.elector.term, 2, 'b led on');
+    assert.deepEqual(
+      b.seen.filter((event) => event.type === 'revoked'),
+      [],
     );
   });
 });
