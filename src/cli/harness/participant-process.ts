@@ -19,6 +19,8 @@ export interface ParticipantConfig {
   readonly age: number;
   readonly tick: number;
   readonly handoverLock?: boolean;
+  /** The library's default `onError`, under which an error the library does not judge transient ends the campaign (reported as `failed`); `continueOnError` otherwise. */
+  readonly abortOnError?: boolean;
 }
 
 /** A participant process: start it (again after a kill), signal it, wait for its reports. */
