@@ -88,7 +88,7 @@ async function nextElected(nodes: readonly ParticipantProcess[], since: number, 
     const last = (node: ParticipantProcess): string =>
       node.reports
         .slice(-8)
-        .map((r) => [r.event, r.term, r['message']].filter((part) => part !== undefined).join(' '))
+        .map((r) => `${r.event}${r.term === undefined ? '' : ` ${r.term}`}${typeof r['message'] === 'string' ? ` (${r['message']})` : ''}`)
         .join(', ');
     throw new Error(`no other node elected within ${timeoutMs} ms; last reports:\n${nodes.map((node) => `${node.name}: ${last(node)}`).join('\n')}`);
   }
