@@ -1,4 +1,4 @@
-import { CommitUnknownError, NotLeaderError, QueryTimeoutError } from '../errors.js';
+import { CommitUnknownError, DatabaseError, NotLeaderError, QueryTimeoutError } from '../errors.js';
 import type { TenureContext } from '../tenure.js';
 import type { Driver, QueryResult, Session } from './driver.js';
 import { COORDINATOR_SQL, coordinatorOf, knownCoordinator, rememberCoordinator, type Coordinator } from './cluster.js';
@@ -10,8 +10,8 @@ export interface FenceTarget {
   readonly tableName: string;
   readonly leaderName: string;
   readonly nodeName: string;
-  /** The table's statements: `fence` locks the row on one server, `renew` writes it on Galera. */
-  readonly sql: Pick<Statements, 'fence' | 'renew'>;
+  /** The table's statements: `fence` locks the row on one server, `fenceWrite` writes it on Galera. */
+  readonly sql: Pick<Statements, 'fence' | 'fenceWrite'>;
   /** The lease's length: a transaction idle for longer is ended by the server (MariaDB). */
   readonly ageMs: number;
   /** The time limit of each statement the fence sends itself, `COMMIT` included (`queryTimeout`). */
@@ -124,8 +124,9 @@ class FencedTransaction {
     await this.#statement('starting the fenced transaction', 'START TRANSACTION');
     const term = this.#tenure.term;
     const fenced = coordinator.galera
-      ? (await this.#statement('writing the election row', sql.renew, [ageMs * 1000, leaderName, nodeName, term])).affectedRows === 1
+      ? (await this.#statement('writing the election row', sql.fenceWrite, [ageMs * 1000, leaderName, nodeName, term])).affectedRows === 1
       : (await this.#statement('checking the lease', sql.fence, [leaderName, nodeName, term])).rows.length === 1;
+    if (!fenced && coordinator.galera) await this.#checkReplicated();
     if (!fenced) throw notLeader(this.#target, this.#tenure, '(checked in the database)');
     // 3. The caller's work. When the tenure ends meanwhile, the caller is answered at once.
     const result = await this.#whileTenureLasts(fn(this.#session.raw, this.#tenure));
@@ -165,6 +166,15 @@ class FencedTransaction {
       this.#abandon();
       throw new CommitUnknownError(this.#target.leaderName, this.#tenure.term, { cause: error });
     }
+  }
+
+  /** On Galera, refuses a session that does not replicate its writes (`wsrep_on` off in it): its fence would fence nothing. */
+  async #checkReplicated(): Promise<void> {
+    const { rows } = await this.#statement('checking wsrep_on', 'SELECT @@session.wsrep_on AS wsrep_on');
+    if (Number(rows[0]?.['wsrep_on']) === 1) return;
+    throw new DatabaseError(
+      `withLeadership() on a Galera node needs wsrep_on = ON in its session, and it is OFF in the session of "${this.#target.leaderName}": a write that is not replicated fences nothing. Nothing was written.`,
+    );
   }
 
   /**

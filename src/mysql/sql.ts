@@ -90,6 +90,12 @@ export interface Statements {
    * lock: there the fence writes the row with `renew`, see fence.ts.)
    */
   readonly fence: string;
+  /**
+   * `[ageUs, leaderName, nodeName, term]` → 1 row when the lease is held
+   * under `term` and the session replicates its writes: the fence's write on
+   * a Galera node (`wsrep_on` is a Galera variable: nowhere else).
+   */
+  readonly fenceWrite: string;
 }
 
 /** The statements built so far, by table: elections on one table share them (1,000 elections, one copy). */
@@ -121,6 +127,7 @@ function buildStatements(tableName: string): Statements {
     release: `UPDATE ${table} SET renewed_at = ${NEXT}, expires_at = renewed_at WHERE leader_name = ? AND node_name = ? AND term = ? AND ${NOT_RELEASED}`,
     // LOCK IN SHARE MODE: MySQL 5.7/8/9 and MariaDB (MySQL 8 also spells it FOR SHARE).
     fence: `SELECT term FROM ${table} WHERE leader_name = ? AND node_name = ? AND term = ? AND ${NOT_RELEASED} LOCK IN SHARE MODE`,
+    fenceWrite: `UPDATE ${table} SET ${HELD} WHERE leader_name = ? AND node_name = ? AND term = ? AND ${NOT_RELEASED} AND @@session.wsrep_on = 1`,
   });
 }
 
