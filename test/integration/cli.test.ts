@@ -228,7 +228,9 @@ describe('cli: status, watch, release', () => {
     assert.equal(release.code, 0, release.stderr);
     assert.match(release.stdout, new RegExp(`released the lease of ${first.node} \\(term ${first.term}\\)`));
     assert.match(release.stdout, /keeps acting as the leader until its own deadline/);
-    const second = await waitFor(() => runsIn(log).find((r) => r.node === other), age + 5_000, 'take-over after release');
+    const second = await waitFor(() => runsIn(log).find((r) => r.node === other), age + 5_000, 'take-over after release').catch((error: unknown) => {
+      throw new Error(`${String(error)}; ${other}'s stderr: ${nodes[other].stderr()}`);
+    });
     t.diagnostic(`take-over ${(second.start - releasedAt).toFixed(0)} ms after the forced release (tick ${TICK})`);
     assert.ok(second.term > first.term);
     assert.ok(second.start - releasedAt <= TICK + 1_000, `take-over ${second.start - releasedAt} ms after the release`);
