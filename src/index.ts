@@ -32,3 +32,4 @@ export type { MetricLabels, TrackedLeader } from './metrics/series.js';
 export type { PromClientLike, PromHistogramLike, PromMetricConfig, PromMetricLike, PromRegistryLike } from './metrics/prom-client.js';
 export type { OtelInstrumentOptions, OtelMeterLike, OtelObservableResultLike } from './metrics/opentelemetry.js';
 export { LeaderHealth, type HealthSource, type HealthStatus, type LeaderHealthOptions } from './health.js';
+export { nodeSet, type NodeConnection, type NodePool, type NodeSet, type NodeSetOptions } from './mysql/node-set.js';

@@ -1,14 +1,17 @@
-/** The database side of the CLI's commands: the table flag, a small pool, errors explained on one line. */
-import { createPool, type Pool } from 'mysql2/promise';
-import { createMysqlLeaderSql, MysqlLeaderError } from '../index.js';
+/** The database side of the CLI's commands: the table flag, a small pool (one per host), errors explained on one line. */
+import { createPool } from 'mysql2/promise';
+import { createMysqlLeaderSql, MysqlLeaderError, nodeSet, type Queryable } from '../index.js';
 import { UsageError, stringFlag, type Values } from './command.js';
-import { databaseUrl, redact } from './url.js';
+import { databaseUrl, hostUrls, redact } from './url.js';
 
 /** The `--url` and `--table` flags. */
 export const DATABASE_OPTIONS = { url: { type: 'string' }, table: { type: 'string' } } as const;
 
 /** The same words in every command's `--help`. */
-export const DATABASE_USAGE = `  --url URL      the database, mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE
+export const DATABASE_USAGE = `  --url URL      the database, mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE;
+                 for the nodes of a Galera cluster (or several addresses of
+                 one server), HOST1[:PORT1],HOST2[:PORT2],…: the first that
+                 serves is used, the next when it fails
                  (default: $MYSQL_URL; prefer the variable: a password on the
                  command line is visible to other users of the host)
   --table NAME   the election table, NAME or SCHEMA.NAME (default: leader_election)`;
@@ -38,12 +41,18 @@ export function target(values: Values): Target {
   return { url: databaseUrl(stringFlag(values, 'url'), tableName), tableName };
 }
 
+/** What a command works on: a pool, or a node set over a pool per host. `end()` closes it all. */
+export type Database = Queryable & { end(): Promise<void> };
+
 /**
- * A small pool of the CLI's own: a renewal never queues behind other work,
- * and the hand-over lock keeps one connection.
+ * A small pool of the CLI's own (a renewal never queues behind other work,
+ * and the hand-over lock keeps one connection), one per host of `url`
+ * (checked by {@link target}); several make a node set.
  */
-export function openPool(url: string): Pool {
-  return createPool({ uri: url, connectionLimit: 3, connectTimeout: 5000 });
+export function openDatabase(url: string): Database {
+  const pools = hostUrls(url).map((host) => createPool({ uri: host.url, connectionLimit: 3, connectTimeout: 5000 }));
+  const [pool] = pools;
+  return pool && pools.length === 1 ? pool : nodeSet(pools);
 }
 
 /** Driver error codes that mean the server could not be reached or refused the login. */

@@ -1,7 +1,7 @@
 /** `mysql-leader release --force`: end a stuck leader's lease now. */
 import { forceRelease } from '../index.js';
 import { UsageError, electionArgument, write, type Command } from './command.js';
-import { DATABASE_OPTIONS, DATABASE_USAGE, openPool, target } from './database.js';
+import { DATABASE_OPTIONS, DATABASE_USAGE, openDatabase, target } from './database.js';
 import { duration } from './format.js';
 
 /** `mysql-leader release`. */
@@ -26,9 +26,9 @@ Exit codes: 0 success (also when there was no live lease), 1 error, 2 usage erro
     const name = electionArgument(input, true);
     if (input.values['force'] !== true) throw new UsageError(`release ends the lease of a leader that may still be running: add --force to confirm`);
     const { url, tableName } = target(input.values);
-    const pool = openPool(url);
+    const db = openDatabase(url);
     try {
-      const released = await forceRelease(pool, name, { tableName });
+      const released = await forceRelease(db, name, { tableName });
       if (!released) {
         write(`${name}: no live lease, nothing to release`);
         return 0;
@@ -40,7 +40,7 @@ Exit codes: 0 success (also when there was no live lease), 1 error, 2 usage erro
       );
       return 0;
     } finally {
-      await pool.end();
+      await db.end();
     }
   },
 };

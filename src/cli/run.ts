@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { MysqlLeader, OptionRangeError, OptionTypeError, continueOnError, type OptionName } from '../index.js';
 import { UsageError, milliseconds, stringFlag, type Command } from './command.js';
-import { DATABASE_OPTIONS, DATABASE_USAGE, openPool, target } from './database.js';
+import { DATABASE_OPTIONS, DATABASE_USAGE, openDatabase, target } from './database.js';
 import { Supervisor } from './supervisor.js';
 import { scrub } from './url.js';
 
@@ -93,11 +93,11 @@ be run or is not found.`,
     const tick = milliseconds(values, 'tick');
     const grace = milliseconds(values, 'grace');
     const { url, tableName } = target(values);
-    const pool = openPool(url);
+    const db = openDatabase(url);
     try {
       let leader: MysqlLeader;
       try {
-        leader = new MysqlLeader(pool, name, {
+        leader = new MysqlLeader(db, name, {
           nodeName: stringFlag(values, 'node') ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`,
           ...(age !== undefined && { age }),
           ...(tick !== undefined && { tick }),
@@ -112,7 +112,7 @@ be run or is not found.`,
       const supervisor = new Supervisor(leader, { command: [file, ...args], grace: grace ?? leader.options.margin, restart: values['restart'] === true, note });
       return await supervisor.run();
     } finally {
-      await pool.end();
+      await db.end();
     }
   },
 };

@@ -1,7 +1,7 @@
 /** `mysql-leader schema` and `mysql-leader init`: the election table. */
 import { createMysqlLeaderSql, createMysqlLeaderTable } from '../index.js';
 import { UsageError, write, type Command, type CommandInput } from './command.js';
-import { DATABASE_OPTIONS, DATABASE_USAGE, openPool, tableFlag, target } from './database.js';
+import { DATABASE_OPTIONS, DATABASE_USAGE, openDatabase, tableFlag, target } from './database.js';
 import { redact } from './url.js';
 
 /** Throws a usage error for any argument that is not a flag. */
@@ -47,13 +47,13 @@ Exit codes: 0 success, 1 error, 2 usage error.`,
   async run(input) {
     noArguments(input);
     const { url, tableName } = target(input.values);
-    const pool = openPool(url);
+    const db = openDatabase(url);
     try {
-      await createMysqlLeaderTable(pool, { tableName });
+      await createMysqlLeaderTable(db, { tableName });
       write(`table ${tableName} is ready on ${redact(url)}`);
       return 0;
     } finally {
-      await pool.end();
+      await db.end();
     }
   },
 };

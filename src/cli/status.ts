@@ -1,7 +1,7 @@
 /** `mysql-leader status`: who leads each election, by the database clock. */
 import { listElections, readElection, type ElectionStatus } from '../index.js';
 import { electionArgument, write, type Command } from './command.js';
-import { DATABASE_OPTIONS, DATABASE_USAGE, openPool, target } from './database.js';
+import { DATABASE_OPTIONS, DATABASE_USAGE, openDatabase, target } from './database.js';
 import { duration, electionJson, type ElectionJson } from './format.js';
 
 /** `mysql-leader status`. */
@@ -24,19 +24,19 @@ Exit codes: 0 success, 1 error (database unreachable, missing table…), 2 usage
   async run(input) {
     const name = electionArgument(input, false);
     const { url, tableName } = target(input.values);
-    const pool = openPool(url);
+    const db = openDatabase(url);
     try {
       if (name !== undefined) {
-        const election = electionJson(name, await readElection(pool, name, { tableName }));
+        const election = electionJson(name, await readElection(db, name, { tableName }));
         write(input.values['json'] ? JSON.stringify(election, null, 2) : table([election]));
         return 0;
       }
-      const elections = (await listElections(pool, { tableName })).map((status: ElectionStatus) => electionJson(status.leaderName, status));
+      const elections = (await listElections(db, { tableName })).map((status: ElectionStatus) => electionJson(status.leaderName, status));
       if (input.values['json']) write(JSON.stringify(elections, null, 2));
       else write(elections.length > 0 ? table(elections) : `no elections in table ${tableName} yet`);
       return 0;
     } finally {
-      await pool.end();
+      await db.end();
     }
   },
 };

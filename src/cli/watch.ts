@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readElection } from '../index.js';
 import { electionArgument, milliseconds, write, type Command } from './command.js';
-import { DATABASE_OPTIONS, DATABASE_USAGE, explain, openPool, target } from './database.js';
+import { DATABASE_OPTIONS, DATABASE_USAGE, explain, openDatabase, target } from './database.js';
 import { duration, electionJson, type ElectionJson } from './format.js';
 import { scrub } from './url.js';
 
@@ -33,7 +33,7 @@ Database errors after the first read are printed and retried.`,
     const onSignal = (): void => stop.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const pool = openPool(url);
+    const db = openDatabase(url);
     try {
       let shown: string | undefined;
       let lastError: string | undefined;
@@ -41,7 +41,7 @@ Database errors after the first read are printed and retried.`,
       while (!stop.signal.aborted) {
         let election: ElectionJson;
         try {
-          election = electionJson(name, await readElection(pool, name, { tableName, signal: stop.signal }));
+          election = electionJson(name, await readElection(db, name, { tableName, signal: stop.signal }));
           lastError = undefined;
         } catch (error) {
           if (stop.signal.aborted) break;
@@ -66,7 +66,7 @@ Database errors after the first read are printed and retried.`,
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      await pool.end();
+      await db.end();
     }
   },
 };

@@ -4,7 +4,8 @@
  * `wsrep_on`. On Galera, share locks are node-local, so a fenced transaction
  * writes the election row instead (fence.ts), and election reads wait for
  * the node to have applied every earlier commit of the cluster
- * (`wsrep_sync_wait`), so that followers do not claim on a stale read.
+ * (`wsrep_sync_wait`), so that followers do not claim on a stale read. And
+ * whether a Galera node may serve now, for node sets (node-set.ts).
  */
 import type { QueryResult } from './driver.js';
 import type { StatementRunner } from './runner.js';
@@ -22,11 +23,35 @@ export const COORDINATOR_SQL = "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('w
 
 /** The {@link Coordinator} that {@link COORDINATOR_SQL} describes. */
 export function coordinatorOf(result: QueryResult): Coordinator {
-  const value = (name: string): string => {
-    const row = result.rows.find((candidate) => text(candidate['Variable_name'] ?? candidate['variable_name']).toLowerCase() === name);
-    return text(row?.['Value'] ?? row?.['value']).toLowerCase();
-  };
+  const value = (name: string): string => (variable(result, name) ?? '').toLowerCase();
   return { galera: value('wsrep_on') === 'on', mariadb: value('version').includes('mariadb') };
+}
+
+/**
+ * A node's Galera state, in one statement that every server accepts. A
+ * server without a Galera provider has no `wsrep_local_state_comment` (a
+ * MariaDB built with wsrep support still reports `wsrep_ready` OFF).
+ */
+export const NODE_STATE_SQL = "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state_comment')";
+
+/**
+ * Why the node that {@link NODE_STATE_SQL} describes must not be used, or
+ * `undefined` when it may: a server without Galera always may; a Galera node
+ * only while `wsrep_ready` is ON and it is Synced (not joining, a donor, or
+ * out of the primary component).
+ */
+export function nodeUnready(result: QueryResult): string | undefined {
+  const state = variable(result, 'wsrep_local_state_comment');
+  if (state === undefined) return undefined;
+  const ready = variable(result, 'wsrep_ready') ?? '';
+  if (ready.toUpperCase() === 'ON' && state === 'Synced') return undefined;
+  return `not ready: wsrep_ready is ${ready || 'missing'}, wsrep_local_state_comment is ${state || 'empty'}`;
+}
+
+/** The value of the variable `name` in the rows of a `SHOW … VARIABLES` or `SHOW … STATUS`, or `undefined` when it has no row. */
+function variable(result: QueryResult, name: string): string | undefined {
+  const row = result.rows.find((candidate) => text(candidate['Variable_name'] ?? candidate['variable_name']).toLowerCase() === name);
+  return row === undefined ? undefined : text(row['Value'] ?? row['value']);
 }
 
 /**

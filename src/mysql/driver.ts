@@ -316,7 +316,7 @@ const NO_ROWS: readonly Row[] = Object.freeze([]);
  * statement here (the hot path of 1,000 elections). mysql2 resolves to
  * `[rows | header, fields]`, mariadb to `rows | header`.
  */
-function toQueryResult(result: unknown): QueryResult {
+export function toQueryResult(result: unknown): QueryResult {
   let first = result;
   if (Array.isArray(result) && result.length === 2 && (result[1] === undefined || Array.isArray(result[1]))) {
     const [head] = result as [unknown, unknown];

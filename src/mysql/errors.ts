@@ -92,6 +92,19 @@ const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   'CR_SERVER_LOST',
 ]);
 
+/**
+ * Whether a driver's error says that its node cannot serve now: a connection
+ * refused, reset or lost (the codes above), or a Galera node not ready
+ * (1047) or out of the primary component (1180). A node set moves on after
+ * one; a lock wait or a lost deadlock says nothing of the node.
+ */
+export function isNodeFailure(error: unknown): boolean {
+  const errno = errnoOf(error);
+  if (errno === ER.UNKNOWN_COM_ERROR || errno === ER.ERROR_DURING_COMMIT) return true;
+  const code = (error as DriverError | null | undefined)?.code;
+  return typeof code === 'string' && TRANSIENT_CODES.has(code);
+}
+
 /** Whether a driver's error is one that comes and goes (see `DatabaseError.transient`). */
 export function isTransient(error: unknown): boolean {
   const errno = errnoOf(error);

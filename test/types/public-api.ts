@@ -11,12 +11,14 @@ import {
   AlwaysLeader,
   MysqlLeader,
   NotLeaderError,
+  nodeSet,
   type ConnectionOf,
   type ElectedEvent,
   type Lease,
   type Leader,
   type LeaderInfo,
   type MysqlLeaderErrorCode,
+  type NodeSet,
   type Queryable,
   type RevokeReason,
   type TaskHandle,
@@ -185,4 +187,27 @@ export async function work(): Promise<void> {
   // @ts-expect-error a task receives the tenure, not a connection
   leader.runWhileLeader(async (connection: mysql2Promise.PoolConnection) => connection.release());
   expectType<MysqlLeaderErrorCode>(new NotLeaderError('not leading').code);
+}
+
+// nodeSet(): a handle over pools of one driver, whose connections are that driver's.
+export async function nodeSets(): Promise<void> {
+  const mysql2Set = nodeSet([mysql2Pool, mysql2Pool], { checkInterval: 500 });
+  expectEqual<typeof mysql2Set, NodeSet<mysql2Promise.PoolConnection>>(true);
+  expectEqual<ConnectionOf<typeof mysql2Set>, mysql2Promise.PoolConnection>(true);
+  const [rows] = await mysql2Set.query<mysql2Promise.RowDataPacket[]>('SELECT 1 AS one');
+  expectType<mysql2Promise.RowDataPacket[]>(rows);
+  expectType<number>(mysql2Set.current);
+  await new MysqlLeader(mysql2Set, 'x').withLeadership(async (connection) => {
+    expectEqual<typeof connection, mysql2Promise.PoolConnection>(true);
+  });
+  const mariadbSet = nodeSet([mariadbPool]);
+  expectEqual<ConnectionOf<typeof mariadbSet>, mariadb.PoolConnection>(true);
+  await using _closed = mariadbSet;
+  await mysql2Set.end();
+  // @ts-expect-error mysql2's callback pool: pass pool.promise()
+  nodeSet([mysql2CallbackPool]);
+  // @ts-expect-error a connection is not a pool
+  nodeSet([mysql2Connection]);
+  // @ts-expect-error not an option
+  nodeSet([mysql2Pool], { interval: 500 });
 }

@@ -11,7 +11,10 @@ import {
   OptionTypeError,
   createMysqlLeaderSql,
   createMysqlLeaderTable,
+  nodeSet,
   type MysqlLeaderOptions,
+  type NodePool,
+  type NodeSetOptions,
 } from '../../src/index.js';
 
 function recordingDb() {
@@ -148,5 +151,55 @@ describe('validation: DDL helpers', () => {
     const db = recordingDb();
     await assert.rejects(createMysqlLeaderTable(db, { tableName: 'x; DROP TABLE y' }), { name: 'TypeError', message: /tableName must be an identifier/ });
     assert.deepEqual(db.calls, []);
+  });
+});
+
+describe('validation: nodeSet()', () => {
+  /** A pool that records every call. */
+  function recordingPool(calls: string[]): NodePool {
+    return {
+      getConnection: () => {
+        calls.push('getConnection');
+        return Promise.reject(new Error('not a real pool'));
+      },
+      end: () => {
+        calls.push('end');
+        return Promise.resolve();
+      },
+    };
+  }
+
+  it('rejects what is not a list of distinct pools, naming the node at fault', () => {
+    const calls: string[] = [];
+    const pool = recordingPool(calls);
+    assert.throws(() => nodeSet([]), { name: 'RangeError', message: 'nodes must hold at least one pool, received an empty array' });
+    assert.throws(() => nodeSet(pool as never), { name: 'TypeError', message: /^nodes must be an array of mysql2 or mariadb pools/ });
+    assert.throws(
+      () => nodeSet([pool, {} as never]),
+      (error: unknown) => {
+        assert.ok(error instanceof OptionTypeError);
+        assert.deepEqual(error.options, ['nodes[1]']);
+        assert.match(error.message, /nodes\[1\] must be a mysql2\/promise or mariadb pool .*pass pool\.promise\(\)/);
+        return true;
+      },
+    );
+    assert.throws(() => nodeSet([pool, pool]), { name: 'RangeError', message: 'nodes[1] is the same pool as nodes[0]' });
+    assert.deepEqual(calls, []);
+  });
+
+  it('rejects bad options, naming them', () => {
+    const calls: string[] = [];
+    const pool = recordingPool(calls);
+    const rejectsOptions = (options: NodeSetOptions, kind: typeof TypeError | typeof RangeError, pattern: RegExp): void => {
+      assert.throws(
+        () => nodeSet([pool], options),
+        (error: unknown) => error instanceof kind && (error instanceof OptionTypeError || error instanceof OptionRangeError) && pattern.test(error.message),
+      );
+    };
+    rejectsOptions({ checkInterval: 0 }, RangeError, /options\.checkInterval must be between 1 and/);
+    rejectsOptions({ connectTimeout: 1.5 }, TypeError, /options\.connectTimeout must be a whole number of milliseconds, received 1\.5/);
+    rejectsOptions({ backoff: 2_000, maxBackoff: 1_000 }, RangeError, /options\.maxBackoff \(1000 ms\) must be at least options\.backoff \(2000 ms\)/);
+    rejectsOptions({ interval: 5 } as NodeSetOptions, TypeError, /options\.interval is not a known option/);
+    assert.deepEqual(calls, []);
   });
 });
