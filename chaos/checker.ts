@@ -73,7 +73,11 @@ export interface Recovery {
   readonly leaderAt: number | undefined;
   /** `leaderAt - heal`. */
   readonly ms: number | undefined;
-  /** The longest acceptable: `age + tick` plus the time other faults were in force meanwhile. */
+  /**
+   * The longest acceptable: `age + tick` plus the time other faults were in
+   * force meanwhile, plus, for a Galera node fault, the cluster's
+   * reconfiguration it measured.
+   */
   readonly bound: number;
 }
 
@@ -106,6 +110,7 @@ export function check(log: RunLog): Verdict {
   const tenures = tenuresOfRun(log.reports, log.ended);
   const writes = writesOf(log.reports);
   const recoveries = recoveriesOf(log.faults, tenures, log.age + log.tick, log.ended);
+  const handoverBound = handoverBoundOf(log);
   const handovers = handoversOf(log.probes, log.reports);
   const violations = [
     ...findOverlaps(tenures),
@@ -115,7 +120,7 @@ export function check(log: RunLog): Verdict {
     ...findCrashes(log.reports),
     ...findStuckCalls(log, writes, tenures),
     ...findStuckResigns(log),
-    ...handovers.filter((h) => h.ms === undefined || h.ms > HANDOVER_BOUND).map((h) => slowHandover(h, log.faults)),
+    ...handovers.filter((h) => h.ms === undefined || h.ms > handoverBound).map((h) => slowHandover(h, log.faults, handoverBound)),
   ].sort((a, b) => a.at - b.at);
   return { tenures, writes, recoveries, handovers, violations };
 }
@@ -356,6 +361,14 @@ export function findStuckResigns(log: RunLog): Violation[] {
  */
 export const HANDOVER_BOUND = 250;
 
+/**
+ * The hand-over bound of a run: {@link HANDOVER_BOUND} on one server. On
+ * Galera the hand-over lock only wakes followers on the leader's node, and
+ * a follower on another node polls (it reads just after each renewal was
+ * due): a tick, plus the same {@link HANDOVER_BOUND} of margin.
+ */
+export const handoverBoundOf = (log: Pick<RunLog, 'cluster' | 'tick'>): number => (log.cluster === 'galera' ? log.tick + HANDOVER_BOUND : HANDOVER_BOUND);
+
 /** For each probe: when the resign began, and the next `elected` of another participant. */
 export function handoversOf(probes: readonly ProbeRecord[], reports: readonly ChaosReport[]): Handover[] {
   return probes.map((probe) => {
@@ -372,14 +385,17 @@ export function handoversOf(probes: readonly ProbeRecord[], reports: readonly Ch
  * is `leaseAndTick` (`age + tick`: the longest a lease of the dead tenure can
  * keep others out, plus one election interval) plus the time, in that
  * window, during which other faults were in force (a database still down, a
- * second participant killed).
+ * second participant killed). A Galera node fault adds the cluster's own
+ * reconfiguration it measured (`reconfigurationMs`) to its bound, and, as
+ * another fault, is in force until writes commit again after its heal
+ * (`writesBackAt`).
  */
 export function recoveriesOf(faults: readonly FaultRecord[], tenures: readonly Tenure[], leaseAndTick: number, ended: number): Recovery[] {
   return faults.map((fault) => {
     const starts = tenures.filter((t) => t.end > fault.heal).map((t) => Math.max(t.start, fault.heal));
     const leaderAt = starts.length > 0 ? Math.min(...starts) : undefined;
-    const others = faults.filter((f) => f !== fault).map((f) => [f.start, f.heal] as const);
-    const bound = leaseAndTick + coveredTime(others, fault.heal, leaderAt ?? ended);
+    const others = faults.filter((f) => f !== fault).map((f) => [f.start, Math.max(f.heal, f.writesBackAt ?? f.heal)] as const);
+    const bound = leaseAndTick + (fault.reconfigurationMs ?? 0) + coveredTime(others, fault.heal, leaderAt ?? ended);
     return { fault: fault.id, kind: fault.kind, heal: fault.heal, leaderAt, ms: leaderAt === undefined ? undefined : leaderAt - fault.heal, bound };
   });
 }
@@ -415,7 +431,7 @@ function pausesOf(faults: readonly FaultRecord[], node: string): (readonly [numb
   return faults.filter((f) => f.kind === 'pause' && f.target === node).map((f) => [f.start, f.heal] as const);
 }
 
-function slowHandover(handover: Handover, faults: readonly FaultRecord[]): Violation {
+function slowHandover(handover: Handover, faults: readonly FaultRecord[], bound: number): Violation {
   const after = handover.after.map((id) => faults.find((f) => f.id === id)).map((f) => (f ? `fault ${f.id} (${f.kind} on ${f.target})` : 'an unknown fault'));
   const what =
     handover.resigned === undefined
@@ -427,7 +443,7 @@ function slowHandover(handover: Handover, faults: readonly FaultRecord[]): Viola
     kind: 'slow-handover',
     at: handover.resigned ?? handover.next?.at ?? 0,
     nodes: [handover.node, ...(handover.next ? [handover.next.node] : [])],
-    message: `after ${after.join(', ')} healed: ${what}; bound ${HANDOVER_BOUND} ms`,
+    message: `after ${after.join(', ')} healed: ${what}; bound ${bound} ms`,
   };
 }
 

@@ -6,38 +6,55 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { createConnection } from 'mysql2/promise';
+import type { GaleraCluster } from '../src/cli/harness/galera-cluster.js';
 import type { PrivateMariadb } from '../src/cli/harness/private-mariadb.js';
+import { sharedNow } from '../src/cli/shared-clock.js';
+import { GALERA_NODES, StallProbe, galeraNodeName } from './galera.js';
 import type { ChaosNode } from './node.js';
 import type { CutMode } from './proxy.js';
 import type { Random } from './random.js';
-import type { FaultKind } from './records.js';
+import type { FaultKind, FaultRecord } from './records.js';
 
-/** What faults act on. */
+/** What faults act on: one server, or a Galera cluster. */
 export interface FaultContext {
-  readonly server: PrivateMariadb;
+  readonly server: PrivateMariadb | undefined;
+  readonly cluster: GaleraCluster | undefined;
+  /** Galera: the participants, and the node (1-based) each talks to; a node fault leans towards the leader's node. */
+  readonly participants: readonly ChaosNode[];
+  readonly nodeOf: (participant: ChaosNode) => number;
   readonly age: number;
   readonly tick: number;
   readonly random: Random;
+  /** The run's Ctrl-C: stops the measures still running. */
+  readonly signal: AbortSignal;
 }
 
 /** A fault in force: what was done, and how to undo it. */
 export interface Injection {
   readonly detail: string;
+  /** What it hit, when that is not the participant the scheduler chose (a Galera node). */
+  readonly target?: string;
   heal(): Promise<void>;
+  /** After the heal (at `healedAt`): what else the fault's record holds (a Galera node's reconfiguration). */
+  measured?(healedAt: number): Promise<Pick<FaultRecord, 'reconfigurationMs' | 'reconfigurationAt' | 'writesBackAt'>>;
 }
 
 /** One kind of fault. */
 export interface FaultType {
-  /** `database`: the whole server; `node`: one participant (its process, its link or its sessions). */
+  /** `database`: the whole server, or one Galera node it chooses; `node`: one participant (its process, its link or its sessions). */
   readonly target: 'database' | 'node';
-  /** Whether it acts on the server, so that it must not run during a crash (nor a crash during it). */
+  /**
+   * Whether it acts on the server, so that it must not run during a crash
+   * (nor a crash during it); on Galera, during another node's fault: one
+   * node at a time is faulted, and sessions are killed on running nodes.
+   */
   readonly onServer: boolean;
   /** Whether a participant is worth this fault now (default: any). */
   fits?(node: ChaosNode): boolean;
   /** Shortest and longest time in force, ms (0 for an instant fault). */
   duration(context: FaultContext): { readonly min: number; readonly max: number };
-  /** Injects the fault; `node` is undefined for a `database` fault. */
-  inject(context: FaultContext, node: ChaosNode | undefined): Promise<Injection>;
+  /** Injects the fault; `node` is undefined for a `database` fault; `id` is the fault's. */
+  inject(context: FaultContext, node: ChaosNode | undefined, id: number): Promise<Injection>;
 }
 
 /**
@@ -112,6 +129,7 @@ export const FAULTS: Record<FaultKind, FaultType> = {
     target: 'database',
     duration: ({ age }) => ({ min: 0.1 * age, max: age }),
     async inject({ server }) {
+      if (!server) throw new TypeError('db-crash needs the single server');
       await server.crash();
       // The heal ends when the server answers again, crash recovery included.
       return { detail: 'SIGKILL mariadbd, restart on the same data', heal: () => server.restart() };
@@ -122,9 +140,10 @@ export const FAULTS: Record<FaultKind, FaultType> = {
     target: 'node',
     fits: (node) => node.proxy.upstreamPorts().length > 0,
     duration: () => ({ min: 0, max: 0 }),
-    async inject({ server }, target) {
+    async inject(_context, target) {
       const { proxy } = nodeOf(target);
-      const killed = await killSessions(server.port, proxy.upstreamPorts());
+      // The server (or Galera node) behind the participant's proxy.
+      const killed = await killSessions(proxy.target.port, proxy.upstreamPorts());
       return { detail: `KILL of ${killed} session${killed === 1 ? '' : 's'}`, heal: async () => {} };
     },
   },
@@ -160,7 +179,67 @@ export const FAULTS: Record<FaultKind, FaultType> = {
       };
     },
   },
+  'node-kill': nodeFault({ min: 0.25, max: 1 }, async (cluster, i) => {
+    await cluster.kill(i);
+    return {
+      detail: 'kill -9 of mariadbd, restart on its data',
+      heal: async () => void (await cluster.restart(i)),
+    };
+  }),
+  'node-isolate': nodeFault({ min: 1, max: 2 }, async (cluster, i) => {
+    await cluster.isolate(i, true);
+    return { detail: 'cut off from the others (gmcast.isolate=1), then let back', heal: async () => void (await cluster.isolate(i, false)) };
+  }),
+  'node-pause': nodeFault({ min: 0.5, max: 2 }, async (cluster, i) => {
+    await cluster.pause(i);
+    return { detail: 'SIGSTOP of mariadbd, then SIGCONT', heal: async () => void (await cluster.resume(i)) };
+  }),
+  'node-skew': nodeFault({ min: 1.5, max: 3 }, async (cluster, i, random) => {
+    const seconds = random.chance(0.5) ? 3600 : -3600;
+    await cluster.setClockOffset(i, seconds);
+    return { detail: `wall clock ${seconds > 0 ? '+' : '-'}1 h (libfaketime), then back`, heal: () => cluster.setClockOffset(i, 0) };
+  }),
 };
+
+/** Chance that a node fault picks the leader's node. */
+const LEADER_NODE_BIAS = 0.6;
+
+/**
+ * A fault of one Galera node, lasting `min`–`max` × `age`: it picks the
+ * node (the leader's more often than not), runs `act` on it, and measures
+ * the cluster's reconfiguration by writes through another node from the
+ * start of the fault until the first commit after its heal.
+ */
+function nodeFault(
+  length: { readonly min: number; readonly max: number },
+  act: (cluster: GaleraCluster, i: number, random: Random) => Promise<Omit<Injection, 'target' | 'measured'>>,
+): FaultType {
+  return {
+    onServer: true,
+    target: 'database',
+    duration: ({ age }) => ({ min: length.min * age, max: length.max * age }),
+    async inject(context, _target, id) {
+      const { cluster, random } = context;
+      if (!cluster) throw new TypeError('node faults need --cluster galera');
+      const leader = context.participants.find((p) => p.leading);
+      const i = leader && random.chance(LEADER_NODE_BIAS) ? context.nodeOf(leader) : random.pick(Array.from({ length: GALERA_NODES }, (_, k) => k + 1));
+      const survivor = (i % GALERA_NODES) + 1;
+      const probe = new StallProbe(cluster.nodes[survivor - 1]?.port ?? 0, id, sharedNow(), context.signal);
+      let injection;
+      try {
+        injection = await act(cluster, i, random);
+      } catch (error) {
+        probe.abandon();
+        throw error;
+      }
+      return {
+        ...injection,
+        target: galeraNodeName(i),
+        measured: async (healedAt) => probe.finish(healedAt),
+      };
+    },
+  };
+}
 
 /** Kills, from the server's side, the sessions whose client ports are `ports`; returns how many. */
 async function killSessions(serverPort: number, ports: readonly number[]): Promise<number> {

@@ -1,26 +1,30 @@
 /**
- * One chaos run: a private MariaDB, N participant processes each behind its
- * own fault proxy, seeded faults for the duration (each heal followed by a
- * hand-over probe, chaos/probe.ts), then everything stopped and the log
- * table read. Whatever happens (an error, Ctrl-C), no
- * participant, proxy or server is left behind, and the server's folder is
- * removed.
+ * One chaos run: a private MariaDB (or, with `--cluster galera`, a private
+ * 3-node Galera cluster, participant k on node ((k-1) mod 3) + 1), N
+ * participant processes each behind its own fault proxy, seeded faults for
+ * the duration (each heal followed by a hand-over probe, chaos/probe.ts),
+ * then everything stopped and the log table read. Whatever happens (an
+ * error, Ctrl-C), no participant, proxy or server is left behind, and the
+ * server's (or the cluster's) folder is removed.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { createConnection } from 'mysql2/promise';
 import { createMysqlLeaderTable } from '../src/index.js';
+import { startGaleraCluster, type GaleraCluster } from '../src/cli/harness/galera-cluster.js';
 import { startPrivateMariadb, type PrivateMariadb } from '../src/cli/harness/private-mariadb.js';
 import { sharedNow } from '../src/cli/shared-clock.js';
+import { PROBE_TABLE_SQL, nodeOfParticipant } from './galera.js';
 import { ChaosNode } from './node.js';
 import { settleTime } from './options.js';
 import { HandoverProbe } from './probe.js';
 import { FaultProxy } from './proxy.js';
 import { Random } from './random.js';
-import type { ChaosReport, FaultKind, FaultRecord, LogRow, ProbeRecord, RunLog } from './records.js';
+import type { ChaosReport, ClusterMode, FaultKind, FaultRecord, LogRow, ProbeRecord, RunLog } from './records.js';
 import { injectFaults } from './schedule.js';
 
 /** What a run does. Durations in ms. */
 export interface ChaosOptions {
+  readonly cluster: ClusterMode;
   readonly duration: number;
   readonly participants: number;
   readonly seed: number;
@@ -61,6 +65,8 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
   const nodes: ChaosNode[] = [];
   const proxies: FaultProxy[] = [];
   let server: PrivateMariadb | undefined;
+  let cluster: GaleraCluster | undefined;
+  const galera = options.cluster === 'galera';
   // Should this process end abruptly (a second Ctrl-C), its children go with it.
   // 'exit' cannot wait: the signals are sent, and the promises of the exits are let go.
   const killChildren = (): void => {
@@ -68,11 +74,26 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
   };
   process.once('exit', killChildren);
   try {
-    server = await startPrivateMariadb();
-    write(`${at()}  private MariaDB on port ${server.port} (${server.dir})`);
-    await prepareTables(server.port);
+    // The server each participant's proxy forwards to: the one server, or participant k's Galera node.
+    let portOf: (k: number) => number;
+    let url: string;
+    if (galera) {
+      cluster = await startGaleraCluster({ clockSkew: true, fastFailureDetection: true });
+      const galeraNodes = cluster.nodes;
+      write(`${at()}  private Galera cluster of ${galeraNodes.length} on ports ${galeraNodes.map((n) => n.port).join(', ')} (${cluster.dir})`);
+      portOf = (k) => galeraNodes[nodeOfParticipant(k) - 1]?.port ?? 0;
+      url = galeraNodes[0]?.url ?? '';
+    } else {
+      const single = await startPrivateMariadb();
+      server = single;
+      write(`${at()}  private MariaDB on port ${single.port} (${single.dir})`);
+      portOf = () => single.port;
+      url = single.url;
+    }
+    const adminPort = portOf(1);
+    await prepareTables(adminPort, galera);
 
-    const settings = { url: server.url, election: ELECTION, age, tick, writeEvery: options.writeEvery };
+    const settings = { url, election: ELECTION, age, tick, writeEvery: options.writeEvery };
     // Stopped at the end of the run (or by Ctrl-C), whatever it is waiting for.
     const stopProbing = new AbortController();
     const probe = new HandoverProbe(nodes, tick, age + tick + 1_000, AbortSignal.any([signal, stopProbing.signal]), (record) => {
@@ -85,7 +106,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
       if (report.event === 'elected') write(`${at()}  ${report.node} elected, term ${report.term}`);
     };
     for (let i = 1; i <= options.participants; i++) {
-      const proxy = new FaultProxy({ host: '127.0.0.1', port: server.port });
+      const proxy = new FaultProxy({ host: '127.0.0.1', port: portOf(i) });
       proxies.push(proxy);
       await proxy.listen();
       const node = new ChaosNode(`node-${i}`, proxy, settings, onReport);
@@ -95,10 +116,21 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     await firstElection(nodes, signal);
 
     const until = started + options.duration - settleTime(age, tick);
-    const context = { server, age, tick, random: new Random(options.seed) };
+    const context = {
+      server,
+      cluster,
+      participants: nodes,
+      nodeOf: (participant: ChaosNode) => nodeOfParticipant(nodes.indexOf(participant) + 1),
+      age,
+      tick,
+      random: new Random(options.seed),
+      signal,
+    };
     await injectFaults(context, nodes, { ...options, until, gate: probe }, (fault) => {
       faults.push(fault);
-      write(`${at()}  fault ${fault.id} healed: ${fault.kind} on ${fault.target}, ${(fault.heal - fault.start).toFixed(0)} ms (${fault.detail})`);
+      write(
+        `${at()}  fault ${fault.id} healed: ${fault.kind} on ${fault.target}, ${(fault.heal - fault.start).toFixed(0)} ms (${fault.detail})${fault.reconfigurationMs === undefined ? '' : `; writes through another node waited up to ${fault.reconfigurationMs} ms`}`,
+      );
     });
     await delay(Math.max(0, started + options.duration - sharedNow()), undefined, { signal });
     // A probe still waiting for its hand-over gets as long as it would have had; then it stops.
@@ -108,9 +140,12 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
 
     write(`${at()}  stopping the participants`);
     await Promise.all(nodes.map((node) => node.stop()));
-    const rows = await readRows(server.port);
+    // Every node has every write once it is Synced; the read waits for the latest commit anyway.
+    await cluster?.waitSynced();
+    const rows = await readRows(adminPort, galera);
     const since = (t: number): number => t - started;
     return {
+      ...(galera && { cluster: 'galera' as const, placement: Object.fromEntries(nodes.map((n, k) => [n.name, nodeOfParticipant(k + 1)])) }),
       seed: options.seed,
       age,
       tick,
@@ -118,7 +153,13 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
       kinds: options.kinds,
       ended: since(sharedNow()),
       reports: reports.map((r) => ({ ...r, mono: since(r.mono), ...(r.until !== undefined && { until: since(r.until) }) })),
-      faults: faults.map((f) => ({ ...f, start: since(f.start), heal: since(f.heal) })),
+      faults: faults.map((f) => ({
+        ...f,
+        start: since(f.start),
+        heal: since(f.heal),
+        ...(f.writesBackAt !== undefined && { writesBackAt: since(f.writesBackAt) }),
+        ...(f.reconfigurationAt !== undefined && { reconfigurationAt: since(f.reconfigurationAt) }),
+      })),
       probes: probes.map((p) => ({ ...p, sent: since(p.sent) })),
       rows,
     };
@@ -126,23 +167,26 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     await Promise.all(nodes.map((node) => node.retire()));
     await Promise.all(proxies.map((proxy) => proxy.close()));
     await server?.stop();
+    await cluster?.stop();
     process.removeListener('exit', killChildren);
   }
 }
 
-async function prepareTables(port: number): Promise<void> {
+async function prepareTables(port: number, galera: boolean): Promise<void> {
   const admin = await createConnection({ host: '127.0.0.1', port, user: 'root', database: 'test' });
   try {
     await createMysqlLeaderTable(admin);
     await admin.query(LOG_TABLE_SQL);
+    if (galera) await admin.query(PROBE_TABLE_SQL);
   } finally {
     await admin.end();
   }
 }
 
-async function readRows(port: number): Promise<LogRow[]> {
+async function readRows(port: number, galera: boolean): Promise<LogRow[]> {
   const admin = await createConnection({ host: '127.0.0.1', port, user: 'root', database: 'test', supportBigNumbers: true });
   try {
+    if (galera) await admin.query('SET SESSION wsrep_sync_wait = 1');
     const [rows] = await admin.query('SELECT term, participant, seq, live_term FROM chaos_log ORDER BY id');
     return (rows as { term: number; participant: string; seq: number; live_term: number | null }[]).map((row) => ({
       term: Number(row.term),

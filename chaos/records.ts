@@ -6,11 +6,31 @@
  */
 import type { Report } from '../src/cli/harness/tenures.js';
 
-/** The fault kinds, in the order of the `--faults` help. */
-export const FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'db-crash', 'db-kill-conn', 'skew', 'fence-cut'] as const;
+/** The fault kinds of a run on one server, in the order of the `--faults` help. */
+export const SINGLE_FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'db-crash', 'db-kill-conn', 'skew', 'fence-cut'] as const;
+
+/** The faults of one node of a Galera cluster (`--cluster galera` only). */
+export const NODE_FAULT_KINDS = ['node-kill', 'node-isolate', 'node-pause', 'node-skew'] as const;
+
+/** Every fault kind. */
+export const FAULT_KINDS = [...SINGLE_FAULT_KINDS, ...NODE_FAULT_KINDS] as const;
 
 /** A kind of fault. */
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** What the participants talk to: one private server, or a private 3-node Galera cluster. */
+export type ClusterMode = 'single' | 'galera';
+
+/**
+ * The kinds a mode injects. On Galera the crash of the one server
+ * (`db-crash`) makes no sense: the node faults replace it.
+ */
+export function kindsOf(mode: ClusterMode): readonly FaultKind[] {
+  return mode === 'galera' ? [...SINGLE_FAULT_KINDS.filter((kind) => kind !== 'db-crash'), ...NODE_FAULT_KINDS] : SINGLE_FAULT_KINDS;
+}
+
+/** Whether a kind acts on one node of a Galera cluster. */
+export const isNodeFault = (kind: FaultKind): boolean => (NODE_FAULT_KINDS as readonly string[]).includes(kind);
 
 /**
  * One line a chaos participant printed (chaos/participant.ts), or that the
@@ -39,12 +59,23 @@ export type ResignPhase = 'begin' | 'done' | 'failed';
 export interface FaultRecord {
   readonly id: number;
   readonly kind: FaultKind;
-  /** A participant's name, or `database`. */
+  /** A participant's name, `database`, or a Galera node (`galera-2`). */
   readonly target: string;
   readonly start: number;
   readonly heal: number;
   /** What exactly was done, for people: `latency 840 ms each way`, `clock +2h`… */
   readonly detail: string;
+  /**
+   * A Galera node fault only: the cluster's own reconfiguration, measured by
+   * writes through a surviving node from the fault's start until the first
+   * commit after its heal: the longest wait for a commit (ms). The checker
+   * adds it to the fault's recovery bound.
+   */
+  readonly reconfigurationMs?: number;
+  /** A Galera node fault only: when that longest wait began (the fault's start, or a commit). */
+  readonly reconfigurationAt?: number;
+  /** A Galera node fault only: when a write through a surviving node first committed after the heal. */
+  readonly writesBackAt?: number;
 }
 
 /**
@@ -71,6 +102,10 @@ export interface LogRow {
 
 /** Everything a run recorded. */
 export interface RunLog {
+  /** `galera` for `--cluster galera`; absent in runs on one server (and in logs from before the mode). */
+  readonly cluster?: ClusterMode;
+  /** Galera only: the node each participant talks to (1-based), by participant name. */
+  readonly placement?: Readonly<Record<string, number>>;
   readonly seed: number;
   readonly age: number;
   readonly tick: number;

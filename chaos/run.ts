@@ -58,7 +58,9 @@ const interrupt = (): void => {
 process.once('SIGINT', interrupt);
 process.once('SIGTERM', interrupt);
 
-write(`chaos: seed ${args.seed}, ${args.participants} participants, ${args.duration / 1000} s, faults ${args.kinds.join(',')}`);
+write(
+  `chaos: ${args.cluster === 'galera' ? 'a 3-node Galera cluster' : 'one server'}, seed ${args.seed}, ${args.participants} participants, ${args.duration / 1000} s, faults ${args.kinds.join(',')}`,
+);
 try {
   const log = await runChaos({ ...args, signal: controller.signal, write });
   process.exit(report(log, args.out));

@@ -6,7 +6,8 @@
  * Kinds come round-robin from a fresh seeded shuffle of the requested kinds,
  * so every kind is injected once in the first round: a run long enough for
  * that many faults covers them all, whatever the seed. A participant has one
- * fault at a time, and the server one (a crash, or a KILL of sessions).
+ * fault at a time, and the server one (a crash, or a KILL of sessions; on
+ * Galera, one node fault at a time, or a KILL of sessions).
  * Targets lean towards the leader, where faults hurt. A {@link FaultGate}
  * (the hand-over probe) can hold new faults back for a while.
  */
@@ -76,10 +77,12 @@ export async function injectFaults(
     try {
       const faultId = ++id;
       const start = sharedNow();
-      const injection = await FAULTS[kind].inject(context, node);
+      const injection = await FAULTS[kind].inject(context, node, faultId);
       if (duration > 0) await delay(duration, undefined, { signal: options.signal });
       await injection.heal();
-      healed = { id: faultId, kind, target, start, heal: sharedNow(), detail: injection.detail };
+      const heal = sharedNow();
+      const measured = await injection.measured?.(heal);
+      healed = { id: faultId, kind, target: injection.target ?? target, start, heal, detail: injection.detail, ...measured };
       record(healed);
     } finally {
       for (const name of held) busy.delete(name);

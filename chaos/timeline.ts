@@ -24,6 +24,10 @@ const FAULT_COLOURS: Record<FaultKind, string> = {
   'db-kill-conn': '#3182bd',
   skew: '#31a354',
   'fence-cut': '#e377c2',
+  'node-kill': '#252525',
+  'node-isolate': '#d62728',
+  'node-pause': '#6a51a3',
+  'node-skew': '#238b45',
 };
 
 /** The SVG picture of a checked run. */
@@ -31,26 +35,30 @@ export function timeline(log: RunLog, verdict: Verdict): string {
   const seconds = log.ended / 1000;
   const width = Math.round(Math.min(4800, Math.max(900, seconds * 24)));
   const x = (t: number): number => LEFT + (t / log.ended) * width;
-  const lanes = ['database', ...log.nodes];
+  const galera = log.cluster === 'galera';
+  // On Galera a lane per node (its faults), and each participant's lane names its node.
+  const lanes = [...(galera ? [1, 2, 3].map((i) => `galera-${i}`) : ['database']), ...log.nodes];
+  const laneLabel = (name: string): string => (log.placement?.[name] === undefined ? name : `${name} (g${log.placement[name]})`);
   const laneTop = (name: string): number => TOP + Math.max(0, lanes.indexOf(name)) * LANE;
   const bottom = TOP + lanes.length * LANE;
   const parts: string[] = [];
 
-  const title = `chaos run: seed ${log.seed}, ${log.nodes.length} participants, age ${log.age} ms, tick ${log.tick} ms, ${log.faults.length} faults, ${verdict.violations.length} violations`;
+  const title = `chaos run${galera ? ' (3-node Galera)' : ''}: seed ${log.seed}, ${log.nodes.length} participants, age ${log.age} ms, tick ${log.tick} ms, ${log.faults.length} faults, ${verdict.violations.length} violations`;
   parts.push(`<text x="${LEFT}" y="20" font-size="14" font-weight="bold">${escape(title)}</text>`);
 
   lanes.forEach((name, i) => {
     const y = laneTop(name);
     parts.push(`<rect x="${LEFT}" y="${y}" width="${width}" height="${LANE}" fill="${i % 2 ? '#ffffff' : '#f4f4f4'}"/>`);
-    parts.push(`<text x="${LEFT - 8}" y="${y + LANE / 2 + 4}" font-size="12" text-anchor="end">${escape(name)}</text>`);
+    parts.push(`<text x="${LEFT - 8}" y="${y + LANE / 2 + 4}" font-size="12" text-anchor="end">${escape(laneLabel(name))}</text>`);
   });
 
   for (const fault of log.faults) {
     const x0 = x(fault.start);
     const w = Math.max(2, x(fault.heal) - x0);
     const y = laneTop(fault.target);
-    const tip = `fault ${fault.id}: ${fault.kind} on ${fault.target}, ${at(fault.start)}–${at(fault.heal)} (${fault.detail})`;
-    const down = fault.kind === 'db-crash';
+    const reconfiguration = fault.reconfigurationMs === undefined ? '' : `; reconfiguration ${fault.reconfigurationMs} ms`;
+    const tip = `fault ${fault.id}: ${fault.kind} on ${fault.target}, ${at(fault.start)}–${at(fault.heal)} (${fault.detail})${reconfiguration}`;
+    const down = fault.kind === 'db-crash' || fault.kind === 'node-kill';
     // The server's down time is labelled beside its (often narrow) span.
     const label = down ? `down ${((fault.heal - fault.start) / 1000).toFixed(1)} s` : fault.kind;
     parts.push(
@@ -93,8 +101,11 @@ export function timeline(log: RunLog, verdict: Verdict): string {
 
   let lx = LEFT; // the legend: one swatch per fault kind
   const ly = bottom + AXIS + 8;
-  for (const [kind, colour] of Object.entries(FAULT_COLOURS)) {
-    parts.push(`<rect x="${lx}" y="${ly - 9}" width="12" height="12" fill="${colour}" fill-opacity="${kind === 'db-crash' ? 0.8 : 0.35}"/>`);
+  for (const kind of [...new Set([...log.kinds, ...log.faults.map((f) => f.kind)])]) {
+    const colour = FAULT_COLOURS[kind];
+    parts.push(
+      `<rect x="${lx}" y="${ly - 9}" width="12" height="12" fill="${colour}" fill-opacity="${kind === 'db-crash' || kind === 'node-kill' ? 0.8 : 0.35}"/>`,
+    );
     parts.push(`<text x="${lx + 16}" y="${ly + 1}" font-size="11">${kind}</text>`);
     lx += 26 + kind.length * 7;
   }

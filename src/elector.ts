@@ -143,7 +143,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #lostClaim = false;
   /** Steps that failed in a row: the first is retried at once, the next ones after a tick. */
   #failures = 0;
-  /** A step of a campaign has succeeded: the database was reachable and the table usable. */
+  /** The database has answered this campaign (a read, or a whole step): it was reachable and the table usable. */
   #answered = false;
   /** Leader-only work: the `runWhileLeader()` tasks and the work a release waits for. */
   readonly #work: LeaderWork;
@@ -417,6 +417,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#wokenByLock = false;
     // 1. Read the row; watch its version; forget a held term it can no longer carry.
     const lease = await this.#statements.run('reading the election row', (signal) => this.#store.read(signal), queryTimeout);
+    this.#answered = true; // the database is reachable and the table readable: a lost connection from now on is transient.
     this.#noticeFailover(lease);
     const claimAt = this.#watch(lease) + age;
     this.#see(lease);

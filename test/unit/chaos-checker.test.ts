@@ -4,7 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HANDOVER_BOUND, check, coveredTime, percentile, resignBound, tenuresOfRun, type ViolationKind } from '../../chaos/checker.js';
+import { HANDOVER_BOUND, check, coveredTime, handoverBoundOf, percentile, resignBound, tenuresOfRun, type ViolationKind } from '../../chaos/checker.js';
+import { UsageError, parseChaosArgs } from '../../chaos/options.js';
+import { kindsOf } from '../../chaos/records.js';
+import { summarize } from '../../chaos/summary.js';
 import type { ChaosReport, FaultRecord, LogRow, RunLog } from '../../chaos/records.js';
 
 const AGE = 2000;
@@ -175,6 +178,51 @@ describe('chaos checker', () => {
     );
   });
 
+  it("adds a Galera node fault's measured reconfiguration to its bound, and counts it as in force until writes came back", () => {
+    // With age 1000 the bound is 1500 ms; no leader from 1000 to 3000.
+    const log = { ...cleanLog(), age: 1000, cluster: 'galera' as const };
+    const partition: FaultRecord = { id: 1, kind: 'partition', target: 'node-1', start: 500, heal: 1000, detail: '' };
+    // Node 2 frozen until 1000, but writes through another node waited 1400 ms, until 1950.
+    const frozen: FaultRecord = {
+      id: 2,
+      kind: 'node-pause',
+      target: 'galera-2',
+      start: 550,
+      heal: 1000,
+      detail: '',
+      reconfigurationMs: 1400,
+      reconfigurationAt: 550,
+      writesBackAt: 1950,
+    };
+    const verdict = check({ ...log, faults: [partition, frozen] });
+    assert.deepEqual(verdict.violations, []);
+    assert.deepEqual(
+      verdict.recoveries.map((r) => [r.fault, r.ms, r.bound]),
+      [
+        // The partition's wait overlapped the node fault's reconfiguration from 1000 to 1950.
+        [1, 2000, 1000 + TICK + 950],
+        // Its own bound has its reconfiguration.
+        [2, 2000, 1000 + TICK + 1400],
+      ],
+    );
+    // Without the measure, both are too slow.
+    const unmeasured: FaultRecord = { id: 2, kind: 'node-pause', target: 'galera-2', start: 550, heal: 1000, detail: '' };
+    assert.deepEqual(
+      check({ ...log, faults: [partition, unmeasured] }).violations.map((v) => [v.kind, v.at]),
+      [
+        ['slow-recovery', 1000],
+        ['slow-recovery', 1000],
+      ],
+    );
+    const summary = summarize({ ...log, kinds: ['partition', 'node-pause'], placement: { 'node-1': 1, 'node-2': 2 }, faults: [partition, frozen] }, verdict);
+    assert.equal(summary.cluster, 'galera');
+    assert.deepEqual(summary.galera?.nodeFaults, [
+      { id: 2, kind: 'node-pause', node: 'galera-2', durationMs: 450, reconfigurationMs: 1400, reconfigurationFromStartMs: 0, recoveryMs: 2000, boundMs: 2900 },
+    ]);
+    assert.deepEqual(summary.faults.byKind['node-pause'], 1);
+    assert.equal(summary.faults.byKind['db-crash'], undefined); // not a kind of the mode
+  });
+
   it('reports a participant that exited by itself, with its last words, and a campaign that gave up', () => {
     const log = cleanLog();
     const reports = [
@@ -255,6 +303,19 @@ describe('chaos checker', () => {
     );
   });
 
+  it('judges hand-overs on Galera against a tick plus the margin: a follower on another node polls', () => {
+    assert.equal(handoverBoundOf({ tick: TICK }), HANDOVER_BOUND);
+    assert.equal(handoverBoundOf({ cluster: 'galera', tick: TICK }), TICK + HANDOVER_BOUND);
+    // 450 ms: too slow on one server, within a tick + 250 ms on Galera.
+    assert.deepEqual(check({ ...probedLog(HANDOVER_BOUND + 200), cluster: 'galera' }).violations, []);
+    const { violations } = check({ ...probedLog(TICK + HANDOVER_BOUND + 1), cluster: 'galera' });
+    assert.deepEqual(
+      violations.map((v) => v.kind),
+      ['slow-handover'],
+    );
+    assert.match(violations[0]?.message ?? '', /bound 750 ms/);
+  });
+
   it('reports a hand-over after a heal that never came', () => {
     const log = probedLog(12);
     const none = { ...log, reports: log.reports.filter((r) => !(r.node === 'node-1' && r.run === 2)) };
@@ -298,5 +359,26 @@ describe('chaos checker', () => {
     assert.equal(percentile([5, 1, 3, 2, 4], 50), 3);
     assert.equal(percentile([5, 1, 3, 2, 4], 99), 5);
     assert.equal(percentile([], 50), undefined);
+  });
+});
+
+describe('chaos options: --cluster', () => {
+  it('defaults to one server, takes galera with its own kinds, and names the flag when the value is wrong', () => {
+    const single = parseChaosArgs(['--seed', '1']);
+    assert.ok(single !== 'help');
+    assert.equal(single.cluster, 'single');
+    assert.ok(single.kinds.includes('db-crash') && !single.kinds.includes('node-kill'));
+    const galera = parseChaosArgs(['--cluster', 'galera', '--seed', '1']);
+    assert.ok(galera !== 'help');
+    assert.equal(galera.cluster, 'galera');
+    assert.deepEqual(galera.kinds, kindsOf('galera'));
+    assert.ok(!galera.kinds.includes('db-crash'));
+    for (const kind of ['node-kill', 'node-isolate', 'node-pause', 'node-skew', 'kill', 'fence-cut'] as const) assert.ok(galera.kinds.includes(kind), kind);
+    assert.throws(
+      () => parseChaosArgs(['--cluster', 'raft']),
+      (error: Error) => error instanceof UsageError && /--cluster must be single or galera, received "raft"/.test(error.message),
+    );
+    assert.throws(() => parseChaosArgs(['--cluster', 'galera', '--faults', 'db-crash']), /--faults: "db-crash" is not a fault kind of --cluster galera/);
+    assert.throws(() => parseChaosArgs(['--faults', 'node-kill']), /--faults: "node-kill" is not a fault kind of --cluster single/);
   });
 });

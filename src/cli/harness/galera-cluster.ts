@@ -79,7 +79,10 @@ export interface GaleraCluster {
   restart(i: number): Promise<Rejoin>;
   /** Freezes node `i` with SIGSTOP. Returns at once: the others evict it after their failure-detection timeouts (`waitSynced()` waits for that). */
   pause(i: number): Promise<void>;
-  /** Thaws node `i` with SIGCONT and waits until it is Synced again; when it cannot rejoin by itself, restarts it as `restart(i)` does. */
+  /**
+   * Thaws node `i` with SIGCONT and waits until it and every other member are Synced in a cluster of every member (after
+   * a second, in which it learns whether it was evicted); when it cannot rejoin by itself, restarts it as `restart(i)` does.
+   */
   resume(i: number): Promise<Rejoin>;
   /**
    * `on`: cuts node `i` off from the others (`gmcast.isolate=1`) and waits
@@ -181,6 +184,13 @@ const FAST_FAILURE_DETECTION = ['evs.suspect_timeout=PT2S', 'evs.keepalive_perio
 const JOIN_TIMEOUT = 60_000;
 /** How long a node that was cut off or frozen gets to rejoin by itself before it is restarted. */
 const REJOIN_TIMEOUT = 30_000;
+/**
+ * How long a thawed node gets to act on what it missed before its state is
+ * trusted: just after SIGCONT it still reports the view it was frozen in
+ * (Synced, every member), though the others may have evicted it meanwhile,
+ * or be about to (a few evs.inactive_check_period).
+ */
+const THAW_SETTLE = 1_000;
 /** Kills the servers of a folder and removes it once the process that started them is gone, even by SIGKILL. */
 const REAPER = `while kill -0 "$1" 2>/dev/null; do sleep 1; done
 for f in "$2"/mariadbd.pid "$2"/n*/mariadbd.pid; do [ -f "$f" ] && p=$(cat "$f") && kill -9 "$p" 2>/dev/null && rm -f "/dev/shm/faketime_shm_$p" "/dev/shm/sem.faketime_sem_$p"; done
@@ -368,7 +378,8 @@ class Cluster implements GaleraCluster {
     const state = this.#running(i, 'resume');
     state.process.signal('SIGCONT');
     state.paused = false;
-    return this.#rejoin(state, began);
+    await delay(THAW_SETTLE);
+    return this.#rejoin(state, began, true);
   }
 
   async isolate(i: number, on: boolean): Promise<Rejoin | undefined> {
@@ -432,10 +443,11 @@ class Cluster implements GaleraCluster {
     this.#log(`node ${state.index} Synced ${ms(began)} ms after its start${args.length > 0 ? ` (${args.join(' ')})` : ''}`);
   }
 
-  /** Waits until a node that was cut off or frozen is Synced again, or restarts it. */
-  async #rejoin(state: NodeState, began: number): Promise<Rejoin> {
+  /** Waits until a node that was cut off or frozen is Synced again (`everyMember`: and every other member with it), or restarts it. */
+  async #rejoin(state: NodeState, began: number, everyMember = false): Promise<Rejoin> {
     try {
-      await this.waitSynced(state.index, REJOIN_TIMEOUT);
+      // everyMember: the others too, so that a view they left without the node is not taken for one with it.
+      await this.waitSynced(everyMember ? undefined : state.index, REJOIN_TIMEOUT);
       this.#log(`node ${state.index} rejoined by itself in ${ms(began)} ms`);
       return { how: 'rejoined', ms: ms(began) };
     } catch (error) {
