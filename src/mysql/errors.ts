@@ -27,8 +27,14 @@ export const ER = {
   UNKNOWN_COM_ERROR: 1047,
   /** "Got error … during COMMIT": on Galera, "not connected to Primary Component". */
   ERROR_DURING_COMMIT: 1180,
-  /** A row-lock wait passed `innodb_lock_wait_timeout`. */
+  /** "Server shutdown in progress". */
+  SERVER_SHUTDOWN: 1053,
+  /** A row-lock wait passed `innodb_lock_wait_timeout` (on Galera also a causal read that waited too long, `wsrep_sync_wait`). */
   LOCK_WAIT_TIMEOUT: 1205,
+  /** "Query execution was interrupted" (`KILL QUERY`, or the server's own statement time limit). */
+  QUERY_INTERRUPTED: 1317,
+  /** MariaDB: "Connection was killed" (`KILL` of the session, by an operator or a failover tool). */
+  CONNECTION_KILLED: 1927,
   /** A deadlock: InnoDB has rolled the whole transaction back. On Galera also a lost certification (a conflicting write committed first on another node). */
   LOCK_DEADLOCK: 1213,
   /** "Access denied; you need (at least one of) the … privilege(s)". */
@@ -66,7 +72,15 @@ const ACCESS_DENIED: ReadonlySet<number> = new Set([
 ]);
 
 /** The server errors that come and go (see `DatabaseError.transient`). */
-const TRANSIENT_ERRNOS: ReadonlySet<number> = new Set([ER.UNKNOWN_COM_ERROR, ER.ERROR_DURING_COMMIT, ER.LOCK_WAIT_TIMEOUT, ER.LOCK_DEADLOCK]);
+const TRANSIENT_ERRNOS: ReadonlySet<number> = new Set([
+  ER.UNKNOWN_COM_ERROR,
+  ER.SERVER_SHUTDOWN,
+  ER.ERROR_DURING_COMMIT,
+  ER.LOCK_WAIT_TIMEOUT,
+  ER.LOCK_DEADLOCK,
+  ER.QUERY_INTERRUPTED,
+  ER.CONNECTION_KILLED,
+]);
 
 /**
  * The drivers' codes of a connection that failed or was lost (Node's socket
@@ -101,16 +115,20 @@ const TRANSIENT_CODES: ReadonlySet<string> = new Set([
 export function isNodeFailure(error: unknown): boolean {
   const errno = errnoOf(error);
   if (errno === ER.UNKNOWN_COM_ERROR || errno === ER.ERROR_DURING_COMMIT) return true;
-  const code = (error as DriverError | null | undefined)?.code;
-  return typeof code === 'string' && TRANSIENT_CODES.has(code);
+  const { code, message } = (error ?? {}) as DriverError;
+  if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+  // mysql2 gives a command on a connection it already saw close no code at all.
+  return code === undefined && typeof message === 'string' && message.includes('connection is in closed state');
 }
 
 /** Whether a driver's error is one that comes and goes (see `DatabaseError.transient`). */
 export function isTransient(error: unknown): boolean {
   const errno = errnoOf(error);
   if (errno !== undefined && TRANSIENT_ERRNOS.has(errno)) return true;
-  const code = (error as DriverError | null | undefined)?.code;
-  return typeof code === 'string' && TRANSIENT_CODES.has(code);
+  const { code, message } = (error ?? {}) as DriverError;
+  if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+  // mysql2 gives a command on a connection it already saw close no code at all.
+  return code === undefined && typeof message === 'string' && message.includes('connection is in closed state');
 }
 
 /**

@@ -1,0 +1,26 @@
+/**
+ * Which driver errors are transient (`DatabaseError.transient`): they never
+ * end a campaign the database has answered. What `onError` must still judge
+ * (a missing table, no permission, a read-only server) is not.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isTransient, translateError } from '../../src/mysql/errors.js';
+
+/** A driver error as mysql2 and mariadb shape them. */
+const driverError = (fields: { code?: string; errno?: number; message?: string }): Error => Object.assign(new Error(fields.message ?? 'x'), fields);
+
+describe('transient errors', () => {
+  it('lost, refused or reset connections, Galera not ready or out of the primary component, lock waits, deadlocks, kills', () => {
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'PROTOCOL_CONNECTION_LOST', 'ETIMEDOUT', 'EPIPE'])
+      assert.equal(isTransient(driverError({ code })), true, code);
+    for (const errno of [1047, 1180, 1205, 1213, 1317, 1927, 1053]) assert.equal(isTransient(driverError({ errno })), true, String(errno));
+    assert.equal(isTransient(driverError({ message: "Can't add new command when connection is in closed state" })), true);
+    assert.equal(translateError(driverError({ code: 'ER_LOCK_DEADLOCK', errno: 1213 }), 'claiming the lease', 'leader_election').transient, true);
+  });
+
+  it('not a missing table, a denied permission, a read-only server, a syntax error', () => {
+    for (const errno of [1146, 1045, 1142, 1290, 1064]) assert.equal(isTransient(driverError({ errno })), false, String(errno));
+    assert.equal(translateError(driverError({ errno: 1290, message: 'read-only' }), 'renewing the lease', 'leader_election').transient, false);
+  });
+});
