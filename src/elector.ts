@@ -124,6 +124,12 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #coordinator: string | undefined;
   /** A failover was noticed: claims jump the term above this one (see TERM_JUMP) until a term past the jump is seen. */
   #jumpFrom: number | undefined;
+  /**
+   * After a failover, no claim before this time (monotonic ms), not even of
+   * a released or missing row: the new primary's row may not carry the
+   * newest term, whose holder may still believe in it (Chubby's grace period).
+   */
+  #graceUntil = 0;
   /** The hand-over lock woke this follower `misses` times in a row while `term` held the row: `skips` more pauses on timers (see MAX_LOCK_SKIPS). */
   #lockMissed: { readonly term: number; readonly misses: number; skips: number } | undefined;
   #campaign: Campaign | undefined;
@@ -442,9 +448,10 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         return { ms: Math.min(claimAt - now, this.#nextRead(lease)), lock: this.#lockUseful(lease.term, wokenByLock) };
       }
     }
-    // 4. Vacant: absent, released, or unchanged for a full age. Held off (after resign(), or a lease lost): do not claim yet.
+    // 4. Vacant: absent, released, or unchanged for a full age. Held off
+    // (after resign(), or a lease lost), or in the grace period after a failover: do not claim yet.
     this.#settleResign();
-    const holdOff = this.#holdOffUntil - this.#clock.now();
+    const holdOff = Math.max(this.#holdOffUntil, this.#graceUntil) - this.#clock.now();
     if (holdOff > 0) {
       await this.#dropHandoverLock(); // a follower keeps the lock only while it claims.
       return { ms: Math.min(holdOff, this.#options.tick) };
@@ -502,9 +509,10 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    * Notices a failover of the coordinator: another server answers than the
    * last time, or the row's term is below one this node has seen (the new
    * primary lost the last writes, or the row was recreated). Then no
-   * watching done on the old one counts (each follower waits a full age of
-   * the new one: the old primary's leader may still believe in a renewal the
-   * new one never saw), and the next claim jumps the term.
+   * watching done on the old one counts, and no claim comes before a full
+   * age, even of a row released or missing on the new one: the old primary's
+   * leader may still believe in a renewal or a claim the new one never saw.
+   * The next claim jumps the term.
    */
   #noticeFailover(lease: ObservedLease | undefined): void {
     const term = lease?.term ?? 0;
@@ -513,6 +521,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (moved || term < this.#maxTerm) {
       this.#log('warn', 'the coordinator failed over: a full lease of watching before any claim, and the next term jumps', { term, maxTerm: this.#maxTerm });
       this.#watched = undefined;
+      this.#graceUntil = this.#clock.now() + this.#options.age;
       this.#jumpFrom = Math.max(this.#jumpFrom ?? 0, this.#maxTerm);
       this.#maxTerm = term; // the jump keeps the old highest; this failover is noticed once.
       return;

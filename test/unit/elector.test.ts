@@ -359,6 +359,18 @@ describe('elector: a coordinator that fails over', () => {
     assert.ok((winner.elector.term as number) >= 2 + TERM_JUMP, `term ${winner.elector.term}: above term 2, issued by the old primary and lost`);
   });
 
+  it('after a failover, even a lease released on the new primary is not claimed before a full age: a lost claim may still be believed', async () => {
+    const { clock, db, a, b, c, promotedAt } = await failover(true);
+    // The new primary has a's release of term 1 (written before the pause), not b's claim of term 2.
+    const row = db.row as NonNullable<MemoryDatabase['row']>;
+    row.renewedAt = db.next();
+    row.expiresAt = row.renewedAt;
+    await clock.until(() => [a, b, c].some((node) => node.elector.leading && (node.elector.term as number) > 2), 3 * AGE);
+    assert.ok(clock.now() >= promotedAt + AGE, `elected ${clock.now() - promotedAt} ms after the promotion`);
+    const bEnd = b.seen.find((event) => event.type === 'revoked' && event.term === 2)?.at;
+    assert.ok(bEnd !== undefined && bEnd <= clock.now(), 'b stopped believing in term 2 first');
+  });
+
   it('a failover that lost nothing changes only the wait: the leader keeps its term, renewing on the new primary', async () => {
     const { clock, b } = await failover(false);
     await clock.advance(3 * AGE);
