@@ -3,8 +3,9 @@
  * what it proves. Safety: no two believed tenures overlap, terms grow from
  * one tenure to the next, every committed fenced write committed under the
  * live term and was sent while its node's tenure lasted, no acknowledged
- * write is lost and none is written twice, and no write said to be rolled
- * back is there. Liveness: after each fault heals, a leader exists again
+ * write is lost (but those a failover lost by design: acknowledged by the
+ * old primary after replication was paused, see {@link inLossWindow}) and
+ * none is written twice, and no write said to be rolled back is there. Liveness: after each fault heals, a leader exists again
  * within `age + tick` (plus the time other faults were still in force), and
  * no fenced call nor `resign()` stays pending past its bound. As good as
  * before: the hand-over the harness asks for after heals (a `resign()` in
@@ -62,6 +63,8 @@ export interface Write {
   readonly inserted: number | undefined;
   /** `undefined` when the process died before the outcome was known. */
   readonly outcome: 'acked' | 'rejected' | 'unknown' | undefined;
+  /** When the outcome was reported (`undefined` with it). */
+  readonly settled: number | undefined;
 }
 
 /** How long the election had no leader after one fault healed. */
@@ -76,7 +79,7 @@ export interface Recovery {
   /**
    * The longest acceptable: `age + tick` plus the time other faults were in
    * force meanwhile, plus, for a Galera node fault, the cluster's
-   * reconfiguration it measured.
+   * reconfiguration it measured, and for a failover the grace period (`age`).
    */
   readonly bound: number;
 }
@@ -109,13 +112,13 @@ export interface Verdict {
 export function check(log: RunLog): Verdict {
   const tenures = tenuresOfRun(log.reports, log.ended);
   const writes = writesOf(log.reports);
-  const recoveries = recoveriesOf(log.faults, tenures, log.age + log.tick, log.ended);
+  const recoveries = recoveriesOf(log.faults, tenures, log.age + log.tick, log.ended, log.age);
   const handoverBound = handoverBoundOf(log);
   const handovers = handoversOf(log.probes, log.reports);
   const violations = [
     ...findOverlaps(tenures),
     ...findTermDisorder(tenures),
-    ...checkRows(log.rows, writes, tenures),
+    ...checkRows(log.rows, writes, tenures, lossWindowsOf(log.faults)),
     ...recoveries.filter((r) => r.ms === undefined || r.ms > r.bound).map(slowRecovery),
     ...findCrashes(log.reports),
     ...findStuckCalls(log, writes, tenures),
@@ -150,7 +153,16 @@ export function writesOf(reports: readonly ChaosReport[]): Write[] {
     const key = `${report.node}\u0000${seq}`;
     const phase = report['phase'] as WritePhase;
     if (phase === 'begin') {
-      writes.set(key, { node: report.node, run: report.run, seq, begun: report.mono, term: undefined, inserted: undefined, outcome: undefined });
+      writes.set(key, {
+        node: report.node,
+        run: report.run,
+        seq,
+        begun: report.mono,
+        term: undefined,
+        inserted: undefined,
+        outcome: undefined,
+        settled: undefined,
+      });
       continue;
     }
     const write = writes.get(key);
@@ -160,6 +172,7 @@ export function writesOf(reports: readonly ChaosReport[]): Write[] {
       write.term = report.term;
     } else {
       write.outcome = phase;
+      write.settled = report.mono;
     }
   }
   return [...writes.values()];
@@ -213,7 +226,7 @@ export function findTermDisorder(tenures: readonly Tenure[]): Violation[] {
  * the insert returned, so that instant is a sure lower bound of the commit;
  * a tenure of the row's own term that had ended by then is a late commit.
  */
-export function checkRows(rows: readonly LogRow[], writes: readonly Write[], tenures: readonly Tenure[]): Violation[] {
+export function checkRows(rows: readonly LogRow[], writes: readonly Write[], tenures: readonly Tenure[], lossWindows: readonly LossWindow[] = []): Violation[] {
   const violations: Violation[] = [];
   const key = (node: string, seq: number): string => `${node}\u0000${seq}`;
   const writeOf = new Map(writes.map((w) => [key(w.node, w.seq), w]));
@@ -251,18 +264,68 @@ export function checkRows(rows: readonly LogRow[], writes: readonly Write[], ten
       violations.push({ kind: 'duplicate-write', at: write.begun, nodes: [write.node], message: `${write.node} seq ${write.seq} is in the table ${n} times` });
     }
   }
+  const lostIn = new Map<LossWindow, Write[]>();
   for (const write of writes) {
-    if (write.outcome === 'acked' && !count.has(key(write.node, write.seq))) {
-      violations.push({
-        kind: 'lost-write',
-        at: write.inserted ?? write.begun,
-        nodes: [write.node],
-        message: `${write.node} seq ${write.seq} (term ${write.term}) was acknowledged but is not in the table`,
-      });
+    if (write.outcome !== 'acked' || count.has(key(write.node, write.seq))) continue;
+    const window = lossWindows.find((w) => inLossWindow(write, w));
+    if (window) {
+      lostIn.set(window, [...(lostIn.get(window) ?? []), write]);
+      continue;
     }
+    violations.push({
+      kind: 'lost-write',
+      at: write.inserted ?? write.begun,
+      nodes: [write.node],
+      message: `${write.node} seq ${write.seq} (term ${write.term}) was acknowledged but is not in the table`,
+    });
+  }
+  // Each lost write is a transaction the old primary committed and the new one never got: never more than promote() counted.
+  for (const [window, lost] of lostIn) {
+    if (lost.length <= window.lostTransactions) continue;
+    violations.push({
+      kind: 'lost-write',
+      at: window.from,
+      nodes: [...new Set(lost.map((w) => w.node))],
+      message: `failover ${window.fault}: ${lost.length} acknowledged writes of its loss window are missing, more than the ${window.lostTransactions} transactions the promotion lost (${lost.map((w) => `${w.node} seq ${w.seq}`).join(', ')})`,
+    });
   }
   return violations;
 }
+
+/**
+ * The span of a failover in which acknowledged writes may be lost by design
+ * (asynchronous replication): from the instant the harness began pausing
+ * replication (`from`: everything committed before it had reached the
+ * replica once the pause took effect) to the end of the promotion (`to`: the
+ * old primary killed, the name moved).
+ */
+export interface LossWindow {
+  readonly fault: number;
+  readonly from: number;
+  readonly to: number;
+  /** What `promote()` counted as lost. */
+  readonly lostTransactions: number;
+}
+
+/** The loss windows of the failovers among `faults`. */
+export function lossWindowsOf(faults: readonly FaultRecord[]): LossWindow[] {
+  return faults.flatMap((f) =>
+    f.kind === 'failover' && f.replicationPausedAt !== undefined && f.promotedAt !== undefined
+      ? [{ fault: f.id, from: f.replicationPausedAt, to: f.promotedAt, lostTransactions: f.lostTransactions ?? 0 }]
+      : [],
+  );
+}
+
+/**
+ * Whether an acknowledged write may have been lost with the old primary of a
+ * failover: it committed there after replication was paused, so it was
+ * acknowledged after `from`, and it was begun before `to` (a write begun
+ * later cannot reach the old primary, whose connections the name had reset
+ * and which was dead by then). Its acknowledgement itself may come after
+ * `to`: a fault proxy holding the reply (a partition, latency) delivers it late.
+ */
+export const inLossWindow = (write: Write, window: LossWindow): boolean =>
+  write.settled !== undefined && write.settled > window.from && write.begun < window.to;
 
 /** Processes that exited without the harness ending them, and campaigns that gave up; with the process's last lines on stderr. */
 export function findCrashes(reports: readonly ChaosReport[]): Violation[] {
@@ -388,14 +451,18 @@ export function handoversOf(probes: readonly ProbeRecord[], reports: readonly Ch
  * second participant killed). A Galera node fault adds the cluster's own
  * reconfiguration it measured (`reconfigurationMs`) to its bound, and, as
  * another fault, is in force until writes commit again after its heal
- * (`writesBackAt`).
+ * (`writesBackAt`). A failover adds the participants' grace period, `age`
+ * (one that sees another server watches the row a full `age` before it
+ * claims): `2 × age + tick`; and, as another fault, is in force until that
+ * grace period ends (`graceEndsAt`).
  */
-export function recoveriesOf(faults: readonly FaultRecord[], tenures: readonly Tenure[], leaseAndTick: number, ended: number): Recovery[] {
+export function recoveriesOf(faults: readonly FaultRecord[], tenures: readonly Tenure[], leaseAndTick: number, ended: number, age = 0): Recovery[] {
   return faults.map((fault) => {
     const starts = tenures.filter((t) => t.end > fault.heal).map((t) => Math.max(t.start, fault.heal));
     const leaderAt = starts.length > 0 ? Math.min(...starts) : undefined;
-    const others = faults.filter((f) => f !== fault).map((f) => [f.start, Math.max(f.heal, f.writesBackAt ?? f.heal)] as const);
-    const bound = leaseAndTick + (fault.reconfigurationMs ?? 0) + coveredTime(others, fault.heal, leaderAt ?? ended);
+    const others = faults.filter((f) => f !== fault).map((f) => [f.start, Math.max(f.heal, f.writesBackAt ?? f.heal, f.graceEndsAt ?? f.heal)] as const);
+    const grace = fault.kind === 'failover' ? age : 0;
+    const bound = leaseAndTick + grace + (fault.reconfigurationMs ?? 0) + coveredTime(others, fault.heal, leaderAt ?? ended);
     return { fault: fault.id, kind: fault.kind, heal: fault.heal, leaderAt, ms: leaderAt === undefined ? undefined : leaderAt - fault.heal, bound };
   });
 }

@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createConnection } from 'mysql2/promise';
 import type { GaleraCluster } from '../src/cli/harness/galera-cluster.js';
 import type { PrivateMariadb } from '../src/cli/harness/private-mariadb.js';
+import type { ReplicatedMariadb } from '../src/cli/harness/replicated-mariadb.js';
 import { sharedNow } from '../src/cli/shared-clock.js';
 import { GALERA_NODES, StallProbe, galeraNodeName } from './galera.js';
 import type { ChaosNode } from './node.js';
@@ -15,10 +16,13 @@ import type { CutMode } from './proxy.js';
 import type { Random } from './random.js';
 import type { FaultKind, FaultRecord } from './records.js';
 
-/** What faults act on: one server, or a Galera cluster. */
+/** What faults act on: one server, a Galera cluster, or a primary with a replica behind a name that moves. */
 export interface FaultContext {
   readonly server: PrivateMariadb | undefined;
   readonly cluster: GaleraCluster | undefined;
+  readonly replicated: ReplicatedMariadb | undefined;
+  /** The highest term any participant has been elected under so far. */
+  readonly highestTerm: () => number;
   /** Galera: the participants, and the node (1-based) each talks to; a node fault leans towards the leader's node. */
   readonly participants: readonly ChaosNode[];
   readonly nodeOf: (participant: ChaosNode) => number;
@@ -36,7 +40,11 @@ export interface Injection {
   readonly target?: string;
   heal(): Promise<void>;
   /** After the heal (at `healedAt`): what else the fault's record holds (a Galera node's reconfiguration). */
-  measured?(healedAt: number): Promise<Pick<FaultRecord, 'reconfigurationMs' | 'reconfigurationAt' | 'writesBackAt'>>;
+  measured?(
+    healedAt: number,
+  ): Promise<
+    Pick<FaultRecord, 'reconfigurationMs' | 'reconfigurationAt' | 'writesBackAt' | 'replicationPausedAt' | 'promotedAt' | 'lostTransactions' | 'graceEndsAt'>
+  >;
 }
 
 /** One kind of fault. */
@@ -49,6 +57,14 @@ export interface FaultType {
    * node at a time is faulted, and sessions are killed on running nodes.
    */
   readonly onServer: boolean;
+  /**
+   * Whether it starts a new participant process (`kill`, `skew`). With a
+   * replicated primary none runs during a failover: a process started after
+   * a failover never talked to the old primary and cannot notice it (the
+   * library's stated assumption), so a failover waits for these to heal, and
+   * these wait until the failover's new term has been claimed.
+   */
+  readonly restarts?: boolean;
   /** Whether a participant is worth this fault now (default: any). */
   fits?(node: ChaosNode): boolean;
   /** Shortest and longest time in force, ms (0 for an instant fault). */
@@ -78,6 +94,7 @@ function nodeOf(node: ChaosNode | undefined): ChaosNode {
 export const FAULTS: Record<FaultKind, FaultType> = {
   kill: {
     onServer: false,
+    restarts: true,
     target: 'node',
     duration: ({ age }) => ({ min: 0.2 * age, max: 1.5 * age }),
     async inject(_context, target) {
@@ -140,10 +157,14 @@ export const FAULTS: Record<FaultKind, FaultType> = {
     target: 'node',
     fits: (node) => node.proxy.upstreamPorts().length > 0,
     duration: () => ({ min: 0, max: 0 }),
-    async inject(_context, target) {
+    async inject({ replicated }, target) {
       const { proxy } = nodeOf(target);
-      // The server (or Galera node) behind the participant's proxy.
-      const killed = await killSessions(proxy.target.port, proxy.upstreamPorts());
+      // The server (or Galera node) behind the participant's proxy; with a
+      // replicated primary, the current primary behind the name that moves,
+      // which sees the name's own connections for the proxy's.
+      const killed = replicated
+        ? await killSessions(replicated.primary.port, replicated.serverPortsOf(proxy.upstreamPorts()))
+        : await killSessions(proxy.target.port, proxy.upstreamPorts());
       return { detail: `KILL of ${killed} session${killed === 1 ? '' : 's'}`, heal: async () => {} };
     },
   },
@@ -162,6 +183,7 @@ export const FAULTS: Record<FaultKind, FaultType> = {
   },
   skew: {
     onServer: false,
+    restarts: true,
     target: 'node',
     duration: ({ age }) => ({ min: 1.5 * age, max: 3 * age }),
     async inject({ random }, target) {
@@ -175,6 +197,34 @@ export const FAULTS: Record<FaultKind, FaultType> = {
         heal: async () => {
           await node.stop();
           node.start();
+        },
+      };
+    },
+  },
+  failover: {
+    onServer: true,
+    target: 'database',
+    duration: () => ({ min: 0, max: 0 }),
+    async inject(context) {
+      const { replicated, random, age, tick } = context;
+      if (!replicated) throw new TypeError('failover needs --cluster replicated');
+      // From here on, what the old primary commits may never reach the replica.
+      const replicationPausedAt = sharedNow();
+      await replicated.pauseReplication();
+      const writing = Math.round(random.between(100, 1000));
+      await delay(writing, undefined, { signal: context.signal });
+      const termBefore = context.highestTerm();
+      const promotion = await replicated.promote({ lostWrites: true });
+      const promotedAt = sharedNow();
+      return {
+        detail: `replication paused, ${writing} ms of writes, promoted without them (${promotion.lostTransactions} transaction${promotion.lostTransactions === 1 ? '' : 's'} lost, ${Math.round(promotion.ms)} ms), then a fresh replica`,
+        target: 'database',
+        heal: () => replicated.rebuildReplica(),
+        // Held (no process restarts) until a term above every earlier one is claimed on the new primary, or 2 × age + tick more.
+        measured: async () => {
+          const giveUpAt = sharedNow() + 2 * age + tick;
+          while (context.highestTerm() <= termBefore && sharedNow() < giveUpAt && !context.signal.aborted) await delay(20);
+          return { replicationPausedAt, promotedAt, lostTransactions: promotion.lostTransactions, graceEndsAt: promotedAt + age };
         },
       };
     },

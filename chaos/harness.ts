@@ -1,6 +1,8 @@
 /**
  * One chaos run: a private MariaDB (or, with `--cluster galera`, a private
- * 3-node Galera cluster, participant k on node ((k-1) mod 3) + 1), N
+ * 3-node Galera cluster, participant k on node ((k-1) mod 3) + 1; or, with
+ * `--cluster replicated`, a primary with an asynchronous GTID replica behind
+ * a name that moves, every participant's proxy forwarding to that name), N
  * participant processes each behind its own fault proxy, seeded faults for
  * the duration (each heal followed by a hand-over probe, chaos/probe.ts),
  * then everything stopped and the log table read. Whatever happens (an
@@ -12,6 +14,7 @@ import { createConnection } from 'mysql2/promise';
 import { createMysqlLeaderTable } from '../src/index.js';
 import { startGaleraCluster, type GaleraCluster } from '../src/cli/harness/galera-cluster.js';
 import { startPrivateMariadb, type PrivateMariadb } from '../src/cli/harness/private-mariadb.js';
+import { startReplicatedMariadb, type ReplicatedMariadb } from '../src/cli/harness/replicated-mariadb.js';
 import { sharedNow } from '../src/cli/shared-clock.js';
 import { PROBE_TABLE_SQL, nodeOfParticipant } from './galera.js';
 import { ChaosNode } from './node.js';
@@ -66,7 +69,9 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
   const proxies: FaultProxy[] = [];
   let server: PrivateMariadb | undefined;
   let cluster: GaleraCluster | undefined;
+  let replicated: ReplicatedMariadb | undefined;
   const galera = options.cluster === 'galera';
+  let highestTerm = 0;
   // Should this process end abruptly (a second Ctrl-C), its children go with it.
   // 'exit' cannot wait: the signals are sent, and the promises of the exits are let go.
   const killChildren = (): void => {
@@ -83,6 +88,15 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
       write(`${at()}  private Galera cluster of ${galeraNodes.length} on ports ${galeraNodes.map((n) => n.port).join(', ')} (${cluster.dir})`);
       portOf = (k) => galeraNodes[nodeOfParticipant(k) - 1]?.port ?? 0;
       url = galeraNodes[0]?.url ?? '';
+    } else if (options.cluster === 'replicated') {
+      const pair = await startReplicatedMariadb();
+      replicated = pair;
+      write(
+        `${at()}  private primary on port ${pair.primary.port}, replica on port ${pair.replica?.port ?? '?'}, behind the name (proxy) on port ${pair.port}`,
+      );
+      // Every participant's fault proxy forwards to the name, which forwards to the current primary.
+      portOf = () => pair.port;
+      url = pair.url;
     } else {
       const single = await startPrivateMariadb();
       server = single;
@@ -103,6 +117,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     const onReport = (report: ChaosReport): void => {
       reports.push(report);
       probe.observe(report);
+      if (report.event === 'elected' && report.term !== undefined) highestTerm = Math.max(highestTerm, report.term);
       if (report.event === 'elected') write(`${at()}  ${report.node} elected, term ${report.term}`);
     };
     for (let i = 1; i <= options.participants; i++) {
@@ -119,6 +134,8 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     const context = {
       server,
       cluster,
+      replicated,
+      highestTerm: () => highestTerm,
       participants: nodes,
       nodeOf: (participant: ChaosNode) => nodeOfParticipant(nodes.indexOf(participant) + 1),
       age,
@@ -129,7 +146,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     await injectFaults(context, nodes, { ...options, until, gate: probe }, (fault) => {
       faults.push(fault);
       write(
-        `${at()}  fault ${fault.id} healed: ${fault.kind} on ${fault.target}, ${(fault.heal - fault.start).toFixed(0)} ms (${fault.detail})${fault.reconfigurationMs === undefined ? '' : `; writes through another node waited up to ${fault.reconfigurationMs} ms`}`,
+        `${at()}  fault ${fault.id} healed: ${fault.kind} on ${fault.target}, ${(fault.heal - fault.start).toFixed(0)} ms (${fault.detail})${fault.reconfigurationMs === undefined ? '' : `; writes through another node waited up to ${fault.reconfigurationMs} ms`}${fault.kind === 'failover' ? `; highest term now ${highestTerm}` : ''}`,
       );
     });
     await delay(Math.max(0, started + options.duration - sharedNow()), undefined, { signal });
@@ -141,11 +158,14 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     write(`${at()}  stopping the participants`);
     await Promise.all(nodes.map((node) => node.stop()));
     // Every node has every write once it is Synced; the read waits for the latest commit anyway.
+    // With a replicated primary the read goes through the name, to the final primary: what the
+    // old primaries lost is not there, and the checker exempts exactly those writes.
     await cluster?.waitSynced();
     const rows = await readRows(adminPort, galera);
     const since = (t: number): number => t - started;
     return {
       ...(galera && { cluster: 'galera' as const, placement: Object.fromEntries(nodes.map((n, k) => [n.name, nodeOfParticipant(k + 1)])) }),
+      ...(replicated && { cluster: 'replicated' as const }),
       seed: options.seed,
       age,
       tick,
@@ -159,6 +179,9 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
         heal: since(f.heal),
         ...(f.writesBackAt !== undefined && { writesBackAt: since(f.writesBackAt) }),
         ...(f.reconfigurationAt !== undefined && { reconfigurationAt: since(f.reconfigurationAt) }),
+        ...(f.replicationPausedAt !== undefined && { replicationPausedAt: since(f.replicationPausedAt) }),
+        ...(f.promotedAt !== undefined && { promotedAt: since(f.promotedAt) }),
+        ...(f.graceEndsAt !== undefined && { graceEndsAt: since(f.graceEndsAt) }),
       })),
       probes: probes.map((p) => ({ ...p, sent: since(p.sent) })),
       rows,
@@ -168,6 +191,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     await Promise.all(proxies.map((proxy) => proxy.close()));
     await server?.stop();
     await cluster?.stop();
+    await replicated?.stop();
     process.removeListener('exit', killChildren);
   }
 }

@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { ChaosOptions } from './harness.js';
-import { NODE_FAULT_KINDS, SINGLE_FAULT_KINDS, kindsOf, type ClusterMode, type FaultKind } from './records.js';
+import { CLUSTER_MODES, NODE_FAULT_KINDS, REPLICATED_FAULT_KINDS, SINGLE_FAULT_KINDS, kindsOf, type FaultKind } from './records.js';
 
 /** A mistake in the command line: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
@@ -20,24 +20,28 @@ export interface ChaosArgs extends Omit<ChaosOptions, 'signal' | 'write'> {
 
 export const USAGE = `npm run chaos -- [options]
 
-Starts a private MariaDB (or a private 3-node Galera cluster) and N participant
+Starts a private MariaDB (or a private 3-node Galera cluster, or a primary
+with an asynchronous replica behind a name that moves) and N participant
 processes, each behind its own TCP fault proxy; injects seeded random faults
 (one or several at a time), then checks safety (one leader at a time, growing terms, fenced writes only from
 the live term, no write lost or doubled) and liveness (a leader again within
 age + tick of each fault's heal, plus on Galera the cluster's reconfiguration
-measured on each node fault, no fenced call or resign() pending past its
+measured on each node fault, after a failover 2 x age + tick, no fenced call or resign() pending past its
 bound, and after heals a resign() hand-over as fast as on a healthy server).
 Exits 1 on any violation.
 
   --cluster MODE       single (default): one private MariaDB; galera: a private
                        3-node Galera cluster, participant k on node ((k-1) mod 3) + 1,
-                       with the node faults instead of db-crash
+                       with the node faults instead of db-crash; replicated: a
+                       primary with a GTID replica behind a proxy that moves, with
+                       failover instead of db-crash
   --duration TIME      the whole run, e.g. 60s, 10m (default 60s; the last
                        age + tick + 2 s inject nothing, to see the last recoveries)
   --participants N     2 to 9 (default 5)
   --seed N             the random choices (default: a random seed, printed)
   --faults LIST        some of ${SINGLE_FAULT_KINDS.join(',')}
-                       (with --cluster galera: db-crash replaced by ${NODE_FAULT_KINDS.join(',')})
+                       (with --cluster galera: db-crash replaced by ${NODE_FAULT_KINDS.join(',')};
+                       with --cluster replicated: by ${REPLICATED_FAULT_KINDS.join(',')})
                        (default: all of the mode)
   --age MS             lease length (default 2000)
   --tick MS            election interval (default 500)
@@ -95,8 +99,8 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
   if (tick + Math.ceil(age / 20) >= age) throw new UsageError(`--tick (${tick}) plus the margin (age / 20) must be less than --age (${age})`);
   const participants = whole('participants', flag('participants'), 2, 9);
   const concurrency = whole('concurrency', flag('concurrency'), 1, participants - 1);
-  const cluster = flag('cluster');
-  if (cluster !== 'single' && cluster !== 'galera') throw new UsageError(`--cluster must be single or galera, received "${cluster}"`);
+  const cluster = CLUSTER_MODES.find((mode) => mode === flag('cluster'));
+  if (cluster === undefined) throw new UsageError(`--cluster must be single, galera or replicated, received "${flag('cluster')}"`);
   const available = kindsOf(cluster);
   const kinds = flag('faults')
     ? flag('faults')
@@ -112,7 +116,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
   if (length < settleTime(age, tick) + 5_000)
     throw new UsageError(`--duration must leave at least 5 s of faults before the last ${settleTime(age, tick)} ms; received ${length} ms`);
   return {
-    cluster: cluster satisfies ClusterMode,
+    cluster,
     duration: length,
     participants,
     seed: given['seed'] === undefined ? randomInt(2 ** 31) : whole('seed', flag('seed'), 0),

@@ -12,21 +12,38 @@ export const SINGLE_FAULT_KINDS = ['kill', 'pause', 'partition', 'latency', 'db-
 /** The faults of one node of a Galera cluster (`--cluster galera` only). */
 export const NODE_FAULT_KINDS = ['node-kill', 'node-isolate', 'node-pause', 'node-skew'] as const;
 
+/**
+ * The failover of a primary with an asynchronous replica (`--cluster replicated`
+ * only): replication paused, the participants write on, the replica promoted
+ * without the last writes, a fresh replica built (the heal).
+ */
+export const REPLICATED_FAULT_KINDS = ['failover'] as const;
+
 /** Every fault kind. */
-export const FAULT_KINDS = [...SINGLE_FAULT_KINDS, ...NODE_FAULT_KINDS] as const;
+export const FAULT_KINDS = [...SINGLE_FAULT_KINDS, ...NODE_FAULT_KINDS, ...REPLICATED_FAULT_KINDS] as const;
 
 /** A kind of fault. */
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** What the participants talk to: one private server, or a private 3-node Galera cluster. */
-export type ClusterMode = 'single' | 'galera';
+/**
+ * What the participants talk to: one private server, a private 3-node Galera
+ * cluster, or a primary with an asynchronous replica behind a name that moves.
+ */
+export type ClusterMode = 'single' | 'galera' | 'replicated';
+
+/** The cluster modes, in the order of the `--cluster` help. */
+export const CLUSTER_MODES: readonly ClusterMode[] = ['single', 'galera', 'replicated'];
 
 /**
  * The kinds a mode injects. On Galera the crash of the one server
- * (`db-crash`) makes no sense: the node faults replace it.
+ * (`db-crash`) makes no sense: the node faults replace it. With a replicated
+ * primary, a crash of the primary is a failover: `failover` replaces it.
  */
 export function kindsOf(mode: ClusterMode): readonly FaultKind[] {
-  return mode === 'galera' ? [...SINGLE_FAULT_KINDS.filter((kind) => kind !== 'db-crash'), ...NODE_FAULT_KINDS] : SINGLE_FAULT_KINDS;
+  const participantFaults = SINGLE_FAULT_KINDS.filter((kind) => kind !== 'db-crash');
+  if (mode === 'galera') return [...participantFaults, ...NODE_FAULT_KINDS];
+  if (mode === 'replicated') return [...participantFaults, ...REPLICATED_FAULT_KINDS];
+  return SINGLE_FAULT_KINDS;
 }
 
 /** Whether a kind acts on one node of a Galera cluster. */
@@ -76,6 +93,21 @@ export interface FaultRecord {
   readonly reconfigurationAt?: number;
   /** A Galera node fault only: when a write through a surviving node first committed after the heal. */
   readonly writesBackAt?: number;
+  /**
+   * A failover only: when the harness began pausing replication. Whatever
+   * the old primary committed from then on may be lost with it.
+   */
+  readonly replicationPausedAt?: number;
+  /** A failover only: when `promote({ lostWrites: true })` returned (the old primary killed, the name moved). */
+  readonly promotedAt?: number;
+  /** A failover only: transactions the old primary committed that the new one never got (`promote()`'s count). */
+  readonly lostTransactions?: number;
+  /**
+   * A failover only: the end of the participants' grace period (`promotedAt +
+   * age`: one that sees another server watches the row a full `age` before it
+   * claims). For the other faults' bounds the failover is in force until then.
+   */
+  readonly graceEndsAt?: number;
 }
 
 /**
@@ -102,7 +134,7 @@ export interface LogRow {
 
 /** Everything a run recorded. */
 export interface RunLog {
-  /** `galera` for `--cluster galera`; absent in runs on one server (and in logs from before the mode). */
+  /** `galera` or `replicated` for those `--cluster` modes; absent in runs on one server (and in logs from before the modes). */
   readonly cluster?: ClusterMode;
   /** Galera only: the node each participant talks to (1-based), by participant name. */
   readonly placement?: Readonly<Record<string, number>>;

@@ -7,7 +7,9 @@
  * so every kind is injected once in the first round: a run long enough for
  * that many faults covers them all, whatever the seed. A participant has one
  * fault at a time, and the server one (a crash, or a KILL of sessions; on
- * Galera, one node fault at a time, or a KILL of sessions).
+ * Galera, one node fault at a time, or a KILL of sessions; with a replicated
+ * primary, a failover or a KILL of sessions, and no participant process
+ * starts during a failover).
  * Targets lean towards the leader, where faults hurt. A {@link FaultGate}
  * (the hand-over probe) can hold new faults back for a while.
  */
@@ -55,7 +57,8 @@ export async function injectFaults(
   record: (fault: FaultRecord) => void,
 ): Promise<void> {
   const { random } = context;
-  const busy = new Set<string>(); // participants under a fault, and 'database' while the server has one
+  const busy = new Set<string>(); // participants under a fault, 'database' while the server has one, 'failover' during a failover
+  let restarting = 0; // faults in force that start new participant processes (kill, skew)
   const running = new Set<Promise<void>>();
   const failures: unknown[] = [];
   let cycle: FaultKind[] = [];
@@ -70,8 +73,9 @@ export async function injectFaults(
 
   const run = async (kind: FaultKind, node: ChaosNode | undefined, duration: number): Promise<void> => {
     const target = node?.name ?? 'database';
-    const held = [target, ...(FAULTS[kind].onServer ? ['database'] : [])];
+    const held = [target, ...(FAULTS[kind].onServer ? ['database'] : []), ...(kind === 'failover' ? ['failover'] : [])];
     for (const name of held) busy.add(name);
+    if (FAULTS[kind].restarts) restarting++;
     options.gate?.began();
     let healed: FaultRecord | undefined;
     try {
@@ -86,6 +90,7 @@ export async function injectFaults(
       record(healed);
     } finally {
       for (const name of held) busy.delete(name);
+      if (FAULTS[kind].restarts) restarting--;
       options.gate?.ended(healed);
     }
   };
@@ -105,7 +110,9 @@ export async function injectFaults(
         const left = options.until - sharedNow();
         if (left <= min) break schedule;
         duration = Math.min(duration, left);
-        const free = running.size < options.concurrency && !(type.onServer && busy.has('database')) && (options.gate?.open ?? true);
+        // No new participant process during a failover, and no failover while one may start (see FaultType.restarts).
+        const apart = type.restarts ? !busy.has('failover') : kind !== 'failover' || restarting === 0;
+        const free = running.size < options.concurrency && !(type.onServer && busy.has('database')) && apart && (options.gate?.open ?? true);
         if (free && type.target === 'database') break;
         if (free && (node = freeNode(type))) break;
         await delay(RETRY, undefined, { signal: options.signal });

@@ -2,7 +2,7 @@
  * The figures of a run (`summary.json`) and their printed form. Times are
  * in ms; instants are counted from the start of the run.
  */
-import { handoverBoundOf, percentile, type Verdict, type ViolationKind } from './checker.js';
+import { coveredTime, handoverBoundOf, inLossWindow, lossWindowsOf, percentile, type Verdict, type ViolationKind } from './checker.js';
 import { isNodeFault, kindsOf, type ClusterMode, type FaultKind, type RunLog } from './records.js';
 
 /** What `summary.json` holds. */
@@ -10,7 +10,7 @@ export interface Summary {
   /** Every violation the checker found: 0 for a passing run. */
   readonly violations: number;
   readonly violationsByKind: Partial<Record<ViolationKind, number>>;
-  /** `single`: one private server; `galera`: a private 3-node Galera cluster. */
+  /** `single`: one private server; `galera`: a private 3-node Galera cluster; `replicated`: a primary with a replica that fails over. */
   readonly cluster: ClusterMode;
   readonly seed: number;
   readonly durationMs: number;
@@ -56,6 +56,31 @@ export interface Summary {
       readonly maxMs: number | undefined;
       readonly byKind: Partial<Record<FaultKind, { readonly count: number; readonly maxMs: number | undefined }>>;
     };
+  };
+  /**
+   * Replicated only: each failover, with what its promotion lost, the
+   * acknowledged writes of its loss window missing from the table (exempt
+   * from `lost-write`, never more than the lost transactions), the highest
+   * term before the promotion and the first term claimed after it, and its
+   * recovery against its bound (`2 × age + tick` + other faults in force).
+   */
+  readonly replicated?: {
+    readonly recoveryBoundWhy: string;
+    readonly failovers: readonly {
+      readonly id: number;
+      /** From the start of the replication pause to the end of the promotion. */
+      readonly lossWindowMs: number | undefined;
+      readonly lostTransactions: number | undefined;
+      readonly lostAckedWrites: number;
+      readonly highestTermBefore: number | undefined;
+      readonly firstTermAfter: number | undefined;
+      /** From the end of the promotion to that first claim (the grace period is `age`). */
+      readonly firstClaimAfterMs: number | undefined;
+      /** How long no participant believed it led, from the start of the failover (the replication pause) until a leader after the heal. */
+      readonly leaderlessMs: number | undefined;
+      readonly recoveryMs: number | undefined;
+      readonly boundMs: number | undefined;
+    }[];
   };
   readonly recovery: {
     readonly count: number;
@@ -147,6 +172,47 @@ export function summarize(log: RunLog, verdict: Verdict): Summary {
         },
       },
     }),
+    ...(mode === 'replicated' && {
+      replicated: {
+        recoveryBoundWhy:
+          '2 × age + tick after a failover heal (age + tick, plus the grace period: a participant that sees another server watches the row a full age before it claims), plus the time other faults were in force',
+        failovers: log.faults
+          .filter((f) => f.kind === 'failover')
+          .map((f) => {
+            const recovery = verdict.recoveries.find((r) => r.fault === f.id);
+            const window = lossWindowsOf([f])[0];
+            const present = new Set(log.rows.map((r) => `${r.participant}\u0000${r.seq}`));
+            const lostAckedWrites = window
+              ? verdict.writes.filter((w) => w.outcome === 'acked' && !present.has(`${w.node}\u0000${w.seq}`) && inLossWindow(w, window)).length
+              : 0;
+            const promoted = f.promotedAt ?? f.heal;
+            const before = verdict.tenures.filter((t) => t.start < promoted).map((t) => t.term);
+            const after = verdict.tenures.filter((t) => t.start >= promoted).sort((a, b) => a.start - b.start)[0];
+            return {
+              id: f.id,
+              lossWindowMs: round(window && window.to - window.from),
+              lostTransactions: f.lostTransactions,
+              lostAckedWrites,
+              highestTermBefore: before.length > 0 ? Math.max(...before) : undefined,
+              firstTermAfter: after?.term,
+              firstClaimAfterMs: round(after && after.start - promoted),
+              leaderlessMs: round(
+                recovery?.leaderAt === undefined
+                  ? undefined
+                  : recovery.leaderAt -
+                      f.start -
+                      coveredTime(
+                        verdict.tenures.map((t) => [t.start, t.end] as const),
+                        f.start,
+                        recovery.leaderAt,
+                      ),
+              ),
+              recoveryMs: round(recovery?.ms),
+              boundMs: round(recovery?.bound),
+            };
+          }),
+      },
+    }),
     recovery: {
       count: times.length,
       p50Ms: round(percentile(times, 50)),
@@ -185,7 +251,7 @@ export function formatSummary(summary: Summary): string[] {
     .join(', ');
   return [
     'Summary',
-    `  run:         ${summary.cluster === 'galera' ? 'Galera, ' : ''}${(summary.durationMs / 1000).toFixed(1)} s, seed ${summary.seed}, ${summary.participants} participants, age ${summary.age} ms, tick ${summary.tick} ms`,
+    `  run:         ${{ single: '', galera: 'Galera, ', replicated: 'a primary that fails over, ' }[summary.cluster]}${(summary.durationMs / 1000).toFixed(1)} s, seed ${summary.seed}, ${summary.participants} participants, age ${summary.age} ms, tick ${summary.tick} ms`,
     `  faults:      ${faults.total} (${kinds || 'none'})${faults.missingKinds.length > 0 ? `; never injected: ${faults.missingKinds.join(', ')}` : ''}`,
     ...(summary.galera
       ? [
@@ -199,7 +265,15 @@ export function formatSummary(summary: Summary): string[] {
               `    fault ${f.id} ${f.kind} of ${f.node}, ${f.durationMs} ms: reconfiguration ${ms(f.reconfigurationMs)}${f.reconfigurationFromStartMs === undefined ? '' : ` (from +${f.reconfigurationFromStartMs} ms)`}; a leader ${ms(f.recoveryMs)} after the heal (bound ${ms(f.boundMs)})`,
           ),
         ]
-      : [`  database down: ${summary.databaseDownMs} ms in all`]),
+      : summary.replicated
+        ? [
+            `  failovers:   ${summary.replicated.failovers.length}; recovery bound ${summary.replicated.recoveryBoundWhy}`,
+            ...summary.replicated.failovers.map(
+              (f) =>
+                `    fault ${f.id} failover: loss window ${ms(f.lossWindowMs)}, ${f.lostTransactions ?? '–'} transactions lost (${f.lostAckedWrites} acknowledged fenced writes among them, exempt); highest term before ${f.highestTermBefore ?? '–'}, first after ${f.firstTermAfter ?? '–'} (claimed ${ms(f.firstClaimAfterMs)} after the promotion); no leader for ${ms(f.leaderlessMs)} in all since the pause; a leader ${ms(f.recoveryMs)} after the heal (bound ${ms(f.boundMs)})`,
+            ),
+          ]
+        : [`  database down: ${summary.databaseDownMs} ms in all`]),
     `  recovery:    p50 ${ms(recovery.p50Ms)}, p99 ${ms(recovery.p99Ms)}, max ${ms(recovery.maxMs)}; ${recovery.withinBound} of ${recovery.count} within bound`,
     `  hand-over after heals: p50 ${ms(handover.p50Ms)}, p99 ${ms(handover.p99Ms)}, max ${ms(handover.maxMs)}; ${handover.withinBound} of ${handover.count} within ${handover.boundMs} ms${summary.galera ? ' (tick + 250 ms: followers on other nodes poll)' : ''}; back to normal after ${handover.healsBackToNormal} of ${handover.heals} heals`,
     `  tenures:     ${summary.tenures}, last term ${summary.lastTerm ?? '–'}`,

@@ -28,6 +28,7 @@ const FAULT_COLOURS: Record<FaultKind, string> = {
   'node-isolate': '#d62728',
   'node-pause': '#6a51a3',
   'node-skew': '#238b45',
+  failover: '#a50f15',
 };
 
 /** The SVG picture of a checked run. */
@@ -43,7 +44,7 @@ export function timeline(log: RunLog, verdict: Verdict): string {
   const bottom = TOP + lanes.length * LANE;
   const parts: string[] = [];
 
-  const title = `chaos run${galera ? ' (3-node Galera)' : ''}: seed ${log.seed}, ${log.nodes.length} participants, age ${log.age} ms, tick ${log.tick} ms, ${log.faults.length} faults, ${verdict.violations.length} violations`;
+  const title = `chaos run${galera ? ' (3-node Galera)' : log.cluster === 'replicated' ? ' (a primary that fails over)' : ''}: seed ${log.seed}, ${log.nodes.length} participants, age ${log.age} ms, tick ${log.tick} ms, ${log.faults.length} faults, ${verdict.violations.length} violations`;
   parts.push(`<text x="${LEFT}" y="20" font-size="14" font-weight="bold">${escape(title)}</text>`);
 
   lanes.forEach((name, i) => {

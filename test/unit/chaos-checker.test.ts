@@ -156,6 +156,86 @@ describe('chaos checker', () => {
     );
   });
 
+  it("exempts exactly the acknowledged writes of a failover's loss window, never more than the promotion lost", () => {
+    // Replication paused at 150, promoted (without the last writes) at 400, a fresh replica at 900.
+    const failover: FaultRecord = {
+      id: 2,
+      kind: 'failover',
+      target: 'database',
+      start: 150,
+      heal: 900,
+      detail: 'failover',
+      replicationPausedAt: 150,
+      promotedAt: 400,
+      lostTransactions: 2,
+      graceEndsAt: 2400,
+    };
+    const base = cleanLog();
+    const log: RunLog = {
+      ...base,
+      cluster: 'replicated',
+      kinds: ['kill', 'failover'],
+      faults: [...base.faults, failover],
+      reports: [
+        ...base.reports,
+        ...write('node-1', 4, 1, 300), // acknowledged at 310, inside the window: lost with the old primary
+        ...write('node-1', 5, 1, 500), // begun after the promotion: it cannot have been lost
+      ],
+      // seq 1 (acknowledged at 110, before the pause), 4 and 5 are missing.
+      rows: [row('node-1', 2, 1), row('node-2', 1, 2)],
+    };
+    const verdict = check(log);
+    assert.deepEqual(
+      verdict.violations.map((v) => [v.kind, v.message]),
+      [
+        ['lost-write', 'node-1 seq 1 (term 1) was acknowledged but is not in the table'],
+        ['lost-write', 'node-1 seq 5 (term 1) was acknowledged but is not in the table'],
+      ],
+    );
+    // A reply held by a fault proxy may arrive after the promotion: begun inside, acknowledged at 410, still exempt.
+    const late = {
+      ...log,
+      reports: [
+        ...log.reports.filter((r) => !(r.node === 'node-1' && r['seq'] === 4)),
+        ...write('node-1', 4, 1, 390).map((r) => (r['phase'] === 'acked' ? { ...r, mono: 410 } : r)),
+      ],
+    };
+    assert.deepEqual(
+      check(late).violations.map((v) => v.message),
+      verdict.violations.map((v) => v.message),
+    );
+    // More missing writes in the window than the promotion lost: reported.
+    const overcounted = { ...log, faults: [base.faults[0] as FaultRecord, { ...failover, lostTransactions: 0 }] };
+    assert.match(
+      check(overcounted).violations.find((v) => v.message.startsWith('failover'))?.message ?? '',
+      /failover 2: 1 acknowledged writes .* more than the 0 transactions/,
+    );
+    // The failover's bound has the grace period (2 × age + tick); for the kill, the failover is in force until its grace ends (2400).
+    assert.deepEqual(
+      verdict.recoveries.map((r) => [r.fault, r.ms, r.bound]),
+      [
+        [1, 1500, AGE + TICK + 900],
+        [2, 0, 2 * AGE + TICK],
+      ],
+    );
+    const summary = summarize(log, verdict);
+    assert.equal(summary.cluster, 'replicated');
+    assert.deepEqual(summary.replicated?.failovers, [
+      {
+        id: 2,
+        lossWindowMs: 250,
+        lostTransactions: 2,
+        lostAckedWrites: 1,
+        highestTermBefore: 1,
+        firstTermAfter: 2,
+        firstClaimAfterMs: 2600,
+        leaderlessMs: 0,
+        recoveryMs: 0,
+        boundMs: 2 * AGE + TICK,
+      },
+    ]);
+  });
+
   it('reports a recovery over its bound, and lets faults still in force extend the bound', () => {
     // With age 1000 the bound is 1500 ms; no leader from 1000 to 3000.
     const log = { ...cleanLog(), age: 1000 };
@@ -376,9 +456,18 @@ describe('chaos options: --cluster', () => {
     for (const kind of ['node-kill', 'node-isolate', 'node-pause', 'node-skew', 'kill', 'fence-cut'] as const) assert.ok(galera.kinds.includes(kind), kind);
     assert.throws(
       () => parseChaosArgs(['--cluster', 'raft']),
-      (error: Error) => error instanceof UsageError && /--cluster must be single or galera, received "raft"/.test(error.message),
+      (error: Error) => error instanceof UsageError && /--cluster must be single, galera or replicated, received "raft"/.test(error.message),
     );
     assert.throws(() => parseChaosArgs(['--cluster', 'galera', '--faults', 'db-crash']), /--faults: "db-crash" is not a fault kind of --cluster galera/);
     assert.throws(() => parseChaosArgs(['--faults', 'node-kill']), /--faults: "node-kill" is not a fault kind of --cluster single/);
+    const replicated = parseChaosArgs(['--cluster', 'replicated', '--seed', '1']);
+    assert.ok(replicated !== 'help');
+    assert.deepEqual(replicated.kinds, kindsOf('replicated'));
+    assert.ok(replicated.kinds.includes('failover') && replicated.kinds.includes('db-kill-conn') && !replicated.kinds.includes('db-crash'));
+    assert.throws(
+      () => parseChaosArgs(['--cluster', 'replicated', '--faults', 'db-crash']),
+      /--faults: "db-crash" is not a fault kind of --cluster replicated/,
+    );
+    assert.throws(() => parseChaosArgs(['--cluster', 'galera', '--faults', 'failover']), /--faults: "failover" is not a fault kind of --cluster galera/);
   });
 });

@@ -56,6 +56,18 @@ export class MovingProxy {
   }
 
   /**
+   * The local ports of its connections to the server for the clients whose
+   * own ports (as the proxy sees them: their remote ports) are `clientPorts`:
+   * the client ports the server sees for those clients' sessions.
+   */
+  upstreamPortsOf(clientPorts: readonly number[]): number[] {
+    const wanted = new Set(clientPorts);
+    return [...this.#carried].flatMap(({ client, upstream }) =>
+      client.remotePort !== undefined && wanted.has(client.remotePort) && upstream.localPort !== undefined ? [upstream.localPort] : [],
+    );
+  }
+
+  /**
    * Points the name nowhere: resets every connection it carries, both ways,
    * and holds new ones until {@link pointAt}. Returns how many were reset.
    */

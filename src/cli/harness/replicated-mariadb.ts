@@ -94,6 +94,12 @@ export interface ReplicatedMariadb {
   pauseReplication(): Promise<void>;
   /** Resumes replication after {@link pauseReplication}; resolves once the replica is connected again. */
   resumeReplication(): Promise<void>;
+  /**
+   * The client ports the current primary sees for the proxy's connections
+   * that carry the clients on `clientPorts` (their ports as the proxy sees
+   * them), to find their sessions in its process list.
+   */
+  serverPortsOf(clientPorts: readonly number[]): number[];
   /** Stops both servers and the proxy, and removes their folders. Idempotent. */
   stop(): Promise<void>;
 }
@@ -229,6 +235,10 @@ class Replication implements ReplicatedMariadb {
   async resumeReplication(): Promise<void> {
     await startReceiving(this.#requireReplica());
     this.#paused = false;
+  }
+
+  serverPortsOf(clientPorts: readonly number[]): number[] {
+    return this.#proxy.upstreamPortsOf(clientPorts);
   }
 
   stop(): Promise<void> {
