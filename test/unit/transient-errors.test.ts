@@ -5,7 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DatabaseError } from '../../src/errors.js';
 import { isTransient, translateError } from '../../src/mysql/errors.js';
+
+/** The translated error, which is a DatabaseError for these. */
+const translated = (error: Error, what: string): DatabaseError => {
+  const result = translateError(error, what, 'leader_election');
+  assert.ok(result instanceof DatabaseError);
+  return result;
+};
 
 /** A driver error as mysql2 and mariadb shape them. */
 const driverError = (fields: { code?: string; errno?: number; message?: string }): Error => Object.assign(new Error(fields.message ?? 'x'), fields);
@@ -16,11 +24,11 @@ describe('transient errors', () => {
       assert.equal(isTransient(driverError({ code })), true, code);
     for (const errno of [1047, 1180, 1205, 1213, 1317, 1927, 1053]) assert.equal(isTransient(driverError({ errno })), true, String(errno));
     assert.equal(isTransient(driverError({ message: "Can't add new command when connection is in closed state" })), true);
-    assert.equal(translateError(driverError({ code: 'ER_LOCK_DEADLOCK', errno: 1213 }), 'claiming the lease', 'leader_election').transient, true);
+    assert.equal(translated(driverError({ code: 'ER_LOCK_DEADLOCK', errno: 1213 }), 'claiming the lease').transient, true);
   });
 
   it('not a missing table, a denied permission, a read-only server, a syntax error', () => {
     for (const errno of [1146, 1045, 1142, 1290, 1064]) assert.equal(isTransient(driverError({ errno })), false, String(errno));
-    assert.equal(translateError(driverError({ errno: 1290, message: 'read-only' }), 'renewing the lease', 'leader_election').transient, false);
+    assert.equal(translated(driverError({ errno: 1290, message: 'read-only' }), 'renewing the lease').transient, false);
   });
 });
