@@ -399,12 +399,14 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         this.#emit('error', error);
         this.#settleResign(error);
         if (stop.aborted) return;
+        if (error instanceof DatabaseError && error.errno !== undefined) this.#answered = true; // the server answered, with an error.
         // A transient error (a lost or refused connection, a cluster node
         // not ready or cut off, a lock wait) never stops a campaign that the
-        // database has answered; a time-out never stops one at all. Before
-        // the first answer, a refused connection is more likely a wrong
-        // address: onError judges it, and the rest (a missing table, no
-        // permission, a read-only server).
+        // database has answered (with rows or an error: a node not ready
+        // answers); a time-out never stops one at all. Before the first
+        // answer, a refused connection is more likely a wrong address:
+        // onError judges it, and the rest (a missing table, no permission, a
+        // read-only server).
         if (!(error instanceof QueryTimeoutError || (error instanceof DatabaseError && error.transient && this.#answered))) {
           const verdict = await this.#options.onError(error);
           if (verdict) throw verdict;

@@ -45,16 +45,19 @@ export class DatabaseError extends MysqlLeaderError {
    * still ends when the error puts it in doubt). The README lists them.
    */
   readonly transient: boolean;
+  /** The server's error number (`1047`, `1146`…) when the server answered with an error; `undefined` when none answered (a lost or refused connection, a time-out). */
+  readonly errno: number | undefined;
 
   /** @internal */
   constructor(
     message: string,
-    options?: ErrorOptions & { sqlCode?: string | undefined; transient?: boolean },
+    options?: ErrorOptions & { sqlCode?: string | undefined; transient?: boolean; errno?: number | undefined },
     code: MysqlLeaderErrorCode = 'ERR_MYSQL_LEADER_DATABASE',
   ) {
     super(code, message, options);
     this.sqlCode = options?.sqlCode;
     this.transient = options?.transient ?? false;
+    this.errno = options?.errno;
   }
 }
 

@@ -156,7 +156,7 @@ export function translateError(error: unknown, what: string, tableName: string, 
   else if (errno === ER.OPTION_PREVENTS_STATEMENT || errno === ER.READ_ONLY_TRANSACTION || errno === ER.READ_ONLY_MODE) {
     hint = ' (the server is read-only: point every participant at the primary)';
   } else if (errno === ER.BAD_DB) hint = ' (unknown database)';
-  return new DatabaseError(`${what} failed: ${message}${hint}`, { cause: error, sqlCode, transient: isTransient(error) });
+  return new DatabaseError(`${what} failed: ${message}${hint}`, { cause: error, sqlCode, transient: isTransient(error), errno });
 }
 
 /** The table lacks some of {@link COLUMNS}; says which table it looks like (the Go package's, say). */

@@ -525,6 +525,25 @@ describe('elector: resign, close and acquire', () => {
     await clock.until(() => a.elector.leading, TICK);
   });
 
+  it("a transient error the server answers with (a Galera node not ready) never stops even a campaign's first step; a refused connection then does", async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const notReady = participant(clock, db, 'a', { onError: abortOnError });
+    notReady.store.failNext = new DatabaseError('reading the election row failed: WSREP has not yet prepared node for application use', {
+      transient: true,
+      errno: 1047,
+    });
+    notReady.campaign();
+    await clock.until(() => notReady.elector.leading, TICK);
+    assert.equal(notReady.outcome(), undefined);
+    const refused = participant(clock, new MemoryDatabase(clock), 'b', { onError: abortOnError });
+    const error = new DatabaseError('reading the election row failed: connect ECONNREFUSED', { transient: true });
+    refused.store.failNext = error;
+    refused.campaign();
+    await clock.advance(0);
+    assert.deepEqual(refused.outcome(), { error }, 'more likely a wrong address: onError judges it');
+  });
+
   it('continueOnError: keeps campaigning through errors and emits each one', async () => {
     const clock = new FakeClock();
     const db = new MemoryDatabase(clock);
