@@ -53,12 +53,13 @@ export const ER = {
 /**
  * The server's error number of a driver error, or of the driver error that
  * a {@link DatabaseError} of this library keeps as `cause`; `undefined`
- * when there is none (a lost connection, a time-out).
+ * when there is none (a lost or refused connection, a time-out).
  */
 export function errnoOf(error: unknown): number | undefined {
   const driverError = error instanceof DatabaseError ? error.cause : error;
   const errno = (driverError as DriverError | null | undefined)?.errno;
-  return typeof errno === 'number' ? errno : undefined;
+  // Node's socket errors carry a negative errno of their own (libuv's): not the server's.
+  return typeof errno === 'number' && errno > 0 ? errno : undefined;
 }
 
 /** The errors that say the user lacks a privilege. */

@@ -24,6 +24,9 @@ describe('transient errors', () => {
       assert.equal(isTransient(driverError({ code })), true, code);
     for (const errno of [1047, 1180, 1205, 1213, 1317, 1927, 1053]) assert.equal(isTransient(driverError({ errno })), true, String(errno));
     assert.equal(isTransient(driverError({ message: "Can't add new command when connection is in closed state" })), true);
+    // Node's own errno of a refused connection is negative, and no server's: no server answered.
+    assert.equal(translated(driverError({ code: 'ECONNREFUSED', errno: -111 }), 'reading the election row').errno, undefined);
+    assert.equal(translated(driverError({ code: 'ER_UNKNOWN_COM_ERROR', errno: 1047 }), 'reading the election row').errno, 1047);
     assert.equal(translated(driverError({ code: 'ER_LOCK_DEADLOCK', errno: 1213 }), 'claiming the lease').transient, true);
   });
 
