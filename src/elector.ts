@@ -39,6 +39,9 @@ interface Pause {
 /** How long a new leader waits for the hand-over lock, which a follower holds only while it reads the row (ms). */
 const HOLD_WAIT = 100;
 
+/** The drivers' codes of a connection that could not be made at all (`DatabaseError.sqlCode`): before a campaign's first answer, a wrong address more likely than an outage. */
+const CONNECT_FAILURES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
 /** The reason `close()` gives the campaign's stop signal, to tell it from the caller's abort. */
 const CLOSING = Symbol('closing');
 
@@ -404,10 +407,11 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         // not ready or cut off, a lock wait) never stops a campaign that the
         // database has answered (with rows or an error: a node not ready
         // answers); a time-out never stops one at all. Before the first
-        // answer, a refused connection is more likely a wrong address:
-        // onError judges it, and the rest (a missing table, no permission, a
-        // read-only server).
-        if (!(error instanceof QueryTimeoutError || (error instanceof DatabaseError && error.transient && this.#answered))) {
+        // answer, a connection that cannot be made at all (refused, no such
+        // host) is more likely a wrong address: onError judges it, and the
+        // rest (a missing table, no permission, a read-only server).
+        const unreachable = error instanceof DatabaseError && error.errno === undefined && CONNECT_FAILURES.has(error.sqlCode ?? '');
+        if (!(error instanceof QueryTimeoutError || (error instanceof DatabaseError && error.transient && (this.#answered || !unreachable)))) {
           const verdict = await this.#options.onError(error);
           if (verdict) throw verdict;
         }

@@ -525,7 +525,7 @@ describe('elector: resign, close and acquire', () => {
     await clock.until(() => a.elector.leading, TICK);
   });
 
-  it("a transient error the server answers with (a Galera node not ready) never stops even a campaign's first step; a refused connection then does", async () => {
+  it("a transient error at a campaign's first step (a Galera node not ready, a lost connection) does not stop it; a refused connection then does", async () => {
     const clock = new FakeClock();
     const db = new MemoryDatabase(clock);
     const notReady = participant(clock, db, 'a', { onError: abortOnError });
@@ -537,11 +537,17 @@ describe('elector: resign, close and acquire', () => {
     await clock.until(() => notReady.elector.leading, TICK);
     assert.equal(notReady.outcome(), undefined);
     const refused = participant(clock, new MemoryDatabase(clock), 'b', { onError: abortOnError });
-    const error = new DatabaseError('reading the election row failed: connect ECONNREFUSED', { transient: true });
+    const error = new DatabaseError('reading the election row failed: connect ECONNREFUSED', { transient: true, sqlCode: 'ECONNREFUSED' });
     refused.store.failNext = error;
     refused.campaign();
     await clock.advance(0);
     assert.deepEqual(refused.outcome(), { error }, 'more likely a wrong address: onError judges it');
+    // A connection lost at the first statement: the server was there.
+    const lost = participant(clock, new MemoryDatabase(clock), 'c', { onError: abortOnError });
+    lost.store.failNext = new DatabaseError('reading the election row failed: Connection lost', { transient: true, sqlCode: 'PROTOCOL_CONNECTION_LOST' });
+    lost.campaign();
+    await clock.until(() => lost.elector.leading, TICK);
+    assert.equal(lost.outcome(), undefined);
   });
 
   it('continueOnError: keeps campaigning through errors and emits each one', async () => {
