@@ -3,7 +3,7 @@ import type { Lease, LeaseStore, ObservedLease } from '../store.js';
 import { abortable, toNumber, type Driver, type Row } from './driver.js';
 import { MysqlHandoverLock } from './handover-lock.js';
 import { StatementRunner } from './runner.js';
-import { learnCoordinator, readFor } from './cluster.js';
+import { learnCoordinator, readFor, type Coordinator } from './cluster.js';
 import { ER, errnoOf } from './errors.js';
 import { checkSchema } from './schema.js';
 import { statements, type Statements } from './sql.js';
@@ -27,6 +27,8 @@ export class MysqlStore implements LeaseStore {
   readonly #sql: Statements;
   readonly handoverLock: MysqlHandoverLock | undefined;
   #checked: Promise<void> | undefined;
+  /** What the handle reaches (see cluster.ts), once learnt. */
+  #coordinator: Coordinator | undefined;
 
   /** The election `leaderName` on `options.tableName`; with `options.handoverLock`, a pooled `driver` also gets the hand-over lock. */
   constructor(driver: Driver, leaderName: string, options: StoreOptions) {
@@ -43,7 +45,8 @@ export class MysqlStore implements LeaseStore {
   }
 
   async read(signal: AbortSignal): Promise<ObservedLease | undefined> {
-    const coordinator = await abortable(learnCoordinator(this.#runner, signal), signal);
+    // Learnt once; after that, no promise or listener of its own on the hot path.
+    const coordinator = (this.#coordinator ??= await abortable(learnCoordinator(this.#runner, signal), signal));
     const { rows } = await this.#runner.run('reading the election row', readFor(coordinator, this.#sql.read), [this.name], signal);
     const row = rows[0];
     return row && toObservedLease(row, coordinator.galera);
