@@ -123,7 +123,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #watched: Watch | undefined;
   /** The highest term this node has seen in the row or held. */
   #maxTerm = 0;
-  /** The coordinator that answered the last read (see `ObservedLease.coordinator`). */
+  /** The coordinator that answered the last read (see `Observation.coordinator`). */
   #coordinator: string | undefined;
   /** A failover was noticed: claims jump the term above this one (see TERM_JUMP) until a term past the jump is seen. */
   #jumpFrom: number | undefined;
@@ -277,7 +277,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   async currentLeader(signal?: AbortSignal): Promise<Lease | undefined> {
     if (this.#closing) throw new ClosedError('currentLeader');
     signal?.throwIfAborted();
-    const lease = await this.#statements.run('reading the election row', (inner) => this.#store.read(inner), this.#options.queryTimeout, signal);
+    const { lease } = await this.#statements.run('reading the election row', (inner) => this.#store.read(inner), this.#options.queryTimeout, signal);
     return lease && lease.expiresInMs > 0 ? lease : undefined;
   }
 
@@ -428,9 +428,9 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     const wokenByLock = this.#wokenByLock;
     this.#wokenByLock = false;
     // 1. Read the row; watch its version; forget a held term it can no longer carry.
-    const lease = await this.#statements.run('reading the election row', (signal) => this.#store.read(signal), queryTimeout);
+    const { lease, coordinator } = await this.#statements.run('reading the election row', (signal) => this.#store.read(signal), queryTimeout);
     this.#answered = true; // the database is reachable and the table readable: a lost connection from now on is transient.
-    this.#noticeFailover(lease);
+    this.#noticeFailover(lease, coordinator);
     const claimAt = this.#watch(lease) + age;
     this.#see(lease);
     this.#forgetHeldTerm(lease);
@@ -520,10 +520,10 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    * leader may still believe in a renewal or a claim the new one never saw.
    * The next claim jumps the term.
    */
-  #noticeFailover(lease: ObservedLease | undefined): void {
+  #noticeFailover(lease: ObservedLease | undefined, coordinator: string): void {
     const term = lease?.term ?? 0;
-    const moved = lease !== undefined && this.#coordinator !== undefined && lease.coordinator !== this.#coordinator;
-    if (lease) this.#coordinator = lease.coordinator;
+    const moved = this.#coordinator !== undefined && coordinator !== this.#coordinator;
+    this.#coordinator = coordinator;
     if (moved || term < this.#maxTerm) {
       this.#log('warn', 'the coordinator failed over: a full lease of watching before any claim, and the next term jumps', { term, maxTerm: this.#maxTerm });
       this.#watched = undefined;

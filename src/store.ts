@@ -36,10 +36,16 @@ export interface ObservedLease extends Lease {
   readonly version: string;
   /** How long ago the row was last written, by the database clock (ms): to time the next read, never to decide a claim. */
   readonly renewedMsAgo: number;
+}
+
+/** What one read of the election saw. */
+export interface Observation {
+  /** The row, or `undefined` when it does not exist. */
+  readonly lease: ObservedLease | undefined;
   /**
-   * The server that answered (`@@server_id`), to notice a failover to
-   * another primary; `''` where that means nothing (a Galera cluster, whose
-   * nodes are one coordinator).
+   * The server that answered (`@@server_id`), row or no row, to notice a
+   * failover to another primary; `''` where that means nothing (a Galera
+   * cluster, whose nodes are one coordinator).
    */
   readonly coordinator: string;
 }
@@ -48,8 +54,8 @@ export interface ObservedLease extends Lease {
 export interface LeaseStore {
   /** The election's name, for logs. */
   readonly name: string;
-  /** Reads the row, or `undefined` when it does not exist. */
-  read(signal: AbortSignal): Promise<ObservedLease | undefined>;
+  /** Reads the row (if it exists) and who answered. */
+  read(signal: AbortSignal): Promise<Observation>;
   /**
    * Takes the lease for `nodeName`: creates the row when `seen` is
    * `undefined`, or gives it a new term when it still has the version of

@@ -47,7 +47,7 @@ const iso = (column: string): string => `DATE_FORMAT(${column}, '%Y-%m-%dT%H:%i:
 const LEASE_COLUMNS =
   'node_name, term, expires_at <= renewed_at AS released, ' +
   'TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at) AS expires_in_us, ' +
-  'TIMESTAMPDIFF(MICROSECOND, renewed_at, UTC_TIMESTAMP(6)) AS renewed_us_ago, @@server_id AS server_id, ' +
+  'TIMESTAMPDIFF(MICROSECOND, renewed_at, UTC_TIMESTAMP(6)) AS renewed_us_ago, ' +
   `DATE_FORMAT(renewed_at, '%Y-%m-%d %H:%i:%s.%f') AS version, ${iso('acquired_at')} AS acquired_at, ${iso('renewed_at')} AS renewed_at`;
 
 /**
@@ -65,7 +65,11 @@ const NOT_RELEASED = 'expires_at > renewed_at';
 
 /** The statements of one election table. */
 export interface Statements {
-  /** `[leaderName]` → the row (or none). */
+  /**
+   * `[leaderName]` → always one row: `server_id`, the answering server's,
+   * and the lease's columns, all NULL when the election has no row (so that
+   * a failover is noticed even on an absent row).
+   */
   readonly read: string;
   /** `[leaderName, nodeName, term, ageUs]` → 1 row inserted (term 1, or more after a failover lost the row), or 0 when the row exists. */
   readonly insert: string;
@@ -111,7 +115,8 @@ export function statements(tableName: string): Statements {
 function buildStatements(tableName: string): Statements {
   const table = quoteTable(tableName);
   return Object.freeze({
-    read: `SELECT ${LEASE_COLUMNS} FROM ${table} WHERE leader_name = ?`,
+    // A derived table without FROM, LEFT JOINed: MySQL 5.7/8/9 and MariaDB 10.3+ alike.
+    read: `SELECT answering.server_id, ${LEASE_COLUMNS} FROM (SELECT @@server_id AS server_id) AS answering LEFT JOIN ${table} ON leader_name = ?`,
     // INSERT IGNORE reports 0 rows on a duplicate key whatever the client
     // flags (INSERT … ON DUPLICATE KEY UPDATE would report 1 with FOUND_ROWS).
     insert:

@@ -1,5 +1,5 @@
 import type { ResolvedOptions } from '../options.js';
-import type { Lease, LeaseStore, ObservedLease } from '../store.js';
+import type { Lease, LeaseStore, Observation, ObservedLease } from '../store.js';
 import { abortable, toNumber, type Driver, type Row } from './driver.js';
 import { MysqlHandoverLock } from './handover-lock.js';
 import { StatementRunner } from './runner.js';
@@ -44,12 +44,13 @@ export class MysqlStore implements LeaseStore {
     driver.onStarved = () => this.handoverLock?.suspend();
   }
 
-  async read(signal: AbortSignal): Promise<ObservedLease | undefined> {
+  async read(signal: AbortSignal): Promise<Observation> {
     // Learnt once; after that, no promise or listener of its own on the hot path.
     const coordinator = (this.#coordinator ??= await abortable(learnCoordinator(this.#runner, signal), signal));
     const { rows } = await this.#runner.run('reading the election row', readFor(coordinator, this.#sql.read), [this.name], signal);
-    const row = rows[0];
-    return row && toObservedLease(row, coordinator.galera);
+    const row = rows[0] ?? {};
+    // On Galera, the answering node is no coordinator of its own.
+    return { lease: row['term'] == null ? undefined : toObservedLease(row), coordinator: coordinator.galera ? '' : String(row['server_id']) };
   }
 
   async claim(nodeName: string, seen: ObservedLease | undefined, minTerm: number, signal: AbortSignal): Promise<number | undefined> {
@@ -108,13 +109,12 @@ export class MysqlStore implements LeaseStore {
   }
 }
 
-/** A row of `Statements.read` as an {@link ObservedLease}; on Galera, the answering node is no coordinator of its own. */
-export function toObservedLease(row: Row, galera: boolean): ObservedLease {
+/** A row of `Statements.read` that found a lease, as an {@link ObservedLease}. */
+function toObservedLease(row: Row): ObservedLease {
   return {
     ...toLease(row),
     version: String(row['version']),
     renewedMsAgo: toNumber(row['renewed_us_ago']) / 1000,
-    coordinator: galera ? '' : String(row['server_id']),
   };
 }
 

@@ -30,7 +30,7 @@ before(async () => {
 
 /** The row as it is now (it exists). */
 async function row(s: MysqlStore): Promise<ObservedLease> {
-  const lease = await s.read(signal);
+  const { lease } = await s.read(signal);
   assert.ok(lease, 'the row exists');
   return lease;
 }
@@ -38,7 +38,7 @@ async function row(s: MysqlStore): Promise<ObservedLease> {
 describe('protocol: claim', () => {
   it('creates the row with term 1 when it is absent; a second creation loses', async () => {
     const s = store();
-    assert.equal(await s.read(signal), undefined);
+    assert.equal((await s.read(signal)).lease, undefined);
     assert.equal(await s.claim('a', undefined, 0, signal), 1);
     assert.equal(await s.claim('b', undefined, 0, signal), undefined);
     const lease = await row(s);
@@ -97,6 +97,20 @@ describe('protocol: claim', () => {
     assert.equal(released.released, true, 'released, though the server clock is an hour behind the row');
     assert.ok(released.version > renewed.version);
     assert.equal(released.expiresInMs, 0, 'a released lease has no life left, whatever the clocks say');
+  });
+});
+
+describe('protocol: read', () => {
+  it('says which server answered, row or no row, and the row only when it exists (a failover is noticed on an absent row too)', async () => {
+    const [[server]] = (await db.pool.query('SELECT @@server_id AS id')) as unknown as [[{ id: number }]];
+    const s = store();
+    const absent = await s.read(signal);
+    assert.deepEqual(absent, { lease: undefined, coordinator: String(server.id) });
+    await s.claim('a', undefined, 0, signal);
+    const present = await s.read(signal);
+    assert.equal(present.coordinator, String(server.id));
+    assert.equal(present.lease?.nodeName, 'a');
+    assert.equal(present.lease?.term, 1);
   });
 });
 
@@ -207,7 +221,7 @@ describe('protocol: the database clock', () => {
     const s = store(10_000, zoned);
     const before = Date.now();
     await s.claim('a', undefined, 0, signal);
-    const lease = await s.read(signal);
+    const { lease } = await s.read(signal);
     assert.ok(lease);
     assert.ok(Math.abs(lease.acquiredAt.getTime() - before) < 2_000, `acquired_at ${lease.acquiredAt.toISOString()} is UTC`);
     assert.ok(lease.expiresInMs > 9_000 && lease.expiresInMs <= 10_000, `${lease.expiresInMs} ms left of 10 s`);

@@ -1,5 +1,5 @@
 import type { Clock } from '../../src/clock.js';
-import type { LeaseStore, HandoverLock, ObservedLease } from '../../src/store.js';
+import type { LeaseStore, HandoverLock, Observation, ObservedLease } from '../../src/store.js';
 
 /** One statement as the in-memory database executed it. */
 export interface Executed {
@@ -76,24 +76,27 @@ export class MemoryStore implements LeaseStore {
     this.handoverLock = handoverLock ? new MemoryHandoverLock(db) : undefined;
   }
 
-  read(signal: AbortSignal): Promise<ObservedLease | undefined> {
-    return this.#execute('read', signal, () => {
+  read(signal: AbortSignal): Promise<Observation> {
+    return this.#execute<Observation>('read', signal, () => {
       const row = this.db.row;
-      if (!row) return { ok: true, value: undefined };
+      const coordinator = this.db.coordinator;
+      if (!row) return { ok: true, value: { lease: undefined, coordinator } };
       const now = this.db.now();
       const released = row.expiresAt <= row.renewedAt;
       return {
         ok: true,
         value: {
-          nodeName: row.nodeName,
-          term: row.term,
-          expiresInMs: released ? Math.min(0, row.expiresAt - now) : row.expiresAt - now,
-          released,
-          version: String(row.renewedAt),
-          renewedMsAgo: now - row.renewedAt,
-          coordinator: this.db.coordinator,
-          acquiredAt: new Date(row.acquiredAt),
-          renewedAt: new Date(row.renewedAt),
+          coordinator,
+          lease: {
+            nodeName: row.nodeName,
+            term: row.term,
+            expiresInMs: released ? Math.min(0, row.expiresAt - now) : row.expiresAt - now,
+            released,
+            version: String(row.renewedAt),
+            renewedMsAgo: now - row.renewedAt,
+            acquiredAt: new Date(row.acquiredAt),
+            renewedAt: new Date(row.renewedAt),
+          },
         },
       };
     });

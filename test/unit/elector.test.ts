@@ -371,6 +371,33 @@ describe('elector: a coordinator that fails over', () => {
     assert.ok(bEnd !== undefined && bEnd <= clock.now(), 'b stopped believing in term 2 first');
   });
 
+  it('a leader first elected on an absent row, which never read the row since, notices a failover too: every read says who answered, row or no row', async () => {
+    const clock = new FakeClock();
+    const db = new MemoryDatabase(clock);
+    const a = participant(clock, db, 'a');
+    a.campaign();
+    await clock.advance(0); // a read no row, created it, and leads: it never reads the row while it does.
+    const b = participant(clock, db, 'b');
+    b.campaign();
+    await clock.advance(3 * AGE);
+    const lastSeenByA = { ...(db.row as NonNullable<MemoryDatabase['row']>) };
+    a.store.hang = true; // a is cut off from the old primary: its renewals fail, it steps down with term 1 in doubt...
+    await clock.until(() => b.elector.leading, 3 * AGE);
+    assert.equal(b.elector.term, 2); // ... and b claims term 2 there, which the new primary will not have.
+    await clock.advance(TICK / 4);
+    b.store.hang = true; // b still believes in term 2 until its lease runs out.
+    db.row = lastSeenByA;
+    db.coordinator = 'new-primary';
+    a.store.hang = false;
+    const promotedAt = clock.now();
+    // a finds its own term 1 in doubt on the new primary: it releases it, and must not claim before a full age of watching there.
+    await clock.until(() => a.elector.leading || !b.elector.leading, 3 * AGE);
+    assert.equal(a.elector.leading && b.elector.leading, false, `a was elected ${clock.now() - promotedAt} ms after the promotion while b believed in term 2`);
+    await clock.until(() => a.elector.leading, 3 * AGE);
+    assert.ok(clock.now() >= promotedAt + AGE, `elected ${clock.now() - promotedAt} ms after the promotion`);
+    assert.ok((a.elector.term as number) > TERM_JUMP, `term ${a.elector.term} jumped above every term of the old primary`);
+  });
+
   it('a failover that lost nothing changes only the wait: the leader keeps its term, renewing on the new primary', async () => {
     const { clock, b } = await failover(false);
     await clock.advance(3 * AGE);
