@@ -49,8 +49,9 @@ export class MysqlStore implements LeaseStore {
     const coordinator = (this.#coordinator ??= await abortable(learnCoordinator(this.#runner, signal), signal));
     const { rows } = await this.#runner.run('reading the election row', readFor(coordinator, this.#sql.read), [this.name], signal);
     const row = rows[0] ?? {};
+    const absent = (row['term'] ?? null) === null; // the LEFT JOIN found no row: its columns are NULL.
     // On Galera, the answering node is no coordinator of its own.
-    return { lease: row['term'] == null ? undefined : toObservedLease(row), coordinator: coordinator.galera ? '' : String(row['server_id']) };
+    return { lease: absent ? undefined : toObservedLease(row), coordinator: coordinator.galera ? '' : String(row['server_id']) };
   }
 
   async claim(nodeName: string, seen: ObservedLease | undefined, minTerm: number, signal: AbortSignal): Promise<number | undefined> {
