@@ -14,6 +14,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { sharedNow } from '../src/cli/shared-clock.js';
 import { PacketReader, statementOf } from './mysql-packets.js';
+import { listenOnLoopback, portOf } from '../src/cli/harness/loopback.js';
 
 /**
  * Where a cut destroys the connection of the statement it waits for:
@@ -93,17 +94,12 @@ export class FaultProxy {
 
   /** Starts listening; resolves to the port. */
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(0, '127.0.0.1', () => resolve(this.port));
-    });
+    return listenOnLoopback(this.#server);
   }
 
   /** The port participants connect to. */
   get port(): number {
-    const address = this.#server.address();
-    if (typeof address !== 'object' || !address) throw new Error('the proxy is not listening');
-    return address.port;
+    return portOf(this.#server);
   }
 
   /** Holds traffic both ways until {@link heal}. */

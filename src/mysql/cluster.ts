@@ -8,7 +8,6 @@
  * whether a Galera node may serve now, for node sets (node-set.ts).
  */
 import type { QueryResult } from './driver.js';
-import type { StatementRunner } from './runner.js';
 
 /** The coordinator behind a handle. */
 export interface Coordinator {
@@ -19,10 +18,10 @@ export interface Coordinator {
 }
 
 /** One statement that MySQL 5.7/8/9 and MariaDB 10.3+ accept alike; a server without Galera has no `wsrep_on` row. */
-export const COORDINATOR_SQL = "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_on', 'version')";
+const COORDINATOR_SQL = "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_on', 'version')";
 
 /** The {@link Coordinator} that {@link COORDINATOR_SQL} describes. */
-export function coordinatorOf(result: QueryResult): Coordinator {
+function coordinatorOf(result: QueryResult): Coordinator {
   const value = (name: string): string => (variable(result, name) ?? '').toLowerCase();
   return { galera: value('wsrep_on') === 'on', mariadb: value('version').includes('mariadb') };
 }
@@ -68,26 +67,17 @@ export function readFor(coordinator: Coordinator, read: string): string {
 /** What each database handle reaches, learnt once per handle (1,000 elections on one pool ask once). */
 const learnt = new WeakMap<object, Promise<Coordinator>>();
 
-/** What a handle reaches, if it was learnt already (the fence asks on its own session otherwise, see {@link rememberCoordinator}). */
-export function knownCoordinator(handle: object): Promise<Coordinator> | undefined {
-  return learnt.get(handle);
-}
-
-/** Records what `handle` reaches, learnt by a statement of the caller's. */
-export function rememberCoordinator(handle: object, coordinator: Coordinator): void {
-  if (!learnt.has(handle)) learnt.set(handle, Promise.resolve(coordinator));
-}
-
 /**
- * The coordinator behind `runner`'s handle, asked once per handle (again
- * after a failure). A shared question runs under the signal of the caller
- * that asked first: if that one times out, each asks again at its next call.
+ * The coordinator behind `handle`, asked once per handle with `ask` (which
+ * runs {@link COORDINATOR_SQL} on a connection of the caller's: the store's
+ * pool, the fence's own session), and again after a failure. A shared
+ * question runs under the signal of the caller that asked first: if that one
+ * times out, each asks again at its next call.
  */
-export function learnCoordinator(runner: StatementRunner, signal: AbortSignal): Promise<Coordinator> {
-  const handle = runner.driver.db;
+export function learnCoordinator(handle: object, ask: (sql: string) => Promise<QueryResult>): Promise<Coordinator> {
   let coordinator = learnt.get(handle);
   if (!coordinator) {
-    coordinator = runner.run('asking whether the server is a Galera node', COORDINATOR_SQL, [], signal).then(coordinatorOf);
+    coordinator = ask(COORDINATOR_SQL).then(coordinatorOf);
     coordinator.catch(() => learnt.delete(handle));
     learnt.set(handle, coordinator);
   }

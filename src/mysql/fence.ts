@@ -1,7 +1,7 @@
 import { CommitUnknownError, DatabaseError, NotLeaderError, QueryTimeoutError } from '../errors.js';
 import type { TenureContext } from '../tenure.js';
 import type { Driver, QueryResult, Session } from './driver.js';
-import { COORDINATOR_SQL, coordinatorOf, knownCoordinator, rememberCoordinator, type Coordinator } from './cluster.js';
+import { learnCoordinator } from './cluster.js';
 import { ER, errnoOf, translateError } from './errors.js';
 import type { Statements } from './sql.js';
 
@@ -116,7 +116,7 @@ class FencedTransaction {
 
   async run<T>(stillLeads: () => boolean, fn: (connection: unknown, tenure: TenureContext) => Promise<T>): Promise<T> {
     const { leaderName, nodeName, sql, ageMs } = this.#target;
-    const coordinator = await this.#coordinator();
+    const coordinator = await learnCoordinator(this.#driver.db, (sql) => this.#statement('asking whether the server is a Galera node', sql));
     // 1. A server-side bound on an idle transaction (MariaDB), on a pooled connection of our own.
     if (this.#driver.pooled && !withoutIdleTimeout.has(this.#driver)) this.#idleTimeout = await this.#setIdleTimeout();
     // 2. Open the transaction; lock (one server) or write (Galera) the election row, and check the lease.
@@ -192,15 +192,6 @@ class FencedTransaction {
     } catch {
       return deadlock;
     }
-  }
-
-  /** Whether the session reaches a Galera node: known for the handle, or asked on this session once. */
-  async #coordinator(): Promise<Coordinator> {
-    const known = await knownCoordinator(this.#driver.db)?.catch(() => undefined);
-    if (known) return known;
-    const coordinator = coordinatorOf(await this.#statement('asking whether the server is a Galera node', COORDINATOR_SQL));
-    rememberCoordinator(this.#driver.db, coordinator);
-    return coordinator;
   }
 
   /** Sets the session's idle_transaction_timeout; `false` where the server has no such variable (MySQL). */

@@ -46,7 +46,8 @@ export class MysqlStore implements LeaseStore {
 
   async read(signal: AbortSignal): Promise<Observation> {
     // Learnt once; after that, no promise or listener of its own on the hot path.
-    const coordinator = (this.#coordinator ??= await abortable(learnCoordinator(this.#runner, signal), signal));
+    const ask = (sql: string) => this.#runner.run('asking whether the server is a Galera node', sql, [], signal);
+    const coordinator = (this.#coordinator ??= await abortable(learnCoordinator(this.#runner.driver.db, ask), signal));
     const { rows } = await this.#runner.run('reading the election row', readFor(coordinator, this.#sql.read), [this.name], signal);
     const row = rows[0] ?? {};
     const absent = (row['term'] ?? null) === null; // the LEFT JOIN found no row: its columns are NULL.

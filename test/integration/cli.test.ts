@@ -15,6 +15,7 @@ import { after, describe, it } from 'node:test';
 import { createMysqlLeaderTable } from '../../src/index.js';
 import { runCli, startCli, type CliProcess, type CliResult } from '../support/cli.js';
 import { adminQuery, useDatabase } from '../support/database.js';
+import { alive } from '../support/processes.js';
 
 const AGE = 2000;
 const TICK = 500;
@@ -111,15 +112,6 @@ async function limited<T>(tasks: readonly (() => Promise<T>)[], limit = 3): Prom
   };
   await Promise.all(Array.from({ length: limit }, worker));
   return results;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The only line of a failed command's standard error, checked for the form every error takes. */

@@ -17,6 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { startGaleraCluster, whyGaleraClusterCannotStart, type GaleraCluster } from '../../src/cli/harness/galera-cluster.js';
+import { alive } from '../support/processes.js';
 
 const cannotStart = whyGaleraClusterCannotStart();
 const cannotSkew = whyGaleraClusterCannotStart({ clockSkew: true });
@@ -116,15 +117,6 @@ async function rejection(promise: Promise<unknown>): Promise<{ errno?: number; c
     return error as { errno?: number; code?: string };
   }
   assert.fail('expected an error');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('a private 3-node Galera cluster', { skip: cannotStart ? `cannot start a Galera cluster here: ${cannotStart}` : false }, () => {

@@ -33,3 +33,13 @@ export function assertOneLeaderAtATime(participants: ParticipantProcess[]): void
   const violation = findViolation(participants.flatMap((participant) => tenuresOf(participant.reports)));
   if (violation) throw new Error(violation);
 }
+
+/** Whether a process `pid` is still there (signal 0 checks without sending anything). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

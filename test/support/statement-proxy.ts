@@ -8,6 +8,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { PacketReader, statementOf } from '../../chaos/mysql-packets.js';
+import { listenOnLoopback, portOf } from '../../src/cli/harness/loopback.js';
 
 /** What a trap holds once its statement arrives. */
 export type TrapMode =
@@ -108,17 +109,12 @@ export class StatementProxy {
 
   /** Starts listening on a free port of 127.0.0.1; resolves to it. */
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(0, '127.0.0.1', () => resolve(this.port));
-    });
+    return listenOnLoopback(this.#server);
   }
 
   /** The port clients connect to. */
   get port(): number {
-    const address = this.#server.address();
-    if (typeof address !== 'object' || !address) throw new Error('the proxy is not listening');
-    return address.port;
+    return portOf(this.#server);
   }
 
   /** `url` (a `mysql://` URL of the target) made to go through this proxy. */

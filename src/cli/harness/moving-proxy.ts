@@ -8,6 +8,7 @@
  * with latency and partitions) it has no faults of its own.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { listenOnLoopback, portOf } from './loopback.js';
 
 /** A client's connection and the proxy's connection to the server for it. */
 interface Carried {
@@ -32,17 +33,12 @@ export class MovingProxy {
 
   /** Starts listening; resolves to the port. */
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(0, '127.0.0.1', () => resolve(this.port));
-    });
+    return listenOnLoopback(this.#server);
   }
 
   /** The port clients connect to. */
   get port(): number {
-    const address = this.#server.address();
-    if (typeof address !== 'object' || !address) throw new Error('the proxy is not listening');
-    return address.port;
+    return portOf(this.#server);
   }
 
   /** The server port the name points at, or `undefined` while it moves. */
