@@ -38,14 +38,14 @@ async function proxiedLeader() {
   return { leader, proxy };
 }
 
-/** How long `call` took to settle, failing the test if it takes longer than `within`. */
-async function settleTime(call: Promise<unknown>, since: number, within: number): Promise<number> {
+/** How long `call` took to settle, failing the test (with `hung`) if it takes longer than `within`. */
+async function settleTime(call: Promise<unknown>, since: number, within: number, hung = `did not settle within ${within} ms`): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`did not settle within ${within} ms`)), within);
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(hung)), within);
   });
   try {
-    await Promise.race([call.catch(() => {}), hung]);
+    await Promise.race([call.catch(() => {}), late]);
     return performance.now() - since;
   } finally {
     clearTimeout(timer);
@@ -54,7 +54,7 @@ async function settleTime(call: Promise<unknown>, since: number, within: number)
 
 /** The statements a stop waits for, as the proxy recognises them; `resign()` reads the row before it releases. */
 const STATEMENTS: { name: string; pattern: RegExp; for: readonly ('resign' | 'close')[] }[] = [
-  { name: 'the read before the release', pattern: /^SELECT .* WHERE leader_name = /, for: ['resign'] },
+  { name: 'the read before the release', pattern: /^SELECT answering\.server_id, .* ON leader_name = /, for: ['resign'] },
   { name: 'the release', pattern: /expires_at = renewed_at WHERE/, for: ['resign', 'close'] },
   { name: 'freeing the hand-over lock', pattern: /RELEASE_LOCK/, for: ['resign', 'close'] },
 ];
@@ -68,7 +68,7 @@ describe('resign() and close(): bounded whatever a connection does', () => {
           const trap = proxy.trap(statement.pattern);
           const since = performance.now();
           const stopping = method === 'resign' ? leader.resign() : leader.close();
-          await trap.reached;
+          await settleTime(trap.reached, since, BOUND + SLACK, `${statement.name} never came`);
           if (fault === 'cut') trap.cut();
           const took = await settleTime(stopping, since, BOUND + SLACK);
           assert.ok(took < BOUND + SLACK, `${method}() took ${took.toFixed(0)} ms`);
