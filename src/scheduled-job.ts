@@ -18,11 +18,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import { inspect } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock } from './clock.js';
 import { NotLeaderError } from './errors.js';
 import type { Session } from './mysql/driver.js';
-import type { FireLog, FireOutcome } from './mysql/fires.js';
+import type { ClaimResult, FireLog, FireOutcome, JobClock } from './mysql/fires.js';
 import type { ResolvedScheduleOptions } from './schedule-options.js';
 import { plan, type Slots } from './slots.js';
 import { StatementTimer } from './statement-timer.js';
@@ -156,119 +157,150 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
   async #lead(tenure: TenureContext): Promise<void> {
     const loop = AbortSignal.any([tenure.signal, this.#stop.signal]);
     let running: Promise<void> | undefined;
+    let pruning: Promise<void> | undefined;
+    const readClock = (): Promise<Read | undefined> =>
+      this.#untilDone(loop, () => this.#timed('reading the database clock', (signal) => this.#log.clock(signal), loop));
     try {
       // 1. The database clock and the cursor (retried while the tenure lasts).
-      let read = await this.#untilDone(loop, () => this.#timed('reading the database clock', (signal) => this.#log.clock(signal), loop));
+      let read = await readClock();
       if (!read) return;
       let cursor = read.value.last ?? read.value.now;
       // 2. What earlier terms left running.
-      const start = read.value.now;
-      if (!(await this.#untilDone(loop, () => this.#recover(tenure, start).then(() => true)))) return;
+      const first = read;
+      if (!(await this.#untilDone(loop, () => this.#recover(tenure, first).then(() => true)))) return;
       let pruned = -Infinity;
       // 3. Fire what is due, sleep until the next slot, read the clock again.
       while (!loop.aborted) {
         const now = read.value.now;
         const due = this.#slots.due(cursor, now, this.options.catchUpMaxCount + 1);
+        const { fire, missed } = plan(due, now, this.options);
         const latest = due.at(-1);
-        if (latest !== undefined) {
-          const { fire, missed } = plan(due, now, this.options);
-          if (missed > 0) this.emit('missed', { job: this.name, count: missed, latest });
-          for (const [i, slot] of fire.entries()) {
-            if (loop.aborted) break;
-            const lateness = dbNow(read) - slot.getTime();
-            if (running) {
-              await this.#skip(tenure, slot, lateness);
-              continue;
-            }
-            const fired = this.#fire(tenure, slot, 1, lateness, false).finally(() => {
-              if (running === fired) running = undefined;
-            });
-            running = fired;
-            if (i < fire.length - 1) await fired; // catching up: one after the other.
+        if (latest && missed > 0) this.emit('missed', { job: this.name, count: missed, latest });
+        if (latest) cursor = latest;
+        for (const [i, slot] of fire.entries()) {
+          if (loop.aborted) break;
+          if (running) {
+            await this.#skip(tenure, slot, read);
+            continue;
           }
-          cursor = latest;
-          if (performance.now() - pruned > PRUNE_EVERY) {
-            pruned = performance.now();
-            this.#log.prune(cursor, this.options.retention, AbortSignal.timeout(this.#host.queryTimeout)).catch((error: unknown) => this.#error(error));
+          const { claimed, done } = this.#fire(tenure, slot, 1, read, false);
+          const tracked = done.finally(() => {
+            if (running === tracked) running = undefined;
+          });
+          running = tracked;
+          if ((await claimed) === 'early') {
+            // The database says the slot is not due yet (its clock went back): look again.
+            cursor = new Date(slot.getTime() - 1);
+            break;
           }
+          if (i < fire.length - 1) await tracked; // catching up: one after the other.
+        }
+        if (latest && !pruning && performance.now() - pruned > PRUNE_EVERY) {
+          pruned = performance.now();
+          pruning = this.#timed('pruning the history of fires', (signal) => this.#log.prune(latest, this.options.retention, signal), loop)
+            .then(
+              () => {},
+              (error: unknown) => this.#error(error),
+            )
+            .finally(() => (pruning = undefined));
         }
         const next = this.#slots.next(cursor);
         // Never early: the wait is counted from the reply, after the database read its clock.
         const wait = next === undefined ? MAX_SLEEP : Math.min(MAX_SLEEP, next.getTime() - dbNow(read));
         if (wait > 0) await sleep(wait, undefined, { signal: loop }).catch(() => {});
-        if (loop.aborted) break;
-        const again = await this.#untilDone(loop, () => this.#timed('reading the database clock', (signal) => this.#log.clock(signal), loop));
+        const again = await readClock();
         if (!again) break;
         read = again;
       }
     } finally {
-      await running;
+      await Promise.all([running, pruning]);
     }
   }
 
   /** Step 2: runs again (`at-least-once`) or marks `interrupted` (other modes) what earlier terms left running. */
-  async #recover(tenure: TenureContext, now: Date): Promise<void> {
+  async #recover(tenure: TenureContext, read: Read): Promise<void> {
     if (this.options.mode !== 'at-least-once') {
       await this.#timed('marking interrupted fires', (signal) => this.#log.interrupt(tenure.term, signal), tenure.signal);
       return;
     }
-    const oldest = new Date(now.getTime() - this.options.catchUpMaxAge);
+    const oldest = new Date(read.value.now.getTime() - this.options.catchUpMaxAge);
     const { value: left } = await this.#timed('reading unfinished fires', (signal) => this.#log.unfinished(tenure.term, oldest, signal), tenure.signal);
     for (const { slot, attempt } of left) {
       if (tenure.signal.aborted) return;
       const taken = await this.#host.fence(tenure.term, (_connection, _tenure, session) =>
         this.#log.retry(session, slot, attempt, this.#host.nodeName, tenure.term),
       );
-      if (taken) await this.#fire(tenure, slot, attempt + 1, now.getTime() - slot.getTime(), true);
+      if (taken) await this.#fire(tenure, slot, attempt + 1, read, true).done;
     }
   }
 
   /**
    * Claims `slot` and runs `fn` (`retried`: the claim is already this
-   * term's). Fenced: claim, `fn` and the record of its end in one fenced
-   * transaction. Otherwise: a fenced claim, `fn`, then the record of its end.
+   * term's): `claimed` settles with what the claim found, `done` once the
+   * fire is over (it never rejects). Fenced: the claim, `fn` and the record
+   * of its end in one fenced transaction. Otherwise: a fenced claim, `fn`,
+   * then the record of its end.
    */
-  async #fire(tenure: TenureContext, slot: Date, attempt: number, latenessMs: number, retried: boolean): Promise<void> {
+  #fire(tenure: TenureContext, slot: Date, attempt: number, read: Read, retried: boolean): { claimed: Promise<ClaimResult>; done: Promise<void> } {
+    let claimed: (result: ClaimResult) => void = () => {};
+    const claim = new Promise<ClaimResult>((resolve) => (claimed = resolve));
+    const run = this.options.fenced ? this.#fireFenced(tenure, slot, read, claimed) : this.#fireUnfenced(tenure, slot, attempt, read, retried, claimed);
+    // Whatever happened, the claim has been answered once the fire is over.
+    const done = run.finally(() => claimed('taken'));
+    return { claimed: claim, done };
+  }
+
+  /** A fenced fire: claim, `fn`, and its end recorded, in one transaction. */
+  async #fireFenced(tenure: TenureContext, slot: Date, read: Read, claimed: (result: ClaimResult) => void): Promise<void> {
     const { term, signal } = tenure;
-    const fire = { nodeName: this.#host.nodeName, term, outcome: 'running' as const, cron: this.cron, timezone: this.options.timezone };
-    let started = 0;
-    const event = (outcome: Exclude<FireOutcome, 'running'>, error?: unknown): void =>
-      void this.emit('fire', { job: this.name, slot, term, attempt, outcome, latenessMs, durationMs: performance.now() - started, ...(error !== undefined && { error }) });
-    if (this.options.fenced) {
-      let thrown: { error: unknown } | undefined;
-      try {
-        const claimed = await this.#host.fence(term, async (connection, _tenure, session) => {
-          if ((await this.#log.claim(session, slot, fire)) !== 'claimed') return false;
-          started = performance.now();
-          try {
-            await this.#fn({ slot, term, signal, attempt, connection });
-          } catch (error) {
-            thrown = { error };
-            throw error;
-          }
-          await this.#log.finish(slot, term, attempt, 'done', undefined, session);
-          return true;
-        });
-        if (claimed) event('done');
-      } catch (error) {
-        if (thrown && error === thrown.error && !signal.aborted) {
-          await this.#recordFailure(tenure, slot, error);
-          event('failed', error);
-        } else if (error instanceof NotLeaderError) {
-          if (started > 0) event('interrupted', error); // rolled back: the slot is still free for the next leader.
-        } else this.#error(error);
-      }
-      return;
-    }
+    const fire = this.#row(term, 'running');
+    let started: number | undefined;
+    let thrown: { error: unknown } | undefined;
+    const lateness = (): number => dbNow(read) - slot.getTime();
     try {
-      if (!retried && (await this.#host.fence(term, (_connection, _tenure, session) => this.#log.claim(session, slot, fire))) !== 'claimed') return;
+      const ran = await this.#host.fence(term, async (connection, _tenure, session) => {
+        const result = await this.#log.claim(session, slot, fire);
+        claimed(result);
+        if (result !== 'claimed') return undefined;
+        const latenessMs = lateness();
+        started = performance.now();
+        try {
+          await this.#fn({ slot, term, signal, attempt: 1, connection });
+        } catch (error) {
+          thrown = { error };
+          throw error;
+        }
+        await this.#log.finish(slot, term, 1, 'done', undefined, session);
+        return latenessMs;
+      });
+      if (ran !== undefined) this.#fired(slot, term, 1, 'done', ran, started);
+    } catch (error) {
+      if (thrown && error === thrown.error && !signal.aborted) {
+        // Rolled back, claim included: claimed again as failed, with the error.
+        await this.#recordFailure(tenure, slot, error);
+        this.#fired(slot, term, 1, 'failed', lateness(), started, error);
+      } else if (error instanceof NotLeaderError) {
+        // Rolled back: the slot is still free, for the next leader.
+        if (started !== undefined) this.#fired(slot, term, 1, 'interrupted', lateness(), started, error);
+      } else this.#error(error);
+    }
+  }
+
+  /** An unfenced fire: a fenced claim, then `fn`, then its end recorded. */
+  async #fireUnfenced(tenure: TenureContext, slot: Date, attempt: number, read: Read, retried: boolean, claimed: (result: ClaimResult) => void): Promise<void> {
+    const { term, signal } = tenure;
+    try {
+      const result = retried ? 'claimed' : await this.#host.fence(term, (_connection, _tenure, session) => this.#log.claim(session, slot, this.#row(term, 'running')));
+      claimed(result);
+      if (result !== 'claimed') return;
     } catch (error) {
       // A claim in doubt (CommitUnknownError) is not run: at most once. If it landed, the next leader finds it running.
       if (!(error instanceof NotLeaderError)) this.#error(error);
       return;
     }
-    started = performance.now();
-    let outcome: Exclude<FireOutcome, 'running' | 'skipped'> = 'done';
+    const latenessMs = dbNow(read) - slot.getTime();
+    const started = performance.now();
+    let outcome: 'done' | 'failed' | 'interrupted' = 'done';
     let failure: unknown;
     try {
       await this.#fn({ slot, term, signal, attempt, connection: undefined });
@@ -276,22 +308,26 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
       failure = error;
       outcome = signal.aborted ? 'interrupted' : 'failed';
     }
-    event(outcome, failure);
+    this.#fired(slot, term, attempt, outcome, latenessMs, started, failure);
     // at-least-once: a fire its tenure cut short stays `running`, for the next leader to run again.
     if (outcome === 'interrupted' && this.options.mode === 'at-least-once') return;
-    const message = failure === undefined ? undefined : failure instanceof Error ? failure.message : String(failure);
-    await this.#log
-      .finish(slot, term, attempt, outcome, message, AbortSignal.timeout(this.#host.queryTimeout))
-      .catch((error: unknown) => this.#error(error)); // at-least-once: a fire not marked done runs again under the next leader.
+    const message = failure === undefined ? undefined : messageOf(failure);
+    try {
+      // Not bound to the tenure: the end of a fire that ran is recorded, late or not (guarded by term and attempt).
+      await this.#timed('recording the end of a fire', (limit) => this.#log.finish(slot, term, attempt, outcome, message, limit), new AbortController().signal);
+    } catch (error) {
+      this.#error(error); // at-least-once: a fire not marked done runs again under the next leader.
+    }
   }
 
   /** A fenced `fn` threw: its transaction was rolled back; the slot is claimed as `failed` in another, with the error. */
   async #recordFailure(tenure: TenureContext, slot: Date, failure: unknown): Promise<void> {
-    const fire = { nodeName: this.#host.nodeName, term: tenure.term, outcome: 'running' as const, cron: this.cron, timezone: this.options.timezone };
-    const message = failure instanceof Error ? failure.message : String(failure);
+    const message = messageOf(failure);
     try {
       await this.#host.fence(tenure.term, async (_connection, _tenure, session) => {
-        if ((await this.#log.claim(session, slot, fire)) === 'claimed') await this.#log.finish(slot, tenure.term, 1, 'failed', message, session);
+        if ((await this.#log.claim(session, slot, this.#row(tenure.term, 'running'))) === 'claimed') {
+          await this.#log.finish(slot, tenure.term, 1, 'failed', message, session);
+        }
       });
     } catch (error) {
       if (!(error instanceof NotLeaderError)) this.#error(error);
@@ -299,14 +335,24 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
   }
 
   /** Claims `slot` as `skipped`: the job's previous fire still runs. */
-  async #skip(tenure: TenureContext, slot: Date, latenessMs: number): Promise<void> {
-    const fire = { nodeName: this.#host.nodeName, term: tenure.term, outcome: 'skipped' as const, cron: this.cron, timezone: this.options.timezone };
+  async #skip(tenure: TenureContext, slot: Date, read: Read): Promise<void> {
     try {
-      const claimed = await this.#host.fence(tenure.term, (_connection, _tenure, session) => this.#log.claim(session, slot, fire));
-      if (claimed === 'claimed') this.emit('fire', { job: this.name, slot, term: tenure.term, attempt: 1, outcome: 'skipped', latenessMs, durationMs: 0 });
+      const result = await this.#host.fence(tenure.term, (_connection, _tenure, session) => this.#log.claim(session, slot, this.#row(tenure.term, 'skipped')));
+      if (result === 'claimed') this.#fired(slot, tenure.term, 1, 'skipped', dbNow(read) - slot.getTime(), undefined);
     } catch (error) {
       if (!(error instanceof NotLeaderError)) this.#error(error);
     }
+  }
+
+  /** The columns of a new fire row of this node. */
+  #row(term: number, outcome: 'running' | 'skipped'): { nodeName: string; term: number; outcome: FireOutcome; cron: string; timezone: string } {
+    return { nodeName: this.#host.nodeName, term, outcome, cron: this.cron, timezone: this.options.timezone };
+  }
+
+  /** Emits `fire`. */
+  #fired(slot: Date, term: number, attempt: number, outcome: FireEvent['outcome'], latenessMs: number, started: number | undefined, error?: unknown): void {
+    const durationMs = started === undefined ? 0 : performance.now() - started;
+    this.emit('fire', { job: this.name, slot, term, attempt, outcome, latenessMs, durationMs, ...(error !== undefined && { error }) });
   }
 
   /** One of the job's autocommit statements, within `queryTimeout`; with the monotonic time its reply came. */
@@ -335,7 +381,15 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
   }
 }
 
+/** What a fire row keeps of an error. */
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : inspect(error);
+}
+
+/** A read of the database clock, with the monotonic time its reply came. */
+type Read = { readonly value: JobClock; readonly at: number };
+
 /** The database clock now, in ms, estimated from a read: its value plus the time since its reply (so never ahead). */
-function dbNow(read: { value: { now: Date }; at: number }): number {
+function dbNow(read: Read): number {
   return read.value.now.getTime() + (performance.now() - read.at);
 }

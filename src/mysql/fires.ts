@@ -113,5 +113,5 @@ export function sqlTime(date: Date): string {
 
 /** A time the statements format as ISO 8601 in UTC, or `undefined` for NULL. */
 export function dateOf(value: unknown): Date | undefined {
-  return value === null || value === undefined ? undefined : new Date(String(value));
+  return typeof value === 'string' ? new Date(value) : undefined;
 }
