@@ -4,7 +4,8 @@
  * statements in mysql/fires.ts.
  *
  * At each tenure (a `runWhileLeader` task), the job:
- * 1. reads the database clock and the job's latest recorded slot, the cursor;
+ * 1. reads the database clock and the job's latest recorded slot, the cursor
+ *    (for a job without history, `misfireThreshold` before now);
  * 2. settles the fires earlier terms left running: `at-least-once` runs them
  *    again (`attempt` + 1), the other modes mark them `interrupted`;
  * 3. loops: the slots due by the database clock after the cursor are
@@ -164,7 +165,8 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
       // 1. The database clock and the cursor (retried while the tenure lasts).
       let read = await readClock();
       if (!read) return;
-      let cursor = read.value.last ?? read.value.now;
+      // A job without history starts a misfire threshold back: a slot that came due that recently is on time.
+      let cursor = read.value.last ?? new Date(read.value.now.getTime() - this.options.misfireThreshold);
       // 2. What earlier terms left running.
       const first = read;
       if (!(await this.#untilDone(loop, () => this.#recover(tenure, first).then(() => true)))) return;
