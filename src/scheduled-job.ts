@@ -165,7 +165,9 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
       // 1. The database clock and the cursor (retried while the tenure lasts).
       let read = await readClock();
       if (!read) return;
-      // A job without history starts a misfire threshold back: a slot that came due that recently is on time.
+      // A job without history starts a misfire threshold back: a slot that came due that recently is on time
+      // (and fires, once); the ones before it are not missed: the job did not exist.
+      let fresh = read.value.last === undefined;
       let cursor = read.value.last ?? new Date(read.value.now.getTime() - this.options.misfireThreshold);
       // 2. What earlier terms left running.
       const first = read;
@@ -175,10 +177,11 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
       while (!loop.aborted) {
         const now = read.value.now;
         const due = this.#slots.due(cursor, now, this.options.catchUpMaxCount + 1);
-        const { fire, missed } = plan(due, now, this.options);
+        const { fire, missed } = plan(due, now, fresh ? { ...this.options, catchUp: 'none' } : this.options);
         const latest = due.at(-1);
-        if (latest && missed > 0) this.emit('missed', { job: this.name, count: missed, latest });
+        if (latest && missed > 0 && !fresh) this.emit('missed', { job: this.name, count: missed, latest });
         if (latest) cursor = latest;
+        fresh = false;
         for (const [i, slot] of fire.entries()) {
           if (loop.aborted) break;
           if (running) {

@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError, stringFlag, write, type Command, type CommandInput } from './command.js';
 import { explain } from './database.js';
+import { cronCommand } from './cron.js';
 import { demoCommand } from './demo.js';
 import { releaseCommand } from './release.js';
 import { runCommand } from './run.js';
@@ -18,6 +19,7 @@ import { watchCommand } from './watch.js';
 
 const commands: Record<string, Command> = {
   run: runCommand,
+  cron: cronCommand,
   status: statusCommand,
   watch: watchCommand,
   release: releaseCommand,
