@@ -39,3 +39,4 @@ export type { FireMode, ResolvedScheduleOptions, ScheduleOptions } from './sched
 export type { CatchUp } from './slots.js';
 export type { FireOutcome } from './mysql/fires.js';
 export { CREATE_MYSQL_LEADER_FIRES_SQL, createMysqlLeaderFiresSql, createMysqlLeaderFiresTable, type FiresTableOptions } from './mysql/fires-schema.js';
+export { listJobs, type FireRecord, type JobStatus, type ListJobsOptions } from './job-status.js';

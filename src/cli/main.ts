@@ -10,6 +10,7 @@ import { UsageError, stringFlag, write, type Command, type CommandInput } from '
 import { explain } from './database.js';
 import { cronCommand } from './cron.js';
 import { demoCommand } from './demo.js';
+import { jobsCommand } from './jobs.js';
 import { releaseCommand } from './release.js';
 import { runCommand } from './run.js';
 import { initCommand, schemaCommand } from './schema.js';
@@ -20,6 +21,7 @@ import { watchCommand } from './watch.js';
 const commands: Record<string, Command> = {
   run: runCommand,
   cron: cronCommand,
+  jobs: jobsCommand,
   status: statusCommand,
   watch: watchCommand,
   release: releaseCommand,
