@@ -113,6 +113,6 @@ function toFire(row: Row): FireRecord {
     startedAt,
     endedAt: dateOf(row['ended_at']),
     latenessMs: startedAt.getTime() - slot.getTime(),
-    error: row['error'] === null || row['error'] === undefined ? undefined : String(row['error']),
+    error: typeof row['error'] === 'string' ? row['error'] : undefined,
   };
 }

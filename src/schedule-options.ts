@@ -145,12 +145,16 @@ export function resolveSchedule(
   const fenced = given.fenced ?? false;
   if (typeof fenced !== 'boolean') throw new OptionTypeError(['options.fenced'], `options.fenced must be a boolean, received ${show(fenced)}`);
   if (fenced && given.mode !== undefined) {
-    throw new OptionTypeError(['options.mode', 'options.fenced'], `options.mode does not apply to a fenced job (its claim and writes commit together), received ${show(given.mode)}`);
+    throw new OptionTypeError(
+      ['options.mode', 'options.fenced'],
+      `options.mode does not apply to a fenced job (its claim and writes commit together), received ${show(given.mode)}`,
+    );
   }
   const mode = given.mode ?? 'at-most-once';
   if (!MODES.includes(mode)) throw new OptionTypeError(['options.mode'], `options.mode must be 'at-most-once' or 'at-least-once', received ${show(mode)}`);
   const catchUp = given.catchUp ?? 'latest';
-  if (!CATCH_UPS.includes(catchUp)) throw new OptionTypeError(['options.catchUp'], `options.catchUp must be 'none', 'latest' or 'all', received ${show(catchUp)}`);
+  if (!CATCH_UPS.includes(catchUp))
+    throw new OptionTypeError(['options.catchUp'], `options.catchUp must be 'none', 'latest' or 'all', received ${show(catchUp)}`);
   const catchUpMaxCount = given.catchUpMaxCount ?? 10;
   if (typeof catchUpMaxCount !== 'number' || !Number.isInteger(catchUpMaxCount)) {
     throw new OptionTypeError(['options.catchUpMaxCount'], `options.catchUpMaxCount must be a whole number of slots, received ${show(catchUpMaxCount)}`);
@@ -167,7 +171,10 @@ export function resolveSchedule(
   } catch (error) {
     const message = (error as Error).message;
     const option = /time ?zone/i.test(message) ? 'options.timezone' : 'cron';
-    throw new OptionRangeError([option], `${option} is not valid (${message.split('. Original error')[0]}), received ${show(option === 'cron' ? cron : timezone)}`);
+    throw new OptionRangeError(
+      [option],
+      `${option} is not valid (${message.split('. Original error')[0]}), received ${show(option === 'cron' ? cron : timezone)}`,
+    );
   }
   return {
     name: jobName,

@@ -295,7 +295,9 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
   async #fireUnfenced(tenure: TenureContext, slot: Date, attempt: number, read: Read, retried: boolean, claimed: (result: ClaimResult) => void): Promise<void> {
     const { term, signal } = tenure;
     try {
-      const result = retried ? 'claimed' : await this.#host.fence(term, (_connection, _tenure, session) => this.#log.claim(session, slot, this.#row(term, 'running')));
+      const result = retried
+        ? 'claimed'
+        : await this.#host.fence(term, (_connection, _tenure, session) => this.#log.claim(session, slot, this.#row(term, 'running')));
       claimed(result);
       if (result !== 'claimed') return;
     } catch (error) {

@@ -151,7 +151,11 @@ async function campaign(leader: MysqlLeader, note: (line: string) => void): Prom
 }
 
 /** Runs the command for one fire; resolves when it exits 0, rejects otherwise. SIGTERM when the tenure ends. */
-function runCommand(command: readonly [string, ...string[]], who: { name: string; node: string; fire: FireContext }, note: (line: string) => void): Promise<void> {
+function runCommand(
+  command: readonly [string, ...string[]],
+  who: { name: string; node: string; fire: FireContext },
+  note: (line: string) => void,
+): Promise<void> {
   const { slot, term, attempt, signal } = who.fire;
   note(`slot ${slot.toISOString()} (term ${term}, attempt ${attempt}): starting ${command[0]}`);
   const env = {

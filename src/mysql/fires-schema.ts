@@ -51,7 +51,9 @@ export async function checkFiresSchema(driver: Driver, tableName: string, signal
   const columns = await describeColumns(driver, tableName, signal);
   const names = columns.map((column) => column.name);
   if (names.length === 0) {
-    throw new SchemaError(`the fires table ${quoteTable(tableName)} does not exist: create it with createMysqlLeaderFiresTable() or CREATE_MYSQL_LEADER_FIRES_SQL`);
+    throw new SchemaError(
+      `the fires table ${quoteTable(tableName)} does not exist: create it with createMysqlLeaderFiresTable() or CREATE_MYSQL_LEADER_FIRES_SQL`,
+    );
   }
   const missing = FIRE_COLUMNS.filter((name) => !names.includes(name));
   if (missing.length > 0) {
@@ -59,6 +61,8 @@ export async function checkFiresSchema(driver: Driver, tableName: string, signal
   }
   const slot = columns.find((column) => column.name === 'slot');
   if (slot?.type !== 'datetime' || slot.fsp !== 6) {
-    throw new SchemaError(`the fires table ${quoteTable(tableName)} has slot ${slot?.type}(${slot?.fsp ?? ''}), not DATETIME(6). Recreate it from CREATE_MYSQL_LEADER_FIRES_SQL.`);
+    throw new SchemaError(
+      `the fires table ${quoteTable(tableName)} has slot ${slot?.type}(${slot?.fsp ?? ''}), not DATETIME(6). Recreate it from CREATE_MYSQL_LEADER_FIRES_SQL.`,
+    );
   }
 }

@@ -67,7 +67,11 @@ export class FireLog {
    * the row was written, `taken` when the slot already has one, `early` when
    * the slot is not due by the database clock.
    */
-  async claim(session: Session, slot: Date, fire: { nodeName: string; term: number; outcome: FireOutcome; cron: string; timezone: string }): Promise<ClaimResult> {
+  async claim(
+    session: Session,
+    slot: Date,
+    fire: { nodeName: string; term: number; outcome: FireOutcome; cron: string; timezone: string },
+  ): Promise<ClaimResult> {
     const at = sqlTime(slot);
     const values = [this.#leaderName, this.#jobName, at, fire.nodeName, fire.term, fire.outcome, fire.cron, fire.timezone, at];
     if ((await session.query(this.#sql.claim, values)).affectedRows === 1) return 'claimed';

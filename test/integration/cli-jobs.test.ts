@@ -15,7 +15,10 @@ describe('cli: scheduled jobs', () => {
   it('schema prints the DDL of both tables; init creates both', async () => {
     const schema = await runCli(['schema', '--fires-table', 'my_fires']);
     assert.equal(schema.code, 0);
-    assert.match(schema.stdout, /CREATE TABLE IF NOT EXISTS `leader_election`[\s\S]*CREATE TABLE IF NOT EXISTS `my_fires`[\s\S]*PRIMARY KEY \(leader_name, job_name, slot\)/);
+    assert.match(
+      schema.stdout,
+      /CREATE TABLE IF NOT EXISTS `leader_election`[\s\S]*CREATE TABLE IF NOT EXISTS `my_fires`[\s\S]*PRIMARY KEY \(leader_name, job_name, slot\)/,
+    );
     const init = await runCli(['init'], { MYSQL_URL: db.url });
     assert.equal(init.code, 0, init.stderr);
     const [tables] = await db.pool.query("SHOW TABLES LIKE 'leader_election%'");
@@ -23,8 +26,25 @@ describe('cli: scheduled jobs', () => {
   });
 
   it('cron on two nodes runs the command once per slot, on one of them, with the slot in its environment; jobs shows it', async () => {
-    const args = ['cron', '--name', 'ticker', '--schedule', '* * * * * *', '--age', '2000', '--tick', '500', '--', 'sh', '-c', 'echo "ran $MYSQL_LEADER_SLOT $MYSQL_LEADER_TERM"'];
-    const nodes = [startCli([...args.slice(0, 9), '--node', 'one', ...args.slice(9)], { MYSQL_URL: db.url }), startCli([...args.slice(0, 9), '--node', 'two', ...args.slice(9)], { MYSQL_URL: db.url })];
+    const args = [
+      'cron',
+      '--name',
+      'ticker',
+      '--schedule',
+      '* * * * * *',
+      '--age',
+      '2000',
+      '--tick',
+      '500',
+      '--',
+      'sh',
+      '-c',
+      'echo "ran $MYSQL_LEADER_SLOT $MYSQL_LEADER_TERM"',
+    ];
+    const nodes = [
+      startCli([...args.slice(0, 9), '--node', 'one', ...args.slice(9)], { MYSQL_URL: db.url }),
+      startCli([...args.slice(0, 9), '--node', 'two', ...args.slice(9)], { MYSQL_URL: db.url }),
+    ];
     const runs = (): string[] => nodes.flatMap((node) => node.stdout().match(/^ran \S+/gm) ?? []);
     const end = performance.now() + 15_000;
     while (runs().length < 3 && performance.now() < end) await delay(100);
@@ -44,10 +64,7 @@ describe('cli: scheduled jobs', () => {
     const [job] = JSON.parse(jobs.stdout) as { jobName: string; cron: string; fires: { slot: string; outcome: string }[]; failures: number }[];
     assert.equal(job?.jobName, 'ticker');
     assert.equal(job.failures, 0);
-    assert.deepEqual(
-      job.fires.map((fire) => fire.slot).sort(),
-      [...slots].sort(),
-    );
+    assert.deepEqual(job.fires.map((fire) => fire.slot).sort(), [...slots].sort());
   });
 
   it('a bad schedule, time zone or mode is one line naming the flag, exit code 2', async () => {

@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { RowDataPacket } from 'mysql2/promise';
 import { createMysqlLeaderFiresTable, createMysqlLeaderTable, type ScheduleOptions } from '../../src/index.js';
-import { ParticipantProcess, type ParticipantConfig } from '../../src/cli/harness/participant-process.js';
+import { ParticipantProcess } from '../../src/cli/harness/participant-process.js';
 import { useDatabase } from '../support/database.js';
 import { slotsAhead } from '../support/slots.js';
 
@@ -34,7 +34,7 @@ async function worker(
   env: NodeJS.ProcessEnv = {},
 ): Promise<ParticipantProcess> {
   const config = { url: db.url, leaderName, nodeName, age: 1500, tick: 400, job: { name: 'job', options: {}, ...job } };
-  const process = new ParticipantProcess(config as ParticipantConfig, env, () => {}, WORKER);
+  const process = new ParticipantProcess(config, env, () => {}, WORKER);
   process.start();
   started.push(process);
   await process.waitFor((r) => r.event === 'ready', 20_000, 'ready');
@@ -91,7 +91,7 @@ describe('scheduled jobs in processes', { concurrency: 3 }, () => {
     await b.exited;
     const [written] = await db.pool.query<RowDataPacket[]>('SELECT node FROM app WHERE slot = ?', [slot]);
     assert.deepEqual(
-      written.map((row) => row['node']),
+      written.map((row) => String(row['node'])),
       ['b'],
       'one write for the slot: the killed fire was rolled back',
     );

@@ -130,7 +130,10 @@ describe('schedule()', () => {
       const want = expected[label];
       assert.ok(want);
       await until(
-        async () => (runs.get(label)?.length ?? 0) >= want.fired.length && (want.missed === 0 || missed.has(label)) && (await fires(leader.leaderName, 'job')).length === 1 + want.fired.length,
+        async () =>
+          (runs.get(label)?.length ?? 0) >= want.fired.length &&
+          (want.missed === 0 || missed.has(label)) &&
+          (await fires(leader.leaderName, 'job')).length === 1 + want.fired.length,
         10_000,
         `${label}: ${JSON.stringify(want)}`,
       );
@@ -179,7 +182,10 @@ describe('schedule()', () => {
     );
     const failed = recorded.find((row) => row.outcome === 'failed');
     assert.ok(failed, 'the failed fire is recorded');
-    const [error] = await rows<{ error: string }>('SELECT error FROM leader_election_fires WHERE leader_name = ? AND outcome = ?', [leader.leaderName, 'failed']);
+    const [error] = await rows<{ error: string }>('SELECT error FROM leader_election_fires WHERE leader_name = ? AND outcome = ?', [
+      leader.leaderName,
+      'failed',
+    ]);
     assert.equal(error?.error, 'boom');
   });
 
@@ -204,10 +210,7 @@ describe('schedule()', () => {
     await leader.close();
     assert.equal(most, 1, 'never two fires at once');
     const recorded = await fires(leader.leaderName, 'slow');
-    assert.ok(
-      recorded.filter((row) => row.outcome === 'skipped').length >= 3,
-      'skipped slots are recorded',
-    );
+    assert.ok(recorded.filter((row) => row.outcome === 'skipped').length >= 3, 'skipped slots are recorded');
     assert.equal(recorded.filter((row) => row.outcome !== 'skipped').length, started, 'a row for each fire that ran');
   });
 });

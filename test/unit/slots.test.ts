@@ -59,7 +59,10 @@ describe('slots', () => {
       '2026-01-01T00:00:04.000Z',
       '2026-01-01T00:00:06.000Z',
     ]);
-    assert.deepEqual(isos(slots.due(at('2026-01-01T00:00:00.000Z'), at('2026-01-01T00:00:05.999Z'), 2)), ['2026-01-01T00:00:02.000Z', '2026-01-01T00:00:04.000Z']);
+    assert.deepEqual(isos(slots.due(at('2026-01-01T00:00:00.000Z'), at('2026-01-01T00:00:05.999Z'), 2)), [
+      '2026-01-01T00:00:02.000Z',
+      '2026-01-01T00:00:04.000Z',
+    ]);
   });
 
   it('plan(): the latest due slot fires when on time whatever catchUp says; missed ones as catchUp says, within max age and count', () => {
@@ -95,14 +98,38 @@ describe('schedule() validation', () => {
 
   const cases: [string, () => unknown, typeof OptionTypeError | typeof OptionRangeError, string, RegExp][] = [
     ['a cron expression that does not parse', () => leader.schedule('job', 'every day', noop), OptionRangeError, 'cron', /cron is not valid.*'every day'/],
-    ['an unknown time zone', () => leader.schedule('job', '* * * * *', noop, { timezone: 'Mars/Olympus' }), OptionRangeError, 'options.timezone', /Mars\/Olympus/],
+    [
+      'an unknown time zone',
+      () => leader.schedule('job', '* * * * *', noop, { timezone: 'Mars/Olympus' }),
+      OptionRangeError,
+      'options.timezone',
+      /Mars\/Olympus/,
+    ],
     ['an empty name', () => leader.schedule('', '* * * * *', noop), OptionRangeError, 'name', /name must be 1 to 255/],
     ['fn not a function', () => leader.schedule('job', '* * * * *', 'run' as never), OptionTypeError, 'fn', /fn must be a function/],
     ['an unknown mode', () => leader.schedule('job', '* * * * *', noop, { mode: 'exactly-once' as never }), OptionTypeError, 'options.mode', /'exactly-once'/],
-    ['mode with fenced', () => leader.schedule('job', '* * * * *', noop, { fenced: true, mode: 'at-least-once' } as never), OptionTypeError, 'options.mode', /fenced/],
+    [
+      'mode with fenced',
+      () => leader.schedule('job', '* * * * *', noop, { fenced: true, mode: 'at-least-once' } as never),
+      OptionTypeError,
+      'options.mode',
+      /fenced/,
+    ],
     ['an unknown catchUp', () => leader.schedule('job', '* * * * *', noop, { catchUp: 'some' as never }), OptionTypeError, 'options.catchUp', /'some'/],
-    ['a catchUpMaxCount of 0', () => leader.schedule('job', '* * * * *', noop, { catchUpMaxCount: 0 }), OptionRangeError, 'options.catchUpMaxCount', /between 1 and 1000/],
-    ['a fractional misfireThreshold', () => leader.schedule('job', '* * * * *', noop, { misfireThreshold: 1.5 }), OptionTypeError, 'options.misfireThreshold', /1\.5/],
+    [
+      'a catchUpMaxCount of 0',
+      () => leader.schedule('job', '* * * * *', noop, { catchUpMaxCount: 0 }),
+      OptionRangeError,
+      'options.catchUpMaxCount',
+      /between 1 and 1000/,
+    ],
+    [
+      'a fractional misfireThreshold',
+      () => leader.schedule('job', '* * * * *', noop, { misfireThreshold: 1.5 }),
+      OptionTypeError,
+      'options.misfireThreshold',
+      /1\.5/,
+    ],
     ['a negative retention', () => leader.schedule('job', '* * * * *', noop, { retention: -1 }), OptionRangeError, 'options.retention', /-1/],
     ['a bad firesTable', () => leader.schedule('job', '* * * * *', noop, { firesTable: 'a-b' }), OptionTypeError, 'options.firesTable', /'a-b'/],
     ['an unknown option', () => leader.schedule('job', '* * * * *', noop, { every: 5 } as never), OptionTypeError, 'options.every', /not a known option/],
@@ -111,9 +138,9 @@ describe('schedule() validation', () => {
     it(`${what} throws a ${type.name} naming ${option}`, () => {
       assert.throws(call, (error: unknown) => {
         assert.ok(error instanceof type, String(error));
-        assert.equal((error as OptionTypeError).options[0], option);
-        assert.equal((error as OptionTypeError).code, 'ERR_MYSQL_LEADER_INVALID_OPTION');
-        assert.match((error as Error).message, message);
+        assert.equal(error.options[0], option);
+        assert.equal(error.code, 'ERR_MYSQL_LEADER_INVALID_OPTION');
+        assert.match(error.message, message);
         return true;
       });
     });
