@@ -10,7 +10,15 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RowDataPacket } from 'mysql2/promise';
-import { createMysqlLeaderFiresTable, createMysqlLeaderTable, type FireEvent, type MissedEvent, type ScheduleOptions } from '../../src/index.js';
+import {
+  MysqlLeader,
+  createMysqlLeaderFiresTable,
+  forceRelease,
+  createMysqlLeaderTable,
+  type FireEvent,
+  type MissedEvent,
+  type ScheduleOptions,
+} from '../../src/index.js';
 import { useDatabase } from '../support/database.js';
 import { electionsOn } from '../support/leaders.js';
 import { dbNow, slotsAhead, untilDb } from '../support/slots.js';
@@ -150,6 +158,44 @@ describe('schedule()', () => {
         `${label}: recorded`,
       );
     }
+  });
+
+  it('a leader whose lease was taken, while it still believes it leads, claims no slot: claims are fenced by the term', async () => {
+    const leaderName = elections.name('stale');
+    const stale = new MysqlLeader(db.newPool({ connectionLimit: 4 }), leaderName, { nodeName: 'stale', age: 10_000, tick: 3000 });
+    const next = new MysqlLeader(db.newPool({ connectionLimit: 4 }), leaderName, { nodeName: 'next', age: 10_000, tick: 200 });
+    elections.track(stale);
+    elections.track(next);
+    const ran: { node: string; slot: string; term: number }[] = [];
+    for (const leader of [stale, next])
+      leader.schedule('job', '* * * * * *', ({ slot, term }) => void ran.push({ node: leader.nodeName, slot: slot.toISOString(), term }));
+    void stale.acquire();
+    await once(stale, 'elected');
+    await until(() => ran.length > 0, 10_000, 'a first fire');
+    void next.acquire();
+    // Just after a renewal, the lease is released behind the leader's back: it believes it leads until its next renewal, a tick later.
+    await once(stale, 'renewed');
+    await forceRelease(db.pool, leaderName);
+    await once(next, 'elected');
+    const overlap = stale.leading;
+    await until(() => !stale.leading, 10_000, 'the stale leader notices');
+    await delay(1200);
+    await Promise.all([stale.close(), next.close()]);
+    assert.ok(overlap, 'both believed they led for a while');
+    const newTerm = (await fires(leaderName, 'job')).find((row) => row.node_name === 'next')?.term;
+    assert.ok(newTerm, 'the new leader fired');
+    const recorded = await fires(leaderName, 'job');
+    const firstNew = recorded.findIndex((row) => row.term === newTerm);
+    assert.deepEqual(
+      recorded.slice(firstNew).filter((row) => row.term !== newTerm),
+      [],
+      'no slot claimed under the old term once the new one began',
+    );
+    assert.deepEqual(
+      ran.filter((run) => run.node === 'stale' && run.slot >= (recorded[firstNew]?.slot ?? '')),
+      [],
+      'the stale leader ran nothing',
+    );
   });
 
   it('fenced: commits the claim with fn’s writes, once; a fn that throws writes nothing and its slot is recorded failed', async () => {
