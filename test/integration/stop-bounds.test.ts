@@ -54,7 +54,7 @@ async function settleTime(call: Promise<unknown>, since: number, within: number)
 
 /** The statements a stop waits for, as the proxy recognises them; `resign()` reads the row before it releases. */
 const STATEMENTS: { name: string; pattern: RegExp; for: readonly ('resign' | 'close')[] }[] = [
-  { name: 'the read before the release', pattern: /^SELECT .* WHERE leader_name = /, for: ['resign'] },
+  { name: 'the read before the release', pattern: /^SELECT answering\.server_id, /, for: ['resign'] },
   { name: 'the release', pattern: /expires_at = renewed_at WHERE/, for: ['resign', 'close'] },
   { name: 'freeing the hand-over lock', pattern: /RELEASE_LOCK/, for: ['resign', 'close'] },
 ];
