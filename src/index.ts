@@ -40,3 +40,4 @@ export type { CatchUp } from './slots.js';
 export type { FireOutcome } from './mysql/fires.js';
 export { CREATE_MYSQL_LEADER_FIRES_SQL, createMysqlLeaderFiresSql, createMysqlLeaderFiresTable, type FiresTableOptions } from './mysql/fires-schema.js';
 export { listJobs, type FireRecord, type JobStatus, type ListJobsOptions } from './job-status.js';
+export type { TrackedJob } from './metrics/job-series.js';

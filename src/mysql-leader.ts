@@ -138,6 +138,7 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
     const driver = this.#fenceDriver(job.options.db, 'schedule()');
     const log = new FireLog(this.#driver, job.options.firesTable, this.leaderName, job.name);
     return new ScheduledJob(job, fn as (fire: FencedFireContext) => unknown, log, {
+      leaderName: this.leaderName,
       nodeName: this.nodeName,
       queryTimeout: this.options.queryTimeout,
       runWhileLeader: (task) => {

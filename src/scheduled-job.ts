@@ -90,6 +90,7 @@ export interface JobEvents {
 
 /** What a job needs from its leader. */
 export interface JobHost {
+  readonly leaderName: string;
   readonly nodeName: string;
   /** Time limit of the job's own statements (`queryTimeout`). */
   readonly queryTimeout: number;
@@ -109,6 +110,10 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
   readonly name: string;
   /** Its cron expression. */
   readonly cron: string;
+  /** The election it runs in. */
+  readonly leaderName: string;
+  /** This participant's name in it. */
+  readonly nodeName: string;
   /** Its frozen options, defaults filled in; `mode` is `'fenced'` for a fenced job. */
   readonly options: ResolvedScheduleOptions;
   readonly #slots: Slots;
@@ -129,6 +134,8 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
     super();
     this.name = job.name;
     this.cron = job.cron;
+    this.leaderName = host.leaderName;
+    this.nodeName = host.nodeName;
     this.options = job.options;
     this.#slots = job.slots;
     this.#fn = fn;
