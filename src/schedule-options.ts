@@ -176,6 +176,16 @@ export function resolveSchedule(
       `${option} is not valid (${message.split('. Original error')[0]}), received ${show(option === 'cron' ? cron : timezone)}`,
     );
   }
+  const misfireThreshold = checkDuration('options.misfireThreshold', given.misfireThreshold ?? 60_000);
+  const catchUpMaxAge = checkSpan('options.catchUpMaxAge', given.catchUpMaxAge ?? 86_400_000, MAX_RETENTION);
+  const retention = checkSpan('options.retention', given.retention ?? 604_800_000, MAX_RETENTION);
+  // A pruned slot must be too old to fire again, on time or caught up (its row was what said it had fired).
+  if (retention <= Math.max(misfireThreshold, catchUpMaxAge)) {
+    throw new OptionRangeError(
+      ['options.retention', 'options.catchUpMaxAge', 'options.misfireThreshold'],
+      `options.retention (${retention} ms) must be longer than options.catchUpMaxAge (${catchUpMaxAge} ms) and options.misfireThreshold (${misfireThreshold} ms), so that no slot whose history was pruned can fire again`,
+    );
+  }
   return {
     name: jobName,
     cron,
@@ -186,10 +196,10 @@ export function resolveSchedule(
       db: given.db,
       mode: fenced ? 'fenced' : mode,
       catchUp,
-      misfireThreshold: checkDuration('options.misfireThreshold', given.misfireThreshold ?? 60_000),
-      catchUpMaxAge: checkSpan('options.catchUpMaxAge', given.catchUpMaxAge ?? 86_400_000, MAX_RETENTION),
+      misfireThreshold,
+      catchUpMaxAge,
       catchUpMaxCount,
-      retention: checkSpan('options.retention', given.retention ?? 604_800_000, MAX_RETENTION),
+      retention,
       firesTable: checkTableName(given.firesTable ?? DEFAULT_FIRES_TABLE, 'options.firesTable'),
     }),
   };

@@ -131,6 +131,13 @@ describe('schedule() validation', () => {
       /1\.5/,
     ],
     ['a negative retention', () => leader.schedule('job', '* * * * *', noop, { retention: -1 }), OptionRangeError, 'options.retention', /-1/],
+    [
+      'a retention no longer than catchUpMaxAge',
+      () => leader.schedule('job', '* * * * *', noop, { retention: 3_600_000, catchUpMaxAge: 3_600_000 }),
+      OptionRangeError,
+      'options.retention',
+      /longer than options.catchUpMaxAge/,
+    ],
     ['a bad firesTable', () => leader.schedule('job', '* * * * *', noop, { firesTable: 'a-b' }), OptionTypeError, 'options.firesTable', /'a-b'/],
     ['an unknown option', () => leader.schedule('job', '* * * * *', noop, { every: 5 } as never), OptionTypeError, 'options.every', /not a known option/],
   ];
