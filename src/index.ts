@@ -33,3 +33,11 @@ export type { PromClientLike, PromHistogramLike, PromMetricConfig, PromMetricLik
 export type { OtelInstrumentOptions, OtelMeterLike, OtelObservableResultLike } from './metrics/opentelemetry.js';
 export { LeaderHealth, type HealthSource, type HealthStatus, type LeaderHealthOptions } from './health.js';
 export { nodeSet, type NodeConnection, type NodePool, type NodeSet, type NodeSetOptions } from './mysql/node-set.js';
+// Scheduled jobs: once per slot, on the leader.
+export { ScheduledJob, type FencedFireContext, type FireContext, type FireEvent, type JobEvents, type MissedEvent } from './scheduled-job.js';
+export type { FireMode, ResolvedScheduleOptions, ScheduleOptions } from './schedule-options.js';
+export type { CatchUp } from './slots.js';
+export type { FireOutcome } from './mysql/fires.js';
+export { CREATE_MYSQL_LEADER_FIRES_SQL, createMysqlLeaderFiresSql, createMysqlLeaderFiresTable, type FiresTableOptions } from './mysql/fires-schema.js';
+export { listJobs, type FireRecord, type JobStatus, type ListJobsOptions } from './job-status.js';
+export type { TrackedJob } from './metrics/job-series.js';

@@ -1,7 +1,10 @@
-import { OptionTypeError } from './errors.js';
+import { ClosedError, NotLeaderError, OptionTypeError } from './errors.js';
 import { Elector } from './elector.js';
-import { Driver, type Queryable } from './mysql/driver.js';
+import { Driver, type Queryable, type Session } from './mysql/driver.js';
 import { runFenced } from './mysql/fence.js';
+import { FireLog } from './mysql/fires.js';
+import { ScheduledJob, type FencedFireContext, type FireContext } from './scheduled-job.js';
+import { resolveSchedule, type ScheduleOptions } from './schedule-options.js';
 import { statements, type Statements } from './mysql/sql.js';
 import { MysqlStore } from './mysql/store.js';
 import { checkName, resolveOptions, type MysqlLeaderOptions } from './options.js';
@@ -94,25 +97,86 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   withLeadership<T>(fn: (connection: ConnectionOf<DB>, tenure: TenureContext) => Promise<T>): Promise<T>;
   withLeadership<T, D extends Queryable>(fn: (connection: ConnectionOf<D>, tenure: TenureContext) => Promise<T>, options: FenceOptions<D>): Promise<T>;
   withLeadership<T>(fn: (connection: never, tenure: TenureContext) => Promise<T>, options: FenceOptions = {}): Promise<T> {
-    return this.leadWith('withLeadership', async (tenure) => {
-      const driver = options.db === undefined ? this.#driver : this.#driverFor(options.db);
-      if (!driver.pooled && (options.db === undefined || options.db === this.#driver.db)) {
-        // On the leader's only connection, its renewals would run inside the transaction (and be rolled back with it).
-        throw new OptionTypeError(
-          ['options.db'],
-          'withLeadership() on a MysqlLeader built on a single connection needs options.db: a pool, or another connection',
-        );
-      }
-      const target = {
-        tableName: this.options.tableName,
-        leaderName: this.leaderName,
-        nodeName: this.nodeName,
-        sql: this.#fenceSql,
-        ageMs: this.options.age,
-        statementMs: this.options.queryTimeout,
-      };
-      return runFenced(driver, target, tenure, () => this.term === tenure.term, fn as (connection: unknown, tenure: TenureContext) => Promise<T>);
+    return this.leadWith('withLeadership', (tenure) =>
+      this.#fenced(this.#fenceDriver(options.db, 'withLeadership()'), tenure, fn as (connection: unknown, tenure: TenureContext) => Promise<T>),
+    );
+  }
+
+  /**
+   * Schedules `fn` to run once per slot of the cron expression `cron` (5 or
+   * 6 fields, seconds first when 6; read in `options.timezone`), on
+   * whichever node leads this election when the slot comes due. Every node
+   * schedules the same job; the slot is claimed in a row of the fires table
+   * (job name and slot as primary key: at most once, ever), in a
+   * transaction fenced by the tenure, so no claim commits after the tenure
+   * ended. A slot is due by the database clock (`UTC_TIMESTAMP(6)`), never
+   * by this host's wall clock.
+   *
+   * - `fenced: true`: the claim and `fn`'s writes (through
+   *   `fire.connection`) commit together, so work in the same database is
+   *   done exactly once, across crashes and hand-overs.
+   * - otherwise `mode` says what a crash while `fn` runs means:
+   *   `'at-most-once'` (the default: the fire is lost, recorded
+   *   `interrupted`) or `'at-least-once'` (the next leader runs it again,
+   *   with `attempt` one more).
+   *
+   * Slots missed while nobody led fire as `catchUp` says. A slot that comes
+   * due while the job's previous fire still runs is recorded `skipped`.
+   * Throws an `OptionTypeError`/`OptionRangeError` naming a bad argument
+   * (an invalid expression or time zone too), `ClosedError` after `close()`.
+   * The fires table must exist: see `createMysqlLeaderFiresTable()`.
+   */
+  schedule(name: string, cron: string, fn: (fire: FireContext) => unknown, options?: ScheduleOptions & { fenced?: false }): ScheduledJob;
+  schedule<D extends Queryable = DB>(
+    name: string,
+    cron: string,
+    fn: (fire: FencedFireContext<ConnectionOf<D>>) => unknown,
+    options: ScheduleOptions<D> & { fenced: true },
+  ): ScheduledJob;
+  schedule(name: string, cron: string, fn: (fire: FencedFireContext<never>) => unknown, options?: ScheduleOptions): ScheduledJob {
+    const job = resolveSchedule(name, cron, fn, options);
+    const driver = this.#fenceDriver(job.options.db, 'schedule()');
+    const log = new FireLog(this.#driver, job.options.firesTable, this.leaderName, job.name);
+    return new ScheduledJob(job, fn as (fire: FencedFireContext) => unknown, log, {
+      leaderName: this.leaderName,
+      nodeName: this.nodeName,
+      queryTimeout: this.options.queryTimeout,
+      runWhileLeader: (task) => {
+        try {
+          return this.runWhileLeader(task);
+        } catch (error) {
+          throw error instanceof ClosedError ? new ClosedError('schedule') : error;
+        }
+      },
+      fence: (term, work) =>
+        this.leadWith('schedule', (tenure) => {
+          if (tenure.term !== term) throw new NotLeaderError(`term ${term} of "${this.leaderName}" has ended; nothing was written`);
+          return this.#fenced(driver, tenure, work);
+        }),
     });
+  }
+
+  /** The driver fenced transactions run on, for `db` (the leader's own when absent), which must give connections of their own. */
+  #fenceDriver(db: Queryable | undefined, method: string): Driver {
+    const driver = db === undefined ? this.#driver : this.#driverFor(db);
+    if (!driver.pooled && (db === undefined || db === this.#driver.db)) {
+      // On the leader's only connection, its renewals would run inside the transaction (and be rolled back with it).
+      throw new OptionTypeError(['options.db'], `${method} on a MysqlLeader built on a single connection needs options.db: a pool, or another connection`);
+    }
+    return driver;
+  }
+
+  /** Runs `fn` in a transaction on `driver` fenced by `tenure`. */
+  #fenced<T>(driver: Driver, tenure: TenureContext, fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>): Promise<T> {
+    const target = {
+      tableName: this.options.tableName,
+      leaderName: this.leaderName,
+      nodeName: this.nodeName,
+      sql: this.#fenceSql,
+      ageMs: this.options.age,
+      statementMs: this.options.queryTimeout,
+    };
+    return runFenced(driver, target, tenure, () => this.term === tenure.term, fn);
   }
 
   #driverFor(db: Queryable): Driver {

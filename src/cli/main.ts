@@ -8,7 +8,9 @@
 import { parseArgs } from 'node:util';
 import { UsageError, stringFlag, write, type Command, type CommandInput } from './command.js';
 import { explain } from './database.js';
+import { cronCommand } from './cron.js';
 import { demoCommand } from './demo.js';
+import { jobsCommand } from './jobs.js';
 import { releaseCommand } from './release.js';
 import { runCommand } from './run.js';
 import { initCommand, schemaCommand } from './schema.js';
@@ -18,6 +20,8 @@ import { watchCommand } from './watch.js';
 
 const commands: Record<string, Command> = {
   run: runCommand,
+  cron: cronCommand,
+  jobs: jobsCommand,
   status: statusCommand,
   watch: watchCommand,
   release: releaseCommand,

@@ -14,6 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { MysqlLeaderError, OptionRangeError, OptionTypeError, type RevokeReason } from '../errors.js';
 import { ERRORS_TOTAL, TRANSITIONS_TOTAL, type Counter } from './catalog.js';
+import { jobSeries, jobsText, type JobSeries, type TrackedJob } from './job-series.js';
 import { otelMirror, type OtelMeterLike } from './opentelemetry.js';
 import { promClientMirror, type PromClientLike, type PromRegistryLike } from './prom-client.js';
 import { prometheusText } from './prometheus.js';
@@ -62,12 +63,21 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * | `mysql_leader_transitions_total` | counter | election, node, reason |
  * | `mysql_leader_errors_total` | counter | election, node, code |
  * | `mysql_leader_renew_duration_seconds` | histogram | election, node |
+ *
+ * and of scheduled jobs, with {@link LeaderMetrics.trackJob} (Prometheus text only, for now):
+ *
+ * | name (default prefix) | type | labels |
+ * |---|---|---|
+ * | `mysql_leader_job_fires_total` | counter | election, node, job, outcome |
+ * | `mysql_leader_job_missed_slots_total` | counter | election, node, job |
+ * | `mysql_leader_job_fire_lateness_seconds` | histogram | election, node, job |
  */
 export class LeaderMetrics {
   readonly #prefix: string;
   readonly #bounds: readonly number[];
   readonly #series = new Map<string, Series>();
   readonly #mirrors: Mirror[] = [];
+  readonly #jobs = new Map<string, JobSeries>();
 
   /** Throws a `TypeError`/`RangeError` naming a bad option. */
   constructor(options: LeaderMetricsOptions = {}) {
@@ -139,9 +149,27 @@ export class LeaderMetrics {
     return series.untrack;
   }
 
-  /** Every tracked leader's metrics in the Prometheus text format ({@link PROMETHEUS_CONTENT_TYPE}). */
+  /**
+   * Starts measuring a scheduled job (`leader.schedule()`'s result): its
+   * fires by outcome, its missed slots and the lateness of its fires, from
+   * its events. Tracking another job with the same election, node and name
+   * replaces it. Returns a function that stops tracking it. (In the
+   * Prometheus text of `metrics()` only: not yet in the prom-client and
+   * OpenTelemetry mirrors.)
+   */
+  trackJob(job: TrackedJob): () => void {
+    const key = `${job.leaderName}\u0000${job.nodeName}\u0000${job.name}`;
+    this.#jobs.get(key)?.untrack();
+    const series = jobSeries(job, (dropped) => {
+      if (this.#jobs.get(key) === dropped) this.#jobs.delete(key);
+    });
+    this.#jobs.set(key, series);
+    return series.untrack;
+  }
+
+  /** Every tracked leader's (and job's) metrics in the Prometheus text format ({@link PROMETHEUS_CONTENT_TYPE}). */
   metrics(): string {
-    return prometheusText(this.#prefix, this.#bounds, [...this.#series.values()], performance.now());
+    return prometheusText(this.#prefix, this.#bounds, [...this.#series.values()], performance.now()) + jobsText(this.#prefix, [...this.#jobs.values()]);
   }
 
   /** One more event for `value` of `counter`'s label, here and in every mirror. */

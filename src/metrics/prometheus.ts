@@ -51,12 +51,13 @@ export function prometheusText(prefix: string, bounds: readonly number[], all: r
 }
 
 /** `{labels} value`, with label values escaped as the text format requires. */
-function sample(labels: MetricLabels, value: number): string {
+export function sample(labels: MetricLabels, value: number): string {
   const pairs = Object.entries(labels).map(([key, raw]) => `${key}="${raw.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`);
   return `{${pairs.join(',')}} ${formatNumber(value)}`;
 }
 
-function formatNumber(value: number): string {
+/** A sample's value as the text format writes it (`+Inf`, `-Inf`). */
+export function formatNumber(value: number): string {
   if (value === Infinity) return '+Inf';
   if (value === -Infinity) return '-Inf';
   return String(value);

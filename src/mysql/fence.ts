@@ -22,7 +22,8 @@ export interface FenceTarget {
 const withoutIdleTimeout = new WeakSet<Driver>();
 
 /**
- * Runs `fn` in a transaction that first locks the election row in share
+ * Runs `fn` (with the driver's connection, the tenure, and the session for
+ * statements of this library's own) in a transaction that first locks the election row in share
  * mode and checks that `tenure.term` still holds the lease for this node:
  * a take-over waits until the transaction ends, so its writes land before any
  * change of leader. On a Galera node, which does not replicate share locks,
@@ -58,7 +59,7 @@ export async function runFenced<T>(
   target: FenceTarget,
   tenure: TenureContext,
   stillLeads: () => boolean,
-  fn: (connection: unknown, tenure: TenureContext) => Promise<T>,
+  fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>,
 ): Promise<T> {
   // Waiting for a connection ends with the tenure (an exhausted pool must not hold this forever).
   let session: Session;
@@ -114,7 +115,7 @@ class FencedTransaction {
     if (tenure.signal.aborted) this.#onTenureEnd(); // it ended while the connection was handed over.
   }
 
-  async run<T>(stillLeads: () => boolean, fn: (connection: unknown, tenure: TenureContext) => Promise<T>): Promise<T> {
+  async run<T>(stillLeads: () => boolean, fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>): Promise<T> {
     const { leaderName, nodeName, sql, ageMs } = this.#target;
     const coordinator = await learnCoordinator(this.#driver.db, (sql) => this.#statement('asking whether the server is a Galera node', sql));
     // 1. A server-side bound on an idle transaction (MariaDB), on a pooled connection of our own.
@@ -129,7 +130,7 @@ class FencedTransaction {
     if (!fenced && coordinator.galera) await this.#checkReplicated();
     if (!fenced) throw notLeader(this.#target, this.#tenure, '(checked in the database)');
     // 3. The caller's work. When the tenure ends meanwhile, the caller is answered at once.
-    const result = await this.#whileTenureLasts(fn(this.#session.raw, this.#tenure));
+    const result = await this.#whileTenureLasts(fn(this.#session.raw, this.#tenure, this.#session));
     // 4. Commit only while this node still leads: nothing of a tenure is sent after it ended.
     if (this.#abandoned || !stillLeads()) throw notLeader(this.#target, this.#tenure, 'before the commit; the transaction was rolled back');
     await this.#commit();

@@ -22,7 +22,7 @@ const expected: Record<string, RegExp> = {
   [RUNS_UNTIL_SIGTERM]: /^leading \(term 1\)\nsending the report\n[\s\S]*stepped down: closed\n$/,
   'examples/recipes/fenced-write.ts': /^marked 3 invoices as sent under term 1$/m,
   'examples/recipes/fencing-token.ts': /^leader: 200 stored\nstale leader: 409 stale fencing token 0, already saw 1$/m,
-  'examples/recipes/cron-on-leader.ts': /^cleaning up as the leader \(term 1\)$/m,
+  'examples/recipes/scheduled-job.ts': /^report for \S+ written under term 1$/m,
 };
 
 describe('README recipes', () => {
