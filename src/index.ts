@@ -33,3 +33,7 @@ export type { PromClientLike, PromHistogramLike, PromMetricConfig, PromMetricLik
 export type { OtelInstrumentOptions, OtelMeterLike, OtelObservableResultLike } from './metrics/opentelemetry.js';
 export { LeaderHealth, type HealthSource, type HealthStatus, type LeaderHealthOptions } from './health.js';
 export { nodeSet, type NodeConnection, type NodePool, type NodeSet, type NodeSetOptions } from './mysql/node-set.js';
+// The lease engine: many elections in one process, their statements in batches.
+export { Leases } from './leases.js';
+export type { FencedLockOptions, LeaseOptions, LeasesOptions, LockOptions } from './leases-options.js';
+export { LockTimeoutError } from './errors.js';

@@ -4,8 +4,25 @@ import { Driver, type Queryable } from './mysql/driver.js';
 import { runFenced } from './mysql/fence.js';
 import { statements, type Statements } from './mysql/sql.js';
 import { MysqlStore } from './mysql/store.js';
-import { checkName, resolveOptions, type MysqlLeaderOptions } from './options.js';
+import { checkName, resolveOptions, type MysqlLeaderOptions, type ResolvedOptions } from './options.js';
+import type { LeaseStore } from './store.js';
 import type { TenureContext } from './tenure.js';
+
+/**
+ * The store of an election that a `Leases` engine builds (its batches), and
+ * the wrapper its fenced transactions run in.
+ * @internal
+ */
+export interface EngineStore extends LeaseStore {
+  /** Runs a fenced transaction of the election (`run`). */
+  fence<T>(run: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * How a `Leases` engine makes the store of an election it builds.
+ * @internal
+ */
+export type EngineStoreOf = (leaderName: string, options: ResolvedOptions) => EngineStore;
 
 /**
  * The connection `withLeadership()` hands to its function for a handle of
@@ -51,6 +68,8 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   readonly leaderName: string;
   readonly #driver: Driver;
   readonly #fenceSql: Statements;
+  /** The engine's store, for an election of a `Leases` engine. */
+  readonly #engineStore: EngineStore | undefined;
   /** Drivers of the handles given to `withLeadership()`, made once each. */
   readonly #drivers = new WeakMap<object, Driver>();
 
@@ -63,15 +82,18 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
    *   queue behind the application's queries) or connection of `mysql2` or
    *   `mariadb`, or any compatible {@link Queryable}.
    * @param leaderName The election, 1 to 255 characters.
+   * @param engine Internal: the elections of a `Leases` engine get their store from it.
    */
-  constructor(db: DB, leaderName: string, options?: MysqlLeaderOptions) {
+  constructor(db: DB, leaderName: string, options?: MysqlLeaderOptions, /** @internal */ engine?: EngineStoreOf) {
     const name = checkName('leaderName', leaderName);
     const resolved = resolveOptions(options);
     const driver = new Driver(db);
-    super(new MysqlStore(driver, name, resolved), resolved);
+    const engineStore = engine?.(name, resolved);
+    super(engineStore ?? new MysqlStore(driver, name, resolved), resolved);
     this.leaderName = name;
     this.#driver = driver;
     this.#fenceSql = statements(resolved.tableName);
+    this.#engineStore = engineStore;
   }
 
   /**
@@ -111,7 +133,9 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
         ageMs: this.options.age,
         statementMs: this.options.queryTimeout,
       };
-      return runFenced(driver, target, tenure, () => this.term === tenure.term, fn as (connection: unknown, tenure: TenureContext) => Promise<T>);
+      const run = (): Promise<T> =>
+        runFenced(driver, target, tenure, () => this.term === tenure.term, fn as (connection: unknown, tenure: TenureContext) => Promise<T>);
+      return this.#engineStore ? this.#engineStore.fence(run) : run();
     });
   }
 

@@ -1,0 +1,169 @@
+import type { Clock } from './clock.js';
+import { QueryTimeoutError } from './errors.js';
+
+/** How a {@link Batcher} paces its batches. */
+export interface BatcherOptions {
+  /** What a batch is for, in errors (`renewing the leases`). */
+  readonly what: string;
+  /** Least time between the sending of two batches (ms): under load, requests wait up to this long and go together. */
+  readonly window: number;
+  /** Most requests in one batch; the rest wait for the next. */
+  readonly maxBatch: number;
+  /** Time limit of one batch's statements (ms). */
+  readonly timeout: number;
+}
+
+/** Sends one batch: an answer for each request, in order, or a rejection for all. */
+export type SendBatch<I, R> = (items: readonly I[], signal: AbortSignal) => Promise<readonly R[]>;
+
+/** Requests that must not wait in a batch's statement, sent by themselves instead. */
+export interface SendApart<I, R> {
+  /** Whether `item` goes apart, asked when its batch is made. */
+  readonly test: (item: I) => boolean;
+  /** Sends it, under its own signal, outside the batches' pacing. */
+  readonly send: (item: I, signal: AbortSignal) => Promise<R>;
+}
+
+/** A request waiting for its batch, or in one. */
+interface Pending<I, R> {
+  readonly item: I;
+  readonly signal: AbortSignal;
+  readonly resolve: (value: R) => void;
+  readonly reject: (error: unknown) => void;
+  readonly onAbort: () => void;
+  settled: boolean;
+}
+
+/**
+ * Coalesces the requests of many elections into batches, one kind of
+ * statement per batcher. Paced: at most one batch in flight, at most one
+ * sent per `window`, at most `maxBatch` requests in it. A request that
+ * comes when the batcher has been idle for a window goes at once (in the
+ * same turn of the event loop as the requests that came with it), so one
+ * election alone waits for nothing; under load, requests wait up to a window
+ * and share a statement. A burst (10,000 elections started together) is
+ * sent `maxBatch` at a time, and only its requests wait in memory.
+ *
+ * A request whose signal aborts before its batch is sent is dropped (never
+ * sent); once sent, it is answered with the abort at once and the batch
+ * goes on for the others. Each request removes its abort listener before
+ * it settles (the contract of `LeaseStore`).
+ */
+export class Batcher<I, R> {
+  readonly #clock: Clock;
+  readonly #options: BatcherOptions;
+  readonly #send: SendBatch<I, R>;
+  readonly #apart: SendApart<I, R> | undefined;
+  #queue: Pending<I, R>[] = [];
+  #inFlight: Promise<void> | undefined;
+  #timer: unknown;
+  /** A flush is due in a microtask. */
+  #soon = false;
+  #lastSent = -Infinity;
+
+  /** Sends batches with `send`, paced by `options`, timed on `clock`; the requests `apart` tests true for by themselves. */
+  constructor(clock: Clock, options: BatcherOptions, send: SendBatch<I, R>, apart?: SendApart<I, R>) {
+    this.#clock = clock;
+    this.#options = options;
+    this.#send = send;
+    this.#apart = apart;
+  }
+
+  /** Requests waiting for a batch (aborted ones not yet dropped included). */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /** Adds `item` to the next batch; settles with its answer, or with `signal`'s reason as soon as it aborts. */
+  submit(item: I, signal: AbortSignal): Promise<R> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<R>((resolve, reject) => {
+      const pending: Pending<I, R> = {
+        item,
+        signal,
+        settled: false,
+        resolve: (value) => {
+          if (settle(pending)) resolve(value);
+        },
+        reject: (error) => {
+          if (settle(pending)) reject(error);
+        },
+        onAbort: () => pending.reject(signal.reason),
+      };
+      signal.addEventListener('abort', pending.onAbort, { once: true });
+      this.#queue.push(pending);
+      this.#schedule();
+    });
+  }
+
+  /** Waits for the batches of every request submitted so far. */
+  async idle(): Promise<void> {
+    while (this.#inFlight || this.#queue.length > 0 || this.#soon || this.#timer !== undefined) {
+      await (this.#inFlight ?? new Promise((resolve) => this.#clock.setTimeout(() => resolve(undefined), this.#options.window)));
+    }
+  }
+
+  /** Arranges the next flush: at once (in a microtask) when a window has passed since the last batch, else when it has. */
+  #schedule(): void {
+    if (this.#inFlight || this.#soon || this.#timer !== undefined || this.#queue.length === 0) return;
+    const wait = this.#lastSent + this.#options.window - this.#clock.now();
+    if (wait <= 0) {
+      this.#soon = true;
+      queueMicrotask(() => {
+        this.#soon = false;
+        this.#flush();
+      });
+    } else {
+      this.#timer = this.#clock.setTimeout(() => {
+        this.#timer = undefined;
+        this.#flush();
+      }, wait);
+    }
+  }
+
+  /** Sends the next batch: up to `maxBatch` requests still waiting. */
+  #flush(): void {
+    if (this.#inFlight) return;
+    const batch: Pending<I, R>[] = [];
+    let taken = 0;
+    while (taken < this.#queue.length && batch.length < this.#options.maxBatch) {
+      const pending = this.#queue[taken++] as Pending<I, R>;
+      if (pending.settled) continue;
+      if (this.#apart?.test(pending.item)) this.#apart.send(pending.item, pending.signal).then(pending.resolve, pending.reject);
+      else batch.push(pending);
+    }
+    this.#queue = taken === this.#queue.length ? [] : this.#queue.slice(taken);
+    if (batch.length === 0) return;
+    this.#lastSent = this.#clock.now();
+    this.#inFlight = this.#run(batch).finally(() => {
+      this.#inFlight = undefined;
+      this.#schedule();
+    });
+  }
+
+  /** Runs one batch within its time limit and answers each of its requests. */
+  async #run(batch: readonly Pending<I, R>[]): Promise<void> {
+    const { what, timeout } = this.#options;
+    const controller = new AbortController();
+    const timer = this.#clock.setTimeout(() => controller.abort(new QueryTimeoutError(what, timeout)), timeout);
+    try {
+      const answers = await this.#send(
+        batch.map((pending) => pending.item),
+        controller.signal,
+      );
+      batch.forEach((pending, i) => pending.resolve(answers[i] as R));
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
+  }
+}
+
+/** Marks `pending` settled and removes its abort listener; `false` if it was settled already. */
+function settle<I, R>(pending: Pending<I, R>): boolean {
+  if (pending.settled) return false;
+  pending.settled = true;
+  pending.signal.removeEventListener('abort', pending.onAbort);
+  return true;
+}
