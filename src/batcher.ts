@@ -36,13 +36,16 @@ interface Pending<I, R> {
 
 /**
  * Coalesces the requests of many elections into batches, one kind of
- * statement per batcher. Paced: at most one batch in flight, at most one
- * sent per `window`, at most `maxBatch` requests in it. A request that
- * comes when the batcher has been idle for a window goes at once (in the
- * same turn of the event loop as the requests that came with it), so one
- * election alone waits for nothing; under load, requests wait up to a window
- * and share a statement. A burst (10,000 elections started together) is
- * sent `maxBatch` at a time, and only its requests wait in memory.
+ * statement per batcher. Paced: at most one batch in flight, at most
+ * `maxBatch` requests in it, and after a batch of more than one request,
+ * none before a `window` has passed since it was sent: under load, requests
+ * wait up to a window and share a statement, so the statements of a kind
+ * stay under one per window. After a batch of one (a quiet batcher, or a
+ * lone caller such as a loop of `withLock()` calls), the next goes as soon
+ * as nothing is in flight: a request alone waits for nothing. Requests made
+ * in the same turn of the event loop always go together. A burst (10,000
+ * elections started together) is sent `maxBatch` at a time, and only its
+ * requests wait in memory.
  *
  * A request whose signal aborts before its batch is sent is dropped (never
  * sent); once sent, it is answered with the abort at once and the batch
@@ -60,6 +63,8 @@ export class Batcher<I, R> {
   /** A flush is due in a microtask. */
   #soon = false;
   #lastSent = -Infinity;
+  /** Requests in the last batch sent: after one of more than one, the next waits for the window. */
+  #lastSize = 0;
 
   /** Sends batches with `send`, paced by `options`, timed on `clock`; the requests `apart` tests true for by themselves. */
   constructor(clock: Clock, options: BatcherOptions, send: SendBatch<I, R>, apart?: SendApart<I, R>) {
@@ -103,10 +108,10 @@ export class Batcher<I, R> {
     }
   }
 
-  /** Arranges the next flush: at once (in a microtask) when a window has passed since the last batch, else when it has. */
+  /** Arranges the next flush: at once (in a microtask) after a batch of one or once a window has passed since the last batch, else when it has. */
   #schedule(): void {
     if (this.#inFlight || this.#soon || this.#timer !== undefined || this.#queue.length === 0) return;
-    const wait = this.#lastSent + this.#options.window - this.#clock.now();
+    const wait = this.#lastSize <= 1 ? 0 : this.#lastSent + this.#options.window - this.#clock.now();
     if (wait <= 0) {
       this.#soon = true;
       queueMicrotask(() => {
@@ -135,6 +140,7 @@ export class Batcher<I, R> {
     this.#queue = taken === this.#queue.length ? [] : this.#queue.slice(taken);
     if (batch.length === 0) return;
     this.#lastSent = this.#clock.now();
+    this.#lastSize = batch.length;
     this.#inFlight = this.#run(batch).finally(() => {
       this.#inFlight = undefined;
       this.#schedule();
