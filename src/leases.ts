@@ -3,9 +3,18 @@ import { BatchedStore, type RenewRequest, type StoreEngine } from './batched-sto
 import { Batcher } from './batcher.js';
 import { systemClock } from './clock.js';
 import { ClosedError, LockTimeoutError, MysqlLeaderError } from './errors.js';
-import { asOptions, checkWait, resolveLeaseOptions, resolveLeasesOptions, type FencedLockOptions, type LeaseOptions, type LeasesOptions, type LockOptions } from './leases-options.js';
+import {
+  asOptions,
+  checkWait,
+  resolveLeaseOptions,
+  resolveLeasesOptions,
+  type FencedLockOptions,
+  type LeaseOptions,
+  type LeasesOptions,
+  type LockOptions,
+} from './leases-options.js';
 import { LocalNames } from './local-names.js';
-import { MysqlLeader, type ConnectionOf } from './mysql-leader.js';
+import { electionOfEngine, type ConnectionOf, type MysqlLeader } from './mysql-leader.js';
 import { MysqlBatches, type ClaimItem, type HeldItem } from './mysql/batches.js';
 import { Driver, type Queryable } from './mysql/driver.js';
 import { checkName, type ResolvedOptions } from './options.js';
@@ -153,11 +162,17 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
    * before the commit.
    */
   withFencedLock<T>(name: string, fn: (connection: ConnectionOf<DB>, lock: TenureContext) => Promise<T>, options?: LockOptions): Promise<T>;
-  withFencedLock<T, D extends Queryable>(name: string, fn: (connection: ConnectionOf<D>, lock: TenureContext) => Promise<T>, options: FencedLockOptions<D>): Promise<T>;
+  withFencedLock<T, D extends Queryable>(
+    name: string,
+    fn: (connection: ConnectionOf<D>, lock: TenureContext) => Promise<T>,
+    options: FencedLockOptions<D>,
+  ): Promise<T>;
   withFencedLock<T>(name: string, fn: (connection: never, lock: TenureContext) => Promise<T>, options?: FencedLockOptions): Promise<T> {
     const db = options?.db;
     return this.#locked('withFencedLock', name, options, (election) =>
-      db === undefined ? election.withLeadership(fn as (connection: unknown, lock: TenureContext) => Promise<T>) : election.withLeadership(fn as (connection: unknown, lock: TenureContext) => Promise<T>, { db }),
+      db === undefined
+        ? election.withLeadership(fn as (connection: unknown, lock: TenureContext) => Promise<T>)
+        : election.withLeadership(fn as (connection: unknown, lock: TenureContext) => Promise<T>, { db }),
     );
   }
 
@@ -182,7 +197,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   /** An election of the engine under `name` (already taken in `#names`). */
   #build(name: string, options: ResolvedOptions): { election: MysqlLeader<DB>; store: BatchedStore } {
     let store: BatchedStore | undefined;
-    const election = new MysqlLeader(this.#db, name, asOptions(options), (leaderName) => (store = new BatchedStore(this.#engine, leaderName)));
+    const election = electionOfEngine(this.#db, name, asOptions(options), (leaderName) => (store = new BatchedStore(this.#engine, leaderName)));
     const built = store as unknown as BatchedStore;
     this.#elections.set(built, election);
     return { election, store: built };
@@ -229,12 +244,14 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
 function elected(election: MysqlLeader, store: BatchedStore, campaign: Promise<void>, lockName: string, wait: number, ms: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let late = false;
-    const finish = (error?: unknown): void => {
+    const finish = (error?: Error, failed?: Promise<void>): void => {
       clearTimeout(timer);
       store.onAttempt = undefined;
       election.off('elected', onElected);
-      if (error === undefined) resolve();
-      else reject(error);
+      if (failed)
+        resolve(failed); // settles as the failed campaign did: its error, or the reason of the caller's signal, as given.
+      else if (error) reject(error);
+      else resolve();
     };
     const onElected = (): void => finish();
     election.once('elected', onElected);
@@ -243,7 +260,7 @@ function elected(election: MysqlLeader, store: BatchedStore, campaign: Promise<v
     };
     campaign.then(
       () => finish(new ClosedError('withLock', 'Leases')),
-      (error: unknown) => finish(error),
+      () => finish(undefined, campaign),
     );
     const timer = setTimeout(
       () => {

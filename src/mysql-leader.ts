@@ -24,6 +24,23 @@ export interface EngineStore extends LeaseStore {
  */
 export type EngineStoreOf = (leaderName: string, options: ResolvedOptions) => EngineStore;
 
+/** The store source of the `MysqlLeader` being built by {@link electionOfEngine}, for its constructor only. */
+let buildingFor: EngineStoreOf | undefined;
+
+/**
+ * Builds an election of a `Leases` engine: a `MysqlLeader` whose store is
+ * the engine's (`storeOf`), leaving the public constructor as it is.
+ * @internal
+ */
+export function electionOfEngine<DB extends Queryable>(db: DB, leaderName: string, options: MysqlLeaderOptions, storeOf: EngineStoreOf): MysqlLeader<DB> {
+  buildingFor = storeOf;
+  try {
+    return new MysqlLeader(db, leaderName, options);
+  } finally {
+    buildingFor = undefined;
+  }
+}
+
 /**
  * The connection `withLeadership()` hands to its function for a handle of
  * type `DB`: a pool's connection (promise API), or the handle itself.
@@ -82,13 +99,14 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
    *   queue behind the application's queries) or connection of `mysql2` or
    *   `mariadb`, or any compatible {@link Queryable}.
    * @param leaderName The election, 1 to 255 characters.
-   * @param engine Internal: the elections of a `Leases` engine get their store from it.
    */
-  constructor(db: DB, leaderName: string, options?: MysqlLeaderOptions, /** @internal */ engine?: EngineStoreOf) {
+  constructor(db: DB, leaderName: string, options?: MysqlLeaderOptions) {
+    const storeOf = buildingFor;
+    buildingFor = undefined; // for this election only, not for one its options' getters might build.
     const name = checkName('leaderName', leaderName);
     const resolved = resolveOptions(options);
     const driver = new Driver(db);
-    const engineStore = engine?.(name, resolved);
+    const engineStore = storeOf?.(name, resolved);
     super(engineStore ?? new MysqlStore(driver, name, resolved), resolved);
     this.leaderName = name;
     this.#driver = driver;

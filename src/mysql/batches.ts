@@ -67,9 +67,10 @@ export class MysqlBatches {
     const coordinator = (this.#coordinator ??= await abortable(learnCoordinator(this.#runner, signal), signal));
     const { rows } = await this.#runner.run('reading the election rows', readFor(coordinator, this.#sql.read(names.length)), [...names], signal);
     const found = new Map<string, Row>();
-    for (const row of rows) if (row['leader_name'] !== null && row['leader_name'] !== undefined) found.set(String(row['leader_name']), row);
+    for (const row of rows) if (typeof row['leader_name'] === 'string') found.set(row['leader_name'], row);
     // On Galera, the answering node is no coordinator of its own.
-    const server = coordinator.galera ? '' : String(rows[0]?.['server_id'] ?? '');
+    const first: Row = rows[0] ?? {}; // the LEFT JOIN always gives a row
+    const server = coordinator.galera ? '' : String(first['server_id']);
     return names.map((name) => {
       const row = found.get(name);
       return { lease: row && toObservedLease(row), coordinator: server };

@@ -9,7 +9,16 @@ import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import type { Pool } from 'mysql2/promise';
-import { Leases, LeadershipEndedError, MysqlLeader, MysqlLeaderError, createMysqlLeaderTable, forceRelease, readElection, type LeasesOptions } from '../../src/index.js';
+import {
+  Leases,
+  LeadershipEndedError,
+  MysqlLeader,
+  MysqlLeaderError,
+  createMysqlLeaderTable,
+  forceRelease,
+  readElection,
+  type LeasesOptions,
+} from '../../src/index.js';
 import { useDatabase } from '../support/database.js';
 
 const AGE = 2000;
@@ -177,7 +186,10 @@ describe('Leases', () => {
     const { leases } = engine(t);
     const [name] = names(1) as [string];
     const leader = leases.leader(name);
-    assert.throws(() => leases.leader(name), (error: unknown) => error instanceof MysqlLeaderError && error.code === 'ERR_MYSQL_LEADER_BUSY');
+    assert.throws(
+      () => leases.leader(name),
+      (error: unknown) => error instanceof MysqlLeaderError && error.code === 'ERR_MYSQL_LEADER_BUSY',
+    );
     await leader.close();
     const again = leases.leader(name);
     await again.close();

@@ -28,7 +28,7 @@ let locks = 0;
 const lockName = (): string => `lock-${++locks}`;
 
 describe('withLock', () => {
-  it("runs fn under a fresh term, returns its value, and releases the lease after it settles (also when it throws)", async (t) => {
+  it('runs fn under a fresh term, returns its value, and releases the lease after it settles (also when it throws)', async (t) => {
     const leases = engine(t, 'a');
     const name = lockName();
     const value = await leases.withLock(name, async ({ term, signal }) => {
@@ -134,7 +134,7 @@ describe('withLock', () => {
     assert.equal(aborted, false);
   });
 
-  it("stops waiting when options.signal aborts, with its reason", async (t) => {
+  it('stops waiting when options.signal aborts, with its reason', async (t) => {
     const holder = engine(t, 'holder');
     const other = engine(t, 'other');
     const name = lockName();
@@ -154,8 +154,14 @@ describe('withLock', () => {
 
   it('validates its arguments before anything is sent', async (t) => {
     const leases = engine(t, 'a');
-    await assert.rejects(leases.withLock('', async () => {}), RangeError);
-    await assert.rejects(leases.withLock('x', async () => {}, { wait: -1 }), /options\.wait/);
+    await assert.rejects(
+      leases.withLock('', async () => {}),
+      RangeError,
+    );
+    await assert.rejects(
+      leases.withLock('x', async () => {}, { wait: -1 }),
+      /options\.wait/,
+    );
     assert.throws(() => new Leases(db.pool, { age: AGE, tick: TICK, batchWindow: TICK }), /options\.batchWindow/);
     assert.throws(() => new Leases(db.pool, { maxBatch: 0 }), /options\.maxBatch/);
     assert.throws(() => new Leases(db.pool, { handoverLock: true } as never), /options\.handoverLock/);
