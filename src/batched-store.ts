@@ -47,7 +47,7 @@ export class BatchedStore implements LeaseStore {
   readonly #engine: StoreEngine;
   /** Fenced transactions of this election in progress: its renewals go apart meanwhile. */
   #fenced = 0;
-  /** The renewal in progress (queued, in a batch, or apart). */
+  /** The last renewal (queued, in a batch, apart, or settled). */
   #renewal: Promise<boolean> | undefined;
   /** A claim of this election ended in doubt: the later ones go apart. */
   #claimInDoubt = false;
@@ -102,13 +102,9 @@ export class BatchedStore implements LeaseStore {
   }
 
   renew(_nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
-    const renewal = this.#engine.renewals.submit({ name: this.name, term, store: this }, signal);
-    this.#renewal = renewal;
-    const forget = (): void => {
-      if (this.#renewal === renewal) this.#renewal = undefined;
-    };
-    renewal.then(forget, forget);
-    return renewal;
+    // Kept once settled too (a fence then waits for nothing): no promise of its own on the hot path.
+    this.#renewal = this.#engine.renewals.submit({ name: this.name, term, store: this }, signal);
+    return this.#renewal;
   }
 
   release(_nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {

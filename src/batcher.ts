@@ -30,8 +30,6 @@ interface Pending<I, R> {
   readonly signal: AbortSignal;
   readonly resolve: (value: R) => void;
   readonly reject: (error: unknown) => void;
-  readonly onAbort: () => void;
-  settled: boolean;
 }
 
 /**
@@ -47,10 +45,12 @@ interface Pending<I, R> {
  * elections started together) is sent `maxBatch` at a time, and only its
  * requests wait in memory.
  *
- * A request whose signal aborts before its batch is sent is dropped (never
- * sent); once sent, it is answered with the abort at once and the batch
- * goes on for the others. Each request removes its abort listener before
- * it settles (the contract of `LeaseStore`).
+ * A request whose signal has aborted when its batch is made is dropped
+ * (never sent) and rejected with the signal's reason; one that aborts once
+ * sent is answered with the batch. No listener is added to the signal (an
+ * `addEventListener` and its removal cost more than the rest of a request
+ * here): the caller, the elector's `StatementTimer`, rejects its own
+ * caller the moment the signal aborts, and ignores the late answer.
  */
 export class Batcher<I, R> {
   readonly #clock: Clock;
@@ -79,24 +79,11 @@ export class Batcher<I, R> {
     return this.#queue.length;
   }
 
-  /** Adds `item` to the next batch; settles with its answer, or with `signal`'s reason as soon as it aborts. */
+  /** Adds `item` to the next batch; settles with its answer, or with `signal`'s reason if it has aborted when the batch is made. */
   submit(item: I, signal: AbortSignal): Promise<R> {
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<R>((resolve, reject) => {
-      const pending: Pending<I, R> = {
-        item,
-        signal,
-        settled: false,
-        resolve: (value) => {
-          if (settle(pending)) resolve(value);
-        },
-        reject: (error) => {
-          if (settle(pending)) reject(error);
-        },
-        onAbort: () => pending.reject(signal.reason),
-      };
-      signal.addEventListener('abort', pending.onAbort, { once: true });
-      this.#queue.push(pending);
+      this.#queue.push({ item, signal, resolve, reject });
       this.#schedule();
     });
   }
@@ -133,8 +120,8 @@ export class Batcher<I, R> {
     let taken = 0;
     while (taken < this.#queue.length && batch.length < this.#options.maxBatch) {
       const pending = this.#queue[taken++] as Pending<I, R>;
-      if (pending.settled) continue;
-      if (this.#apart?.test(pending.item)) this.#apart.send(pending.item, pending.signal).then(pending.resolve, pending.reject);
+      if (pending.signal.aborted) pending.reject(pending.signal.reason);
+      else if (this.#apart?.test(pending.item)) this.#apart.send(pending.item, pending.signal).then(pending.resolve, pending.reject);
       else batch.push(pending);
     }
     this.#queue = taken === this.#queue.length ? [] : this.#queue.slice(taken);
@@ -164,12 +151,4 @@ export class Batcher<I, R> {
       this.#clock.clearTimeout(timer);
     }
   }
-}
-
-/** Marks `pending` settled and removes its abort listener; `false` if it was settled already. */
-function settle<I, R>(pending: Pending<I, R>): boolean {
-  if (pending.settled) return false;
-  pending.settled = true;
-  pending.signal.removeEventListener('abort', pending.onAbort);
-  return true;
 }
