@@ -11,6 +11,13 @@ export interface BatcherOptions {
   readonly maxBatch: number;
   /** Time limit of one batch's statements (ms). */
   readonly timeout: number;
+  /**
+   * After a batch of one, send the next as soon as nothing is in flight
+   * (for the statements a caller waits on: a lone `withLock()` waits for no
+   * window). Without it, never more than one batch per window (renewals,
+   * whose rate then stays bounded however they fall).
+   */
+  readonly eager: boolean;
 }
 
 /** Sends one batch: an answer for each request, in order, or a rejection for all. */
@@ -38,9 +45,10 @@ interface Pending<I, R> {
  * `maxBatch` requests in it, and after a batch of more than one request,
  * none before a `window` has passed since it was sent: under load, requests
  * wait up to a window and share a statement, so the statements of a kind
- * stay under one per window. After a batch of one (a quiet batcher, or a
- * lone caller such as a loop of `withLock()` calls), the next goes as soon
- * as nothing is in flight: a request alone waits for nothing. Requests made
+ * stay under one per window. With `eager`, after a batch of one (a quiet
+ * batcher, or a lone caller such as a loop of `withLock()` calls), the next
+ * goes as soon as nothing is in flight: a request alone waits for nothing.
+ * The first request of an idle batcher goes at once either way. Requests made
  * in the same turn of the event loop always go together. A burst (10,000
  * elections started together) is sent `maxBatch` at a time, and only its
  * requests wait in memory.
@@ -63,7 +71,7 @@ export class Batcher<I, R> {
   /** A flush is due in a microtask. */
   #soon = false;
   #lastSent = -Infinity;
-  /** Requests in the last batch sent: after one of more than one, the next waits for the window. */
+  /** Requests in the last batch sent: with `eager`, after a batch of one the next need not wait for the window. */
   #lastSize = 0;
 
   /** Sends batches with `send`, paced by `options`, timed on `clock`; the requests `apart` tests true for by themselves. */
@@ -95,10 +103,10 @@ export class Batcher<I, R> {
     }
   }
 
-  /** Arranges the next flush: at once (in a microtask) after a batch of one or once a window has passed since the last batch, else when it has. */
+  /** Arranges the next flush: at once (in a microtask) once a window has passed since the last batch (or, `eager`, after a batch of one), else when it has. */
   #schedule(): void {
     if (this.#inFlight || this.#soon || this.#timer !== undefined || this.#queue.length === 0) return;
-    const wait = this.#lastSize <= 1 ? 0 : this.#lastSent + this.#options.window - this.#clock.now();
+    const wait = this.#options.eager && this.#lastSize <= 1 ? 0 : this.#lastSent + this.#options.window - this.#clock.now();
     if (wait <= 0) {
       this.#soon = true;
       queueMicrotask(() => {

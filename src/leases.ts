@@ -66,7 +66,8 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
     const nodeName = election.nodeName;
     this.#db = db;
     this.#options = election;
-    const pacing = { window: batchWindow, maxBatch, timeout: election.queryTimeout };
+    // Renewals are never eager: their rate stays at one statement per window at most, however they fall.
+    const pacing = { window: batchWindow, maxBatch, timeout: election.queryTimeout, eager: true };
     const reads = new Batcher<string, Observation>(systemClock, { ...pacing, what: 'reading the election rows' }, (names, signal) =>
       batches.read(names, signal),
     );
@@ -75,7 +76,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
     );
     const renewals = new Batcher<RenewRequest, boolean>(
       systemClock,
-      { ...pacing, what: 'renewing the leases' },
+      { ...pacing, what: 'renewing the leases', eager: false },
       (items, signal) => batches.renew(nodeName, items, signal),
       // A lease whose own fenced transaction holds its row waits for it: by itself, not in everyone's batch.
       { test: (item) => item.store.fenced, send: (item, signal) => batches.renewOne(nodeName, item, signal) },

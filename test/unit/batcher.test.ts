@@ -6,13 +6,13 @@ import { QueryTimeoutError } from '../../src/errors.js';
 import { FakeClock, flush } from '../support/fake-clock.js';
 
 /** A batcher whose batches are answered when the test says so. */
-function batcher(options: { window?: number; maxBatch?: number; timeout?: number; apart?: (item: number) => boolean } = {}) {
+function batcher(options: { window?: number; maxBatch?: number; timeout?: number; eager?: boolean; apart?: (item: number) => boolean } = {}) {
   const clock = new FakeClock();
   const sent: { items: readonly number[]; at: number; answer: () => void; fail: (error: Error) => void; signal: AbortSignal }[] = [];
   const apart: number[] = [];
   const subject = new Batcher<number, number>(
     clock,
-    { what: 'testing', window: options.window ?? 50, maxBatch: options.maxBatch ?? 100, timeout: options.timeout ?? 1000 },
+    { what: 'testing', window: options.window ?? 50, maxBatch: options.maxBatch ?? 100, timeout: options.timeout ?? 1000, eager: options.eager ?? true },
     (items, signal) =>
       new Promise((resolve, reject) => {
         sent.push({ items, at: clock.now(), answer: () => resolve(items.map((item) => item * 10)), fail: reject, signal });
@@ -68,6 +68,19 @@ describe('Batcher', () => {
     void subject.submit(6, live);
     await flush();
     assert.deepEqual(sent[3]?.items, [6], 'after a batch of one, the next goes at once');
+  });
+
+  it('without eager, sends one batch per window at most, batches of one too', async () => {
+    const { clock, sent, subject } = batcher({ window: 50, eager: false });
+    void subject.submit(1, live);
+    await flush();
+    assert.equal(sent.length, 1, 'the first request of an idle batcher goes at once');
+    sent[0]?.answer();
+    void subject.submit(2, live);
+    await clock.advance(49);
+    assert.equal(sent.length, 1);
+    await clock.advance(1);
+    assert.deepEqual(sent[1]?.items, [2]);
   });
 
   it('sends a burst maxBatch at a time, one batch per window', async () => {
