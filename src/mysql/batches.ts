@@ -64,7 +64,8 @@ export class MysqlBatches {
 
   /** Reads the rows of `names` in one statement: an observation for each. */
   async read(names: readonly string[], signal: AbortSignal): Promise<Observation[]> {
-    const coordinator = (this.#coordinator ??= await abortable(learnCoordinator(this.#runner, signal), signal));
+    const ask = (sql: string) => this.#runner.run('asking whether the server is a Galera node', sql, [], signal);
+    const coordinator = (this.#coordinator ??= await abortable(learnCoordinator(this.#runner.driver.db, ask), signal));
     const { rows } = await this.#runner.run('reading the election rows', readFor(coordinator, this.#sql.read(names.length)), [...names], signal);
     const found = new Map<string, Row>();
     for (const row of rows) if (typeof row['leader_name'] === 'string') found.set(row['leader_name'], row);
