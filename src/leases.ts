@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { BatchedStore, type RenewRequest, type StoreEngine } from './batched-store.js';
 import { Batcher } from './batcher.js';
 import { systemClock } from './clock.js';
-import { ClosedError, LockTimeoutError, MysqlLeaderError } from './errors.js';
+import { ClosedError, LeadershipEndedError, LockTimeoutError, MysqlLeaderError } from './errors.js';
 import {
   asOptions,
   checkWait,
@@ -217,13 +217,17 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
       signal?.throwIfAborted();
       throw new LockTimeoutError(lockName, wait);
     }
+    if (this.#closing) {
+      this.#names.free(lockName); // closed while this call waited: the next waiter learns it too.
+      throw new ClosedError(method, 'Leases');
+    }
     // 2. The lease itself, through an election that campaigns until `fn` is done.
     const { election, store } = this.#build(lockName, this.#options);
     const stop = new AbortController();
     const onAbort = (): void => stop.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     // The tenure over: stop campaigning, so that no new tenure starts under a lock whose `fn` is still running.
-    election.once('revoked', () => stop.abort(new LockTimeoutError(lockName, wait)));
+    election.once('revoked', ({ term, reason }) => stop.abort(new LeadershipEndedError(term, reason)));
     const campaign = election.acquire(stop.signal);
     campaign.catch(() => {}); // raced with the election below; its end is awaited in `finally`.
     try {
