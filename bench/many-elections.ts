@@ -15,7 +15,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 import type { ManyElectionsConfig, ManyElectionsReport } from './many-elections-process.js';
@@ -31,8 +31,8 @@ const AGE = 5000;
 /** mysql2's default `connectionLimit`. */
 const CONNECTIONS = 10;
 
-/** Compiles the child program and what it imports to plain JavaScript; returns its path. */
-function compileChild(): string {
+/** Compiles a child program (`source`, in bench/) and what it imports to plain JavaScript; returns its path. */
+export function compileChild(source = SOURCE): string {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   const flags = [
     '--outDir',
@@ -50,9 +50,9 @@ function compileChild(): string {
     '--skipLibCheck',
     '--noCheck',
   ];
-  const result = spawnSync(process.execPath, [tsc, ...flags, SOURCE], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`compiling ${SOURCE} failed: ${result.error?.message ?? result.stdout + result.stderr}`);
-  return join(OUT, 'bench', 'many-elections-process.js');
+  const result = spawnSync(process.execPath, [tsc, ...flags, source], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`compiling ${source} failed: ${result.error?.message ?? result.stdout + result.stderr}`);
+  return join(OUT, 'bench', basename(source).replace(/\.ts$/, '.js'));
 }
 
 /** Runs the compiled child in `mode` and returns its report. */

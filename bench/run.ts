@@ -24,6 +24,7 @@ import { check } from './check.js';
 import { failover } from './failover.js';
 import { handover } from './handover.js';
 import { manyElections } from './many-elections.js';
+import { manyLeases } from './many-leases.js';
 import { formatTable } from './report.js';
 import type { BenchContext, Scenario, ScenarioResult } from './scenario.js';
 import { steadyState } from './steady-state.js';
@@ -35,6 +36,7 @@ const SCENARIOS: Readonly<Record<string, Scenario>> = {
   handover,
   failover,
   'many-elections': manyElections,
+  'many-leases': manyLeases,
 };
 
 const AGE = 2000;

@@ -14,7 +14,9 @@ export type MysqlLeaderErrorCode =
   | 'ERR_MYSQL_LEADER_BUSY'
   | 'ERR_MYSQL_LEADER_NOT_LEADER'
   | 'ERR_MYSQL_LEADER_COMMIT_UNKNOWN'
-  | 'ERR_MYSQL_LEADER_LEADERSHIP_ENDED';
+  | 'ERR_MYSQL_LEADER_LEADERSHIP_ENDED'
+  // The lease engine (Leases):
+  | 'ERR_MYSQL_LEADER_LOCK_TIMEOUT';
 
 /** Base class of every error defined by this package. */
 export class MysqlLeaderError extends Error {
@@ -91,11 +93,11 @@ export class SchemaError extends MysqlLeaderError {
   }
 }
 
-/** A method was called on a leader after `close()`. Nothing was sent to the database. */
+/** A method was called on a leader (or a `Leases` engine) after `close()`. Nothing was sent to the database. */
 export class ClosedError extends MysqlLeaderError {
   /** @internal */
-  constructor(method: string) {
-    super('ERR_MYSQL_LEADER_CLOSED', `${method}() was called on a closed MysqlLeader`);
+  constructor(method: string, closed = 'MysqlLeader') {
+    super('ERR_MYSQL_LEADER_CLOSED', `${method}() was called on a closed ${closed}`);
   }
 }
 
@@ -203,5 +205,23 @@ export class LeadershipEndedError extends MysqlLeaderError {
     super('ERR_MYSQL_LEADER_LEADERSHIP_ENDED', `leadership of term ${term} ended (${reason})`, options);
     this.term = term;
     this.reason = reason;
+  }
+}
+
+/**
+ * `Leases.withLock()` (or `withFencedLock()`) did not get the lease within
+ * its `wait`: another holder kept it. Nothing ran.
+ */
+export class LockTimeoutError extends MysqlLeaderError {
+  /** The lock (the election) that was waited for. */
+  readonly lockName: string;
+  /** How long it was waited for, in ms (the `wait` option). */
+  readonly waitMs: number;
+
+  /** @internal */
+  constructor(lockName: string, waitMs: number) {
+    super('ERR_MYSQL_LEADER_LOCK_TIMEOUT', `the lock "${lockName}" was not obtained within ${waitMs} ms: another holder has it`);
+    this.lockName = lockName;
+    this.waitMs = waitMs;
   }
 }

@@ -7,8 +7,42 @@ import { ScheduledJob, type FencedFireContext, type FireContext } from './schedu
 import { resolveSchedule, type ScheduleOptions } from './schedule-options.js';
 import { statements, type Statements } from './mysql/sql.js';
 import { MysqlStore } from './mysql/store.js';
-import { checkName, resolveOptions, type MysqlLeaderOptions } from './options.js';
+import { checkName, resolveOptions, type MysqlLeaderOptions, type ResolvedOptions } from './options.js';
+import type { LeaseStore } from './store.js';
 import type { TenureContext } from './tenure.js';
+
+/**
+ * The store of an election that a `Leases` engine builds (its batches), and
+ * the wrapper its fenced transactions run in.
+ * @internal
+ */
+export interface EngineStore extends LeaseStore {
+  /** Runs a fenced transaction of the election (`run`). */
+  fence<T>(run: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * How a `Leases` engine makes the store of an election it builds.
+ * @internal
+ */
+export type EngineStoreOf = (leaderName: string, options: ResolvedOptions) => EngineStore;
+
+/** The store source of the `MysqlLeader` being built by {@link electionOfEngine}, for its constructor only. */
+let buildingFor: EngineStoreOf | undefined;
+
+/**
+ * Builds an election of a `Leases` engine: a `MysqlLeader` whose store is
+ * the engine's (`storeOf`), leaving the public constructor as it is.
+ * @internal
+ */
+export function electionOfEngine<DB extends Queryable>(db: DB, leaderName: string, options: MysqlLeaderOptions, storeOf: EngineStoreOf): MysqlLeader<DB> {
+  buildingFor = storeOf;
+  try {
+    return new MysqlLeader(db, leaderName, options);
+  } finally {
+    buildingFor = undefined;
+  }
+}
 
 /**
  * The connection `withLeadership()` hands to its function for a handle of
@@ -54,6 +88,8 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   readonly leaderName: string;
   readonly #driver: Driver;
   readonly #fenceSql: Statements;
+  /** The engine's store, for an election of a `Leases` engine. */
+  readonly #engineStore: EngineStore | undefined;
   /** Drivers of the handles given to `withLeadership()`, made once each. */
   readonly #drivers = new WeakMap<object, Driver>();
 
@@ -68,13 +104,17 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
    * @param leaderName The election, 1 to 255 characters.
    */
   constructor(db: DB, leaderName: string, options?: MysqlLeaderOptions) {
+    const storeOf = buildingFor;
+    buildingFor = undefined; // for this election only, not for one its options' getters might build.
     const name = checkName('leaderName', leaderName);
     const resolved = resolveOptions(options);
     const driver = new Driver(db);
-    super(new MysqlStore(driver, name, resolved), resolved);
+    const engineStore = storeOf?.(name, resolved);
+    super(engineStore ?? new MysqlStore(driver, name, resolved), resolved);
     this.leaderName = name;
     this.#driver = driver;
     this.#fenceSql = statements(resolved.tableName);
+    this.#engineStore = engineStore;
   }
 
   /**
@@ -176,7 +216,9 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
       ageMs: this.options.age,
       statementMs: this.options.queryTimeout,
     };
-    return runFenced(driver, target, tenure, () => this.term === tenure.term, fn);
+    const run = (): Promise<T> => runFenced(driver, target, tenure, () => this.term === tenure.term, fn);
+    // An engine's election: its renewals leave the shared batches while the transaction holds the row.
+    return this.#engineStore ? this.#engineStore.fence(run) : run();
   }
 
   #driverFor(db: Queryable): Driver {

@@ -44,7 +44,7 @@ const iso = (column: string): string => `DATE_FORMAT(${column}, '%Y-%m-%dT%H:%i:
  * timing reads, never for safety); `version` is `renewed_at` to the
  * microsecond, the form a compare-and-set gives back.
  */
-const LEASE_COLUMNS =
+export const LEASE_COLUMNS =
   'node_name, term, expires_at <= renewed_at AS released, ' +
   'TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), expires_at) AS expires_in_us, ' +
   'TIMESTAMPDIFF(MICROSECOND, renewed_at, UTC_TIMESTAMP(6)) AS renewed_us_ago, ' +
@@ -55,13 +55,13 @@ const LEASE_COLUMNS =
  * value, so that the version moves on even on a server whose clock is
  * behind the one that wrote the row (another Galera node, a stepped clock).
  */
-const NEXT = 'GREATEST(UTC_TIMESTAMP(6), renewed_at + INTERVAL 1 MICROSECOND)';
+export const NEXT = 'GREATEST(UTC_TIMESTAMP(6), renewed_at + INTERVAL 1 MICROSECOND)';
 
 /** Held: `expires_at` a full age (`?` µs) after the new `renewed_at`, whichever order the assignments run in. */
-const HELD = `renewed_at = ${NEXT}, expires_at = ${NEXT} + INTERVAL ? MICROSECOND`;
+export const HELD = `renewed_at = ${NEXT}, expires_at = ${NEXT} + INTERVAL ? MICROSECOND`;
 
 /** The lease is held, not released: a comparison within the row, with no clock. */
-const NOT_RELEASED = 'expires_at > renewed_at';
+export const NOT_RELEASED = 'expires_at > renewed_at';
 
 /** The statements of one election table. */
 export interface Statements {

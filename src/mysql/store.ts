@@ -112,7 +112,7 @@ export class MysqlStore implements LeaseStore {
 }
 
 /** A row of `Statements.read` that found a lease, as an {@link ObservedLease}. */
-function toObservedLease(row: Row): ObservedLease {
+export function toObservedLease(row: Row): ObservedLease {
   return {
     ...toLease(row),
     version: String(row['version']),

@@ -23,6 +23,7 @@ const expected: Record<string, RegExp> = {
   'examples/recipes/fenced-write.ts': /^marked 3 invoices as sent under term 1$/m,
   'examples/recipes/fencing-token.ts': /^leader: 200 stored\nstale leader: 409 stale fencing token 0, already saw 1$/m,
   'examples/recipes/scheduled-job.ts': /^report for \S+ written under term 1$/m,
+  'examples/recipes/many-leases.ts': /^leading ingest-eu, ingest-us, ingest-ap\ninvoice run: 3 invoices under term 1$/m,
 };
 
 describe('README recipes', () => {

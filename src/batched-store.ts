@@ -1,0 +1,138 @@
+import type { Batcher } from './batcher.js';
+import type { ClaimItem, HeldItem } from './mysql/batches.js';
+import type { LeaseStore, Observation, ObservedLease } from './store.js';
+
+/** A renewal waiting for its batch, with the store it is for (which may send it apart). */
+export interface RenewRequest extends HeldItem {
+  readonly store: BatchedStore;
+}
+
+/** What an election's {@link BatchedStore} needs of its engine. */
+export interface StoreEngine {
+  readonly reads: Batcher<string, Observation>;
+  readonly claims: Batcher<ClaimItem, number | undefined>;
+  readonly renewals: Batcher<RenewRequest, boolean>;
+  readonly releases: Batcher<HeldItem, boolean>;
+  /** Claims by itself, outside the batches. */
+  claimOne(item: ClaimItem, signal: AbortSignal): Promise<number | undefined>;
+  /** The election closed: its name is free in the engine again. */
+  closed(store: BatchedStore): void;
+}
+
+/** What a waiting lock learns of each attempt to take the lease (see `Leases.withLock`). */
+export type AttemptOutcome = 'busy' | 'lost' | 'failed';
+
+/**
+ * The {@link LeaseStore} of one election of a `Leases` engine: its reads,
+ * claims, renewals and releases go into the engine's batches, one
+ * statement for many elections. The elector above it is the one of a
+ * standalone `MysqlLeader`, unchanged, and so is the safety rule: the
+ * elector takes its local deadline from the moment it *asked* for a renewal
+ * or a claim (`Elector#renew`, `#follow`: `sent` is read before the store
+ * is called), which comes before the batch's statement is sent, so the
+ * database computed `expires_at` after it. A renewal counts only when the
+ * batch says that row was written (see `MysqlBatches`); time spent waiting
+ * for a batch counts against the statement's limit (`StatementTimer`).
+ *
+ * Two things go apart, by themselves:
+ * - a renewal while a fenced transaction of this election holds its row
+ *   (`fence`): it waits for that transaction, which must not hold up the
+ *   batch of every other election;
+ * - every claim after one whose outcome is unknown (an error, a time-out):
+ *   a claim in doubt may still land, and only a claim sent alone can tell
+ *   its own write from that one (see `MysqlBatches`, which relies on it).
+ */
+export class BatchedStore implements LeaseStore {
+  readonly name: string;
+  readonly #engine: StoreEngine;
+  /** Fenced transactions of this election in progress: its renewals go apart meanwhile. */
+  #fenced = 0;
+  /** The last renewal (queued, in a batch, apart, or settled). */
+  #renewal: Promise<boolean> | undefined;
+  /** A claim of this election ended in doubt: the later ones go apart. */
+  #claimInDoubt = false;
+  /** From a read to the outcome of the claim it leads to, if any. */
+  #attempting = false;
+  /** Told how each attempt to take the lease ends, when it does not win (a waiting lock). */
+  onAttempt: ((outcome: AttemptOutcome) => void) | undefined;
+
+  /** The election `name` of `engine`. */
+  constructor(engine: StoreEngine, name: string) {
+    this.#engine = engine;
+    this.name = name;
+  }
+
+  /** Whether a fenced transaction of this election is open or about to open (its renewals then go apart). */
+  get fenced(): boolean {
+    return this.#fenced > 0;
+  }
+
+  /** Whether an attempt to take the lease is in progress: a read, and the claim that follows it. */
+  get attempting(): boolean {
+    return this.#attempting;
+  }
+
+  async read(signal: AbortSignal): Promise<Observation> {
+    this.#attempting = true;
+    let observation: Observation;
+    try {
+      observation = await this.#engine.reads.submit(this.name, signal);
+    } catch (error) {
+      this.#endAttempt('failed');
+      throw error;
+    }
+    // Held by someone (or by a term of ours the elector will release first): no claim follows this read.
+    if (observation.lease !== undefined && !observation.lease.released) this.#endAttempt('busy');
+    return observation;
+  }
+
+  async claim(_nodeName: string, seen: ObservedLease | undefined, minTerm: number, signal: AbortSignal): Promise<number | undefined> {
+    const item: ClaimItem = { name: this.name, seen, minTerm };
+    let term: number | undefined;
+    try {
+      term = await (this.#claimInDoubt ? this.#engine.claimOne(item, signal) : this.#engine.claims.submit(item, signal));
+    } catch (error) {
+      this.#claimInDoubt = true;
+      this.#endAttempt('failed');
+      throw error;
+    }
+    if (term === undefined) this.#endAttempt('lost');
+    else this.#attempting = false;
+    return term;
+  }
+
+  renew(_nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
+    // Kept once settled too (a fence then waits for nothing): no promise of its own on the hot path.
+    this.#renewal = this.#engine.renewals.submit({ name: this.name, term, store: this }, signal);
+    return this.#renewal;
+  }
+
+  release(_nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
+    return this.#engine.releases.submit({ name: this.name, term }, signal);
+  }
+
+  async close(): Promise<void> {
+    this.#engine.closed(this);
+  }
+
+  /**
+   * Runs a fenced transaction of this election (`run`): from now until it
+   * settles, renewals go apart; a renewal already in a batch is waited for
+   * first, so that the transaction's lock on the row never holds up a batch.
+   */
+  async fence<T>(run: () => Promise<T>): Promise<T> {
+    this.#fenced++;
+    try {
+      await this.#renewal?.catch(() => {}); // its outcome is the elector's.
+      return await run();
+    } finally {
+      this.#fenced--;
+    }
+  }
+
+  #endAttempt(outcome: AttemptOutcome): void {
+    if (!this.#attempting) return;
+    this.#attempting = false;
+    this.onAttempt?.(outcome);
+  }
+}
