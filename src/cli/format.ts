@@ -1,4 +1,4 @@
-/** How the CLI shows elections: durations for people, and one JSON shape for scripts. */
+/** How the CLI shows elections and jobs: durations and aligned columns for people, and one JSON shape for scripts. */
 import type { ElectionStatus } from '../index.js';
 
 /** `850 ms`, `12.3 s`, `5 min 3 s`, `2 h 5 min`. */
@@ -9,6 +9,19 @@ export function duration(ms: number): string {
   const seconds = Math.floor(abs / 1000);
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
   return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+}
+
+/** `rows` (a header first) as aligned columns, two spaces apart, one line each. */
+export function columns(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** `held`: a live lease; `expired`: the last lease lapsed or was released; `none`: never elected. */

@@ -2,7 +2,7 @@
 import { listJobs, type JobStatus } from '../index.js';
 import { UsageError, write, type Command } from './command.js';
 import { DATABASE_OPTIONS, DATABASE_USAGE, openDatabase, target } from './database.js';
-import { duration } from './format.js';
+import { columns, duration } from './format.js';
 import { FIRES_TABLE_USAGE, firesTableFlag } from './schema.js';
 
 /** `mysql-leader jobs`. */
@@ -59,13 +59,5 @@ function table(jobs: readonly JobStatus[]): string {
       ];
     }),
   ];
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
-  return rows
-    .map((row) =>
-      row
-        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return columns(rows);
 }

@@ -2,7 +2,7 @@
 import { listElections, readElection, type ElectionStatus } from '../index.js';
 import { electionArgument, write, type Command } from './command.js';
 import { DATABASE_OPTIONS, DATABASE_USAGE, openDatabase, target } from './database.js';
-import { duration, electionJson, type ElectionJson } from './format.js';
+import { columns, duration, electionJson, type ElectionJson } from './format.js';
 
 /** `mysql-leader status`. */
 export const statusCommand: Command = {
@@ -47,15 +47,7 @@ function table(elections: readonly ElectionJson[]): string {
     ['ELECTION', 'STATE', 'NODE', 'TERM', 'EXPIRES', 'ACQUIRED'],
     ...elections.map((e) => [e.name, e.state, e.node ?? '-', e.term === null ? '-' : String(e.term), expires(e.expiresInMs), e.acquiredAt ?? '-']),
   ];
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
-  return rows
-    .map((row) =>
-      row
-        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return columns(rows);
 }
 
 function expires(ms: number | null): string {
