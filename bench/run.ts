@@ -23,6 +23,7 @@ import { createMysqlLeaderTable } from '../src/index.js';
 import { check } from './check.js';
 import { failover } from './failover.js';
 import { handover } from './handover.js';
+import { locks } from './locks.js';
 import { manyElections } from './many-elections.js';
 import { manyLeases } from './many-leases.js';
 import { formatTable } from './report.js';
@@ -37,6 +38,7 @@ const SCENARIOS: Readonly<Record<string, Scenario>> = {
   failover,
   'many-elections': manyElections,
   'many-leases': manyLeases,
+  locks,
 };
 
 const AGE = 2000;

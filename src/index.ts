@@ -5,7 +5,7 @@
 export { AlwaysLeader, type Leader } from './leader.js';
 export { MysqlLeader, type ConnectionOf, type FenceOptions } from './mysql-leader.js';
 export type { Logger, MysqlLeaderOptions, OptionName, ResolvedOptions } from './options.js';
-export type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
+export type { LockContext, TaskHandle, TenureContext, TenureTask } from './tenure.js';
 export { abortOnError, continueOnError, type OnError } from './on-error.js';
 export { CREATE_MYSQL_LEADER_SQL, createMysqlLeaderSql, createMysqlLeaderTable, type CreateTableOptions, type TableOptions } from './mysql/schema.js';
 export type { Queryable } from './mysql/driver.js';

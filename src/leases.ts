@@ -19,7 +19,7 @@ import { MysqlBatches, type ClaimItem, type HeldItem } from './mysql/batches.js'
 import { Driver, type Queryable } from './mysql/driver.js';
 import { checkName, type ResolvedOptions } from './options.js';
 import type { Observation } from './store.js';
-import type { TenureContext } from './tenure.js';
+import type { LockContext, TenureContext } from './tenure.js';
 
 /**
  * One lease engine per process, database handle and table: many elections
@@ -134,8 +134,9 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   /**
    * Runs `fn` once under the lock `name`: takes the lease (waiting at most
    * `options.wait` ms for another holder to let go), runs
-   * `fn({ term, signal })` while renewing the lease, then releases it and
-   * returns what `fn` returned (or rejects with what it threw).
+   * `fn({ term, signal, remainingMs })` while renewing the lease, then
+   * releases it and returns what `fn` returned (or rejects with what it
+   * threw).
    *
    * `signal` aborts the moment the lease is in doubt (a renewal failed or
    * found it taken, the local deadline passed, `options.signal` aborted):
@@ -147,11 +148,8 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
    * aborts while waiting, and with a database error the engine's `onError`
    * stops on.
    */
-  withLock<T>(name: string, fn: (lock: TenureContext) => Promise<T>, options?: LockOptions): Promise<T> {
-    return this.#locked('withLock', name, options, (election) => {
-      const { term, signal } = election;
-      return fn({ term: term as number, signal });
-    });
+  withLock<T>(name: string, fn: (lock: LockContext) => Promise<T>, options?: LockOptions): Promise<T> {
+    return this.#locked('withLock', name, options, (election) => fn(lockContext(election, { term: election.term as number, signal: election.signal })));
   }
 
   /**
@@ -162,19 +160,19 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
    * rejects with `NotLeaderError`, nothing written, when the lease ended
    * before the commit.
    */
-  withFencedLock<T>(name: string, fn: (connection: ConnectionOf<DB>, lock: TenureContext) => Promise<T>, options?: LockOptions): Promise<T>;
+  withFencedLock<T>(name: string, fn: (connection: ConnectionOf<DB>, lock: LockContext) => Promise<T>, options?: LockOptions): Promise<T>;
   withFencedLock<T, D extends Queryable>(
     name: string,
-    fn: (connection: ConnectionOf<D>, lock: TenureContext) => Promise<T>,
+    fn: (connection: ConnectionOf<D>, lock: LockContext) => Promise<T>,
     options: FencedLockOptions<D>,
   ): Promise<T>;
-  withFencedLock<T>(name: string, fn: (connection: never, lock: TenureContext) => Promise<T>, options?: FencedLockOptions): Promise<T> {
+  withFencedLock<T>(name: string, fn: (connection: never, lock: LockContext) => Promise<T>, options?: FencedLockOptions): Promise<T> {
     const db = options?.db;
-    return this.#locked('withFencedLock', name, options, (election) =>
-      db === undefined
-        ? election.withLeadership(fn as (connection: unknown, lock: TenureContext) => Promise<T>)
-        : election.withLeadership(fn as (connection: unknown, lock: TenureContext) => Promise<T>, { db }),
-    );
+    return this.#locked('withFencedLock', name, options, (election) => {
+      const locked = (connection: unknown, tenure: TenureContext): Promise<T> =>
+        (fn as (connection: unknown, lock: LockContext) => Promise<T>)(connection, lockContext(election, tenure));
+      return db === undefined ? election.withLeadership(locked) : election.withLeadership(locked, { db });
+    });
   }
 
   /**
@@ -239,6 +237,17 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
       await election.close();
     }
   }
+}
+
+/** The lock's tenure, with its remaining time read from `election` while that tenure lasts. */
+function lockContext(election: MysqlLeader, { term, signal }: TenureContext): LockContext {
+  return {
+    term,
+    signal,
+    get remainingMs() {
+      return election.term === term ? election.remainingMs : 0;
+    },
+  };
 }
 
 /**

@@ -16,3 +16,15 @@ export interface TaskHandle extends AsyncDisposable {
   /** Starts the task for no further tenure, and waits for the run in progress (whose signal aborts only when its tenure ends). */
   stop(): Promise<void>;
 }
+
+/** What `withLock()` and `withFencedLock()` hand their function: the lock's tenure, and how long it is sure to last. */
+export interface LockContext extends TenureContext {
+  /**
+   * How long this process is sure to hold the lock without a further
+   * renewal, in ms, read at each access (0 once the lock is lost or
+   * released): its local deadline, `margin` before the lease ends in the
+   * database. Work that must finish under the lock can check it before it
+   * starts; a supervisor can hand it on as a deadline.
+   */
+  readonly remainingMs: number;
+}

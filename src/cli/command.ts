@@ -1,4 +1,6 @@
 /** What every command of the CLI shares: its shape, usage errors, flag parsing, output. */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { ParseArgsConfig } from 'node:util';
 
 /** A mistake in the command line: printed on one line with a pointer to `--help`, exit code 2. */
@@ -54,6 +56,11 @@ export function milliseconds(values: Values, flag: string, fallback?: number): n
 export function stringFlag(values: Values, flag: string): string | undefined {
   const value = values[flag];
   return typeof value === 'string' ? value : undefined;
+}
+
+/** This node's name in an election: the `--node` flag, or HOST-PID-RANDOM. */
+export function nodeFlag(values: Values): string {
+  return stringFlag(values, 'node') ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
 }
 
 /** The election named by the only positional argument; `required` says whether it may be missing. */

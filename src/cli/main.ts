@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `mysql-leader` command line, built on the package's public API.
- * Exit codes: 0 success, 1 error, 2 usage error; `run` exits with its command's code.
+ * Exit codes: 0 success, 1 error, 2 usage error; `run` and `lock` exit with
+ * their command's code, `lock` with 75 when the lock was not obtained in time.
  * Every error is one line on standard error, without a stack trace and
  * without the database password.
  */
@@ -11,6 +12,7 @@ import { explain } from './database.js';
 import { cronCommand } from './cron.js';
 import { demoCommand } from './demo.js';
 import { jobsCommand } from './jobs.js';
+import { lockCommand } from './lock.js';
 import { releaseCommand } from './release.js';
 import { runCommand } from './run.js';
 import { initCommand, schemaCommand } from './schema.js';
@@ -20,6 +22,7 @@ import { watchCommand } from './watch.js';
 
 const commands: Record<string, Command> = {
   run: runCommand,
+  lock: lockCommand,
   cron: cronCommand,
   jobs: jobsCommand,
   status: statusCommand,
@@ -40,7 +43,8 @@ ${Object.entries(commands)
   .join('\n')}
 
 The database is --url or $MYSQL_URL: mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
-Exit codes: 0 success, 1 error, 2 usage error; run: its command's exit code.`;
+Exit codes: 0 success, 1 error, 2 usage error; run and lock: their command's
+exit code (lock: 75 when the lock was not obtained within --wait).`;
 
 /** Runs the command line `argv` (without node and the script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -69,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function parse(command: Command, args: string[]): CommandInput {
-  // For `run`, what follows `--` is the command to run, never flags of ours.
+  // For `run`, `lock` and `cron`, what follows `--` is the command to run, never flags of ours.
   const dash = command.takesCommand ? args.indexOf('--') : -1;
   const own = dash === -1 ? args : args.slice(0, dash);
   try {

@@ -1,41 +1,10 @@
 /** `mysql-leader run`: run a command on exactly one node at a time, the leader. */
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import { MysqlLeader, OptionRangeError, OptionTypeError, continueOnError, type OptionName } from '../index.js';
-import { UsageError, milliseconds, stringFlag, type Command } from './command.js';
+import { MysqlLeader, OptionRangeError, OptionTypeError, continueOnError } from '../index.js';
+import { UsageError, milliseconds, nodeFlag, stringFlag, type Command } from './command.js';
 import { DATABASE_OPTIONS, DATABASE_USAGE, openDatabase, target } from './database.js';
+import { inFlags } from './option-flags.js';
 import { Supervisor } from './supervisor.js';
 import { scrub } from './url.js';
-
-/**
- * What the CLI's user knows each of the leader's options (and its election's
- * name) as, for messages that name one; `undefined` for an option the CLI
- * never sets, whose name is kept. Keyed by every option, so that a new
- * option fails to compile until it is given a flag or `undefined` here.
- */
-const FLAG_OF_OPTION: Readonly<Record<string, string | undefined>> = {
-  nodeName: '--node',
-  age: '--age',
-  tick: '--tick',
-  margin: 'the margin (age / 20)',
-  queryTimeout: 'the time limit of statements (tick)',
-  tableName: '--table',
-  onError: undefined,
-  handoverLock: undefined,
-  drainTimeout: undefined,
-  logger: undefined,
-  leaderName: '--name',
-} satisfies Record<OptionName | 'leaderName', string | undefined>;
-
-/** The message of the library's option error, with each option it names said as the flag the user typed. */
-function inFlags(error: OptionTypeError | OptionRangeError): string {
-  let message = error.message;
-  for (const option of error.options) {
-    const flag = FLAG_OF_OPTION[option.startsWith('options.') ? option.slice('options.'.length) : option];
-    if (flag !== undefined) message = message.replaceAll(option, flag);
-  }
-  return message;
-}
 
 /** `mysql-leader run`. */
 export const runCommand: Command = {
@@ -98,7 +67,7 @@ be run or is not found.`,
       let leader: MysqlLeader;
       try {
         leader = new MysqlLeader(db, name, {
-          nodeName: stringFlag(values, 'node') ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`,
+          nodeName: nodeFlag(values),
           ...(age !== undefined && { age }),
           ...(tick !== undefined && { tick }),
           tableName,

@@ -288,7 +288,7 @@ describe('cli: bad input', () => {
   });
 
   it('every command has --help, which exits 0', async () => {
-    const commands = ['run', 'cron', 'jobs', 'status', 'watch', 'release', 'schema', 'init', 'demo'];
+    const commands = ['run', 'lock', 'cron', 'jobs', 'status', 'watch', 'release', 'schema', 'init', 'demo'];
     const results = await limited(commands.map((command) => () => runCli([command, '--help'])));
     results.forEach((result, i) => {
       assert.equal(result.code, 0, commands[i]);

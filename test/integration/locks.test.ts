@@ -124,6 +124,19 @@ describe('withLock', () => {
     assert.equal(reason.reason, 'lost');
   });
 
+  it('tells fn how long it is sure to hold the lock: at most age - margin while held, 0 once lost', async (t) => {
+    const leases = engine(t, 'a');
+    const name = lockName();
+    const [held, lost] = await leases.withLock(name, async (lock) => {
+      const before = lock.remainingMs;
+      await forceRelease(db.pool, name);
+      await new Promise((resolve) => lock.signal.addEventListener('abort', resolve, { once: true }));
+      return [before, lock.remainingMs];
+    });
+    assert.ok(held !== undefined && held > 0 && held <= AGE - AGE / 20, `remainingMs ${held} while held`);
+    assert.equal(lost, 0);
+  });
+
   it('renews the lease while fn runs for longer than the lease', async (t) => {
     const leases = engine(t, 'a');
     const name = lockName();
@@ -175,6 +188,7 @@ describe('withFencedLock', () => {
     const term = await leases.withFencedLock(
       name,
       async (connection, lock) => {
+        assert.ok(lock.remainingMs > 0);
         await connection.query('INSERT INTO locked_writes (term) VALUES (?)', [lock.term]);
         return lock.term;
       },
