@@ -83,7 +83,8 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     let portOf: (k: number) => number;
     let url: string;
     if (galera) {
-      cluster = await startGaleraCluster({ clockSkew: true, fastFailureDetection: true });
+      // What the cluster does to rejoin a node (a restart, a wipe) is part of the story of a run.
+      cluster = await startGaleraCluster({ clockSkew: true, fastFailureDetection: true, log: (line) => write(`${at()}  galera: ${line}`) });
       const galeraNodes = cluster.nodes;
       write(`${at()}  private Galera cluster of ${galeraNodes.length} on ports ${galeraNodes.map((n) => n.port).join(', ')} (${cluster.dir})`);
       portOf = (k) => galeraNodes[nodeOfParticipant(k) - 1]?.port ?? 0;

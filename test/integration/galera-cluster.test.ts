@@ -5,7 +5,8 @@
  * into the cluster with every row; a node cut off refuses its clients and
  * comes back; a node's clock can run an hour ahead and back while it runs,
  * its timeouts unharmed; a frozen node is evicted and comes back; a node
- * whose data is lost is wiped and copied again; stop() leaves no process
+ * whose data is lost is wiped and copied again; a node restarted while no
+ * member is in a primary component bootstraps one; stop() leaves no process
  * and no folder. Needs no MYSQL_URL: the file skips
  * itself when this machine cannot run a cluster.
  */
@@ -51,6 +52,19 @@ async function status(i: number): Promise<{ state: string; size: number }> {
   const result = await rows(i, "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment', 'wsrep_cluster_size')");
   const value = (name: string): string => String(result.find((row) => row['Variable_name'] === name)?.['Value']);
   return { state: value('wsrep_local_state_comment'), size: Number(value('wsrep_cluster_size')) };
+}
+
+/** Node `i`'s `wsrep_cluster_status` (`Primary`, `non-Primary`…), asked without a causality wait, which a node out of the primary component refuses. */
+async function component(i: number): Promise<string> {
+  const node = started().nodes[i - 1];
+  assert.ok(node);
+  const connection = await createConnection({ uri: node.url, connectTimeout: 1000 });
+  try {
+    const [[row]] = await connection.query<RowDataPacket[]>({ sql: "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_status'", timeout: 10_000 });
+    return String(row?.['Value']);
+  } finally {
+    connection.destroy();
+  }
 }
 
 async function labels(i: number): Promise<string[]> {
@@ -256,6 +270,32 @@ describe('a private 3-node Galera cluster', { skip: cannotStart ? `cannot start 
     assert.deepEqual(await status(2), { state: 'Synced', size: 3 });
     assert.deepEqual(await labels(2), await labels(1));
     assert.ok((await labels(2)).includes('on 1 while 2 had no data'));
+  });
+
+  it('kill(1) and kill(2): node 3 alone is out of the primary component; restart(1) bootstraps it first, then 1 and 2 rejoin with every row', async (t) => {
+    const c = started();
+    await insert(3, 'on 3 before 1 and 2 died');
+    await Promise.all([c.kill(1), c.kill(2)]);
+    const killedAt = performance.now();
+    while ((await component(3)) !== 'non-Primary') {
+      assert.ok(performance.now() - killedAt < 30_000, 'node 3 alone stayed in a primary component');
+      await delay(50);
+    }
+    const refused = await rejection(insert(3, 'on 3 alone'));
+    assert.ok(refused.errno === 1047 || refused.errno === 1180, `errno ${refused.errno}`);
+
+    const first = await c.restart(1);
+    t.diagnostic(`restart(1) with no primary component: ${first.how} in ${first.ms} ms`);
+    assert.deepEqual(await status(1), { state: 'Synced', size: 2 });
+    assert.deepEqual(await status(3), { state: 'Synced', size: 2 });
+    const second = await c.restart(2);
+    t.diagnostic(`restart(2): ${second.how} in ${second.ms} ms`);
+    assert.deepEqual(await status(2), { state: 'Synced', size: 3 });
+    const seen = await labels(2);
+    assert.ok(seen.includes('on 3 before 1 and 2 died'), seen.join(', '));
+    assert.ok(!seen.includes('on 3 alone'));
+    await insert(1, 'on 1 after the bootstrap');
+    assert.ok((await labels(3)).includes('on 1 after the bootstrap'));
   });
 
   it('stop() ends every node and removes the folder; stopping again does nothing', async () => {

@@ -74,7 +74,10 @@ export interface GaleraCluster {
    * and waits until it is Synced in a cluster of every member. It rejoins on
    * its own data, whose position is recovered first (`--wsrep-recover`), by
    * IST; when that fails, its data directory is wiped and it rejoins by a
-   * full state transfer (SST). Another member must be running.
+   * full state transfer (SST). Another member must be running; when no
+   * member is in a primary component, the most advanced one is bootstrapped
+   * as the new primary component first (`pc.bootstrap=YES`, as after a loss
+   * of quorum), so that node `i` has a cluster to join.
    */
   restart(i: number): Promise<Rejoin>;
   /** Freezes node `i` with SIGSTOP. Returns at once: the others evict it after their failure-detection timeouts (`waitSynced()` waits for that). */
@@ -87,9 +90,16 @@ export interface GaleraCluster {
   /**
    * `on`: cuts node `i` off from the others (`gmcast.isolate=1`) and waits
    * until it is out of the primary component and the others are Synced
-   * without it; its clients then get errors 1047 or 1180. Not `on`: lets it
-   * reconnect (`gmcast.isolate=0`) and waits until it is Synced again;
-   * when it cannot rejoin by itself, restarts it as `restart(i)` does.
+   * without it; its clients then get errors 1047 or 1180. The others may
+   * lose the primary component too: when the cut comes during a view change,
+   * they can declare each other inactive and meet again in a non-primary
+   * component, which only the return of every member of the last primary
+   * component makes primary again (seen about once in 150 cuts on a busy
+   * machine). Then no node takes writes until node `i` is let back, and
+   * this resolves after 20 s with that logged.
+   * Not `on`: lets it reconnect (`gmcast.isolate=0`) and waits until it and
+   * every other member are Synced again; when it cannot rejoin by itself,
+   * restarts it as `restart(i)` does.
    */
   isolate(i: number, on: boolean): Promise<Rejoin | undefined>;
   /**
@@ -184,6 +194,8 @@ const FAST_FAILURE_DETECTION = ['evs.suspect_timeout=PT2S', 'evs.keepalive_perio
 const JOIN_TIMEOUT = 60_000;
 /** How long a node that was cut off or frozen gets to rejoin by itself before it is restarted. */
 const REJOIN_TIMEOUT = 30_000;
+/** How long the others get to form a primary component without an isolated node (they need 2.5–5 s with fast failure detection). */
+const SURVIVORS_TIMEOUT = 20_000;
 /**
  * How long a thawed node gets to act on what it missed before its state is
  * trusted: just after SIGCONT it still reports the view it was frozen in
@@ -350,6 +362,7 @@ class Cluster implements GaleraCluster {
     const state = this.#state(i);
     if (state.process.running) await this.kill(i);
     if (this.#members().length === 0) throw new Error(`restart(${i}): no other node is running, so there is no cluster to rejoin`);
+    await this.#bootstrapWithoutPrimary();
     try {
       // After a crash grastate.dat holds no position: without one the node would need a full state transfer.
       const position = await recoverPosition(state);
@@ -396,8 +409,13 @@ class Cluster implements GaleraCluster {
     await runOn(state.port, "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'");
     state.isolated = true;
     await waitFor(`node ${i} out of the primary component`, [state], async () => (await wsrepStatus(state.port))?.['wsrep_cluster_status'] === 'non-Primary');
-    await this.waitSynced();
-    this.#log(`node ${i} isolated in ${ms(began)} ms`);
+    try {
+      await this.waitSynced(undefined, SURVIVORS_TIMEOUT);
+      this.#log(`node ${i} isolated in ${ms(began)} ms`);
+    } catch (error) {
+      if (this.#members().some((member) => member.process.exitCause !== undefined)) throw error;
+      this.#log(`node ${i} isolated, and the others lost the primary component with it: ${firstLine(error)}`);
+    }
     return undefined;
   }
 
@@ -420,7 +438,9 @@ class Cluster implements GaleraCluster {
     if (i !== undefined && !members.includes(this.#state(i))) throw new Error(`node ${i} is not a member (killed, paused or isolated): it cannot be Synced`);
     // Every member, in the same view: a node thawed after an eviction still reports the view it was frozen in for a while.
     const what = `${i === undefined ? 'every member' : `node ${i}`} Synced in one primary component of ${members.length}`;
-    await waitFor(what, members, async () => inOneView(await Promise.all(members.map((state) => wsrepStatus(state.port)))), timeoutMs);
+    let seen: readonly (Record<string, string> | undefined)[] = [];
+    const synced = async (): Promise<boolean> => inOneView((seen = await Promise.all(members.map((state) => wsrepStatus(state.port)))));
+    await waitFor(what, members, synced, timeoutMs, () => members.map((state, k) => `node ${state.index}: ${describeStatus(seen[k])}`).join('; '));
   }
 
   stop(): Promise<void> {
@@ -455,6 +475,29 @@ class Cluster implements GaleraCluster {
       const rejoin = await this.restart(state.index);
       return { ...rejoin, ms: ms(began) };
     }
+  }
+
+  /**
+   * When no member is in a primary component (each waits for members of the
+   * last one that will not come back by themselves), bootstraps the member
+   * that committed the most as a new one: the others rejoin it by IST.
+   */
+  async #bootstrapWithoutPrimary(): Promise<void> {
+    const members = this.#members();
+    const statuses = await Promise.all(members.map((state) => wsrepStatus(state.port)));
+    if (statuses.some((status) => status === undefined || status['wsrep_cluster_status'] === 'Primary')) return;
+    const committed = (k: number): number => Number(statuses[k]?.['wsrep_last_committed'] ?? -1);
+    const most = members.reduce((best, _, k) => (committed(k) > committed(best) ? k : best), 0);
+    const chosen = members[most] as NodeState;
+    this.#log(
+      `no member in a primary component (${members.map((state, k) => `node ${state.index}: ${describeStatus(statuses[k])}`).join('; ')}); bootstrapping node ${chosen.index}`,
+    );
+    await runOn(chosen.port, "SET GLOBAL wsrep_provider_options = 'pc.bootstrap=YES'");
+    await waitFor(
+      `node ${chosen.index} primary after its bootstrap`,
+      [chosen],
+      async () => (await wsrepStatus(chosen.port))?.['wsrep_cluster_status'] === 'Primary',
+    );
   }
 
   #members(): NodeState[] {
@@ -546,13 +589,14 @@ async function waitFor(
   states: readonly Pick<NodeState, 'process'>[],
   condition: () => Promise<boolean>,
   timeoutMs = JOIN_TIMEOUT,
+  lastSeen?: () => string,
 ): Promise<void> {
   const giveUpAt = performance.now() + timeoutMs;
   for (;;) {
     const cause = states.map((state) => state.process.exitCause).find((exit) => exit !== undefined);
     if (cause !== undefined) throw new Error(`waiting for ${what}: ${cause}`);
     if (await condition()) return;
-    if (performance.now() > giveUpAt) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    if (performance.now() > giveUpAt) throw new Error(`not within ${timeoutMs} ms: ${what}${lastSeen ? ` (last seen: ${lastSeen()})` : ''}`);
     await delay(50);
   }
 }
@@ -568,12 +612,25 @@ function inOneView(statuses: readonly (Record<string, string> | undefined)[]): b
   return statuses.every(synced) && views.size === 1;
 }
 
+/** A node's wsrep status, in a line: its state, component, size and view, or that it did not answer. */
+function describeStatus(status: Record<string, string> | undefined): string {
+  if (!status) return 'no answer';
+  const {
+    wsrep_local_state_comment: state,
+    wsrep_cluster_status: component,
+    wsrep_cluster_size: size,
+    wsrep_ready: ready,
+    wsrep_cluster_conf_id: view,
+  } = status;
+  return `${state}, ${component} of ${size}, ready ${ready}, view ${view}`;
+}
+
 /** A node's wsrep status variables; undefined when it does not answer within a second. */
 async function wsrepStatus(port: number): Promise<Record<string, string> | undefined> {
   return withConnection(port, async (connection) => {
     const [rows] = await connection.query<RowDataPacket[]>({
       sql: `SHOW GLOBAL STATUS WHERE Variable_name IN
-        ('wsrep_local_state_comment', 'wsrep_cluster_size', 'wsrep_cluster_status', 'wsrep_ready', 'wsrep_cluster_state_uuid', 'wsrep_cluster_conf_id')`,
+        ('wsrep_local_state_comment', 'wsrep_cluster_size', 'wsrep_cluster_status', 'wsrep_ready', 'wsrep_cluster_state_uuid', 'wsrep_cluster_conf_id', 'wsrep_last_committed')`,
       timeout: 1000,
     });
     return Object.fromEntries(rows.map((row) => [String(row['Variable_name']), String(row['Value'])]));
