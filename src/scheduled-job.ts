@@ -97,6 +97,8 @@ export interface JobHost {
   runWhileLeader(task: TenureTask): TaskHandle;
   /** Runs `fn` in a transaction fenced by the tenure of `term` (rejects with `NotLeaderError` when that tenure is not live). */
   fence<T>(term: number, fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>): Promise<T>;
+  /** Called once `stop()` has resolved: the job's name may be scheduled again. */
+  stopped(): void;
 }
 
 /** The longest sleep between two reads of the database clock, so that a far slot is not timed on a drifting estimate. */
@@ -154,6 +156,7 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
   async stop(): Promise<void> {
     this.#stop.abort();
     await this.#handle.stop();
+    this.#host.stopped();
   }
 
   /** Same as `stop()`, for `await using`. */

@@ -235,6 +235,27 @@ describe('schedule()', () => {
     assert.equal(error?.error, 'boom');
   });
 
+  it('rejects a second job of the same name on the same leader, naming it, and leaves the first one firing; after stop() the name is free', async () => {
+    const [leader] = elections.group(1);
+    assert.ok(leader);
+    const ran: string[] = [];
+    const first = leader.schedule('twice', '* * * * * *', () => void ran.push('first'));
+    assert.throws(
+      () => leader.schedule('twice', '*/2 * * * * *', () => void ran.push('second'), { mode: 'at-least-once' }),
+      (error: Error & { code?: string; options?: string[] }) =>
+        error.name === 'RangeError' && error.code === 'ERR_MYSQL_LEADER_INVALID_OPTION' && error.options?.[0] === 'name' && /"twice"/.test(error.message),
+    );
+    void leader.acquire();
+    await until(() => ran.length >= 2, 10_000, 'two fires of the first job');
+    assert.deepEqual(new Set(ran), new Set(['first']), 'only the first job fires');
+    assert.equal(first.options.mode, 'at-most-once', 'the first job is unchanged');
+    await first.stop();
+    const again = leader.schedule('twice', '* * * * * *', () => void ran.push('again'));
+    await until(() => ran.includes('again'), 10_000, 'the job scheduled again fires');
+    await again.stop();
+    await leader.close();
+  });
+
   it('skips (and records) the slots that come due while the previous fire still runs: never two at once', async () => {
     const [leader] = elections.group(1);
     assert.ok(leader);
