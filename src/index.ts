@@ -35,7 +35,7 @@ export { LeaderHealth, type HealthSource, type HealthStatus, type LeaderHealthOp
 export { nodeSet, type NodeConnection, type NodePool, type NodeSet, type NodeSetOptions } from './mysql/node-set.js';
 // Scheduled jobs: once per slot, on the leader.
 export { ScheduledJob, type FencedFireContext, type FireContext, type FireEvent, type JobEvents, type MissedEvent } from './scheduled-job.js';
-export type { FireMode, ResolvedScheduleOptions, ScheduleOptions } from './schedule-options.js';
+export type { FireMode, Overlap, ResolvedScheduleOptions, ScheduleOptions } from './schedule-options.js';
 export type { CatchUp } from './slots.js';
 export type { FireOutcome } from './mysql/fires.js';
 export { CREATE_MYSQL_LEADER_FIRES_SQL, createMysqlLeaderFiresSql, createMysqlLeaderFiresTable, type FiresTableOptions } from './mysql/fires-schema.js';
