@@ -104,7 +104,7 @@ export interface ResolvedScheduleOptions {
   readonly db: Queryable | undefined;
   /** What a crash while `fn` runs means: `'at-most-once'`, `'at-least-once'`, or `'fenced'` for a fenced job. */
   readonly mode: FireMode | 'fenced';
-  /** {@inheritDoc ScheduleOptions.maxAttempts} (1 unless `at-least-once`) */
+  /** How many times a fire may run: `maxAttempts` with `at-least-once`, else 1. */
   readonly maxAttempts: number;
   /** {@inheritDoc ScheduleOptions.overlap} */
   readonly overlap: Overlap;
