@@ -41,6 +41,7 @@ export type { FireOutcome } from './mysql/fires.js';
 export { CREATE_MYSQL_LEADER_FIRES_SQL, createMysqlLeaderFiresSql, createMysqlLeaderFiresTable, type FiresTableOptions } from './mysql/fires-schema.js';
 export { listJobs, type FireRecord, type JobStatus, type ListJobsOptions } from './job-status.js';
 export type { TrackedJob } from './metrics/job-series.js';
+export { nodeCronCoordinator, type NodeCronCoordinator, type NodeCronCoordinatorOptions } from './node-cron-coordinator.js';
 // The lease engine: many elections in one process, their statements in batches.
 export { Leases } from './leases.js';
 export type { FencedLockOptions, LeaseOptions, LeasesOptions, LockOptions } from './leases-options.js';
