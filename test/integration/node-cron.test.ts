@@ -69,7 +69,7 @@ describe('node-cron coordinator', () => {
     assert.ok(first);
     await first.resign();
     await until(() => runs.filter((run) => run.node !== first.nodeName).length >= 3, 15_000, 'three runs on the other replica');
-    await Promise.all(tasks.map((task) => task.stop()));
+    for (const task of tasks) await task.stop();
     await delay(200);
     await Promise.all(replicas.map(({ leader }) => leader.close()));
     const slots = runs.map((run) => run.slot);
