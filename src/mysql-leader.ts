@@ -163,7 +163,8 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
    *   with `attempt` one more).
    *
    * Slots missed while nobody led fire as `catchUp` says. A slot that comes
-   * due while the job's previous fire still runs is recorded `skipped`.
+   * due while the job's previous fire still runs is recorded `skipped`, or
+   * with `overlap: 'queue'` fired once it is over (one at most queued).
    * Throws an `OptionTypeError`/`OptionRangeError` naming a bad argument
    * (an invalid expression or time zone too), an `OptionRangeError` naming
    * `name` when a job of that name is scheduled on this leader and not yet
