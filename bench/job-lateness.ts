@@ -7,9 +7,12 @@
  * shown too). Once with the default mode (a fenced claim, then `fn`), once
  * fenced (`fn` inside the claiming transaction). The first fire after the
  * election is left out: a new job fires the slot that came due last, late by
- * up to a second, at once.
+ * up to a second, at once. As a control, a bare timer in the same process
+ * wakes half-way between slots: how late it is says what the host's load
+ * alone costs.
  */
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool } from 'mysql2/promise';
 import { MysqlLeader, createMysqlLeaderFiresTable, type FireEvent, type ScheduleOptions } from '../src/index.js';
 import { electionName, within, type BenchContext, type Measure, type ScenarioResult } from './scenario.js';
@@ -44,10 +47,22 @@ async function measure(context: BenchContext, label: string, slots: number, opti
   let changes = 0;
   leader.on('elected', () => changes++);
   const campaign = leader.acquire();
+  // The control: a bare timer to each next whole second of this host's clock, in the same process and window.
+  const timer: number[] = [];
+  let measuring = true;
+  const control = (async () => {
+    while (measuring) {
+      const target = Math.ceil((Date.now() + 1) / 1000) * 1000 + 500; // half-way between two slots
+      await sleep(target - Date.now());
+      if (measuring) timer.push(Date.now() - target);
+    }
+  })();
   try {
     await within(once(leader, 'elected'), 10_000, 'election');
     await within(finished, (slots + 10) * 1000, `${slots} fires`);
   } finally {
+    measuring = false;
+    await control;
     await leader.close();
     await campaign;
     await pool.end();
@@ -62,6 +77,7 @@ async function measure(context: BenchContext, label: string, slots: number, opti
       met: summarize(wall).p99 < TARGET_MS,
     },
     { label: `${label}: the same, as the job estimates it (fire event latenessMs)`, unit: 'ms', value: summarize(estimated) },
+    { label: `${label}: control, a bare setTimeout to a whole second + 500 ms, how late it wakes`, unit: 'ms', value: summarize(timer) },
     { label: `${label}: job errors and re-elections`, unit: '', value: errors + changes - 1, target: '0', met: errors + changes - 1 === 0 },
   ];
   return measures;
