@@ -23,6 +23,7 @@ import { createMysqlLeaderTable } from '../src/index.js';
 import { check } from './check.js';
 import { failover } from './failover.js';
 import { handover } from './handover.js';
+import { jobLateness } from './job-lateness.js';
 import { locks } from './locks.js';
 import { manyElections } from './many-elections.js';
 import { manyLeases } from './many-leases.js';
@@ -39,6 +40,7 @@ const SCENARIOS: Readonly<Record<string, Scenario>> = {
   'many-elections': manyElections,
   'many-leases': manyLeases,
   locks,
+  'job-lateness': jobLateness,
 };
 
 const AGE = 2000;

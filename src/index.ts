@@ -35,12 +35,13 @@ export { LeaderHealth, type HealthSource, type HealthStatus, type LeaderHealthOp
 export { nodeSet, type NodeConnection, type NodePool, type NodeSet, type NodeSetOptions } from './mysql/node-set.js';
 // Scheduled jobs: once per slot, on the leader.
 export { ScheduledJob, type FencedFireContext, type FireContext, type FireEvent, type JobEvents, type MissedEvent } from './scheduled-job.js';
-export type { FireMode, ResolvedScheduleOptions, ScheduleOptions } from './schedule-options.js';
+export type { FireMode, Overlap, ResolvedScheduleOptions, ScheduleOptions } from './schedule-options.js';
 export type { CatchUp } from './slots.js';
 export type { FireOutcome } from './mysql/fires.js';
 export { CREATE_MYSQL_LEADER_FIRES_SQL, createMysqlLeaderFiresSql, createMysqlLeaderFiresTable, type FiresTableOptions } from './mysql/fires-schema.js';
 export { listJobs, type FireRecord, type JobStatus, type ListJobsOptions } from './job-status.js';
 export type { TrackedJob } from './metrics/job-series.js';
+export { nodeCronCoordinator, type NodeCronCoordinator, type NodeCronCoordinatorOptions } from './node-cron-coordinator.js';
 // The lease engine: many elections in one process, their statements in batches.
 export { Leases } from './leases.js';
 export type { FencedLockOptions, LeaseOptions, LeasesOptions, LockOptions } from './leases-options.js';

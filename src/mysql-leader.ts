@@ -1,4 +1,4 @@
-import { ClosedError, NotLeaderError, OptionTypeError } from './errors.js';
+import { ClosedError, NotLeaderError, OptionRangeError, OptionTypeError } from './errors.js';
 import { Elector } from './elector.js';
 import { Driver, type Queryable, type Session } from './mysql/driver.js';
 import { runFenced } from './mysql/fence.js';
@@ -92,6 +92,8 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   readonly #engineStore: EngineStore | undefined;
   /** Drivers of the handles given to `withLeadership()`, made once each. */
   readonly #drivers = new WeakMap<object, Driver>();
+  /** The jobs of `schedule()` by name, until their `stop()` has resolved. */
+  readonly #jobs = new Map<string, ScheduledJob>();
 
   /**
    * Validates everything before anything is sent: a bad option or name
@@ -161,9 +163,12 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
    *   with `attempt` one more).
    *
    * Slots missed while nobody led fire as `catchUp` says. A slot that comes
-   * due while the job's previous fire still runs is recorded `skipped`.
+   * due while the job's previous fire still runs is recorded `skipped`, or
+   * with `overlap: 'queue'` fired once it is over (one at most queued).
    * Throws an `OptionTypeError`/`OptionRangeError` naming a bad argument
-   * (an invalid expression or time zone too), `ClosedError` after `close()`.
+   * (an invalid expression or time zone too), an `OptionRangeError` naming
+   * `name` when a job of that name is scheduled on this leader and not yet
+   * stopped (nothing changes), `ClosedError` after `close()`.
    * The fires table must exist: see `createMysqlLeaderFiresTable()`.
    */
   schedule(name: string, cron: string, fn: (fire: FireContext) => unknown, options?: ScheduleOptions & { fenced?: false }): ScheduledJob;
@@ -175,9 +180,12 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   ): ScheduledJob;
   schedule(name: string, cron: string, fn: (fire: FencedFireContext<never>) => unknown, options?: ScheduleOptions): ScheduledJob {
     const job = resolveSchedule(name, cron, fn, options);
+    if (this.#jobs.has(job.name)) {
+      throw new OptionRangeError(['name'], `name: a job "${job.name}" is already scheduled on this MysqlLeader of "${this.leaderName}"; stop() it first`);
+    }
     const driver = this.#fenceDriver(job.options.db, 'schedule()');
     const log = new FireLog(this.#driver, job.options.firesTable, this.leaderName, job.name);
-    return new ScheduledJob(job, fn as (fire: FencedFireContext) => unknown, log, {
+    const scheduled: ScheduledJob = new ScheduledJob(job, fn as (fire: FencedFireContext) => unknown, log, {
       leaderName: this.leaderName,
       nodeName: this.nodeName,
       queryTimeout: this.options.queryTimeout,
@@ -193,7 +201,12 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
           if (tenure.term !== term) throw new NotLeaderError(`term ${term} of "${this.leaderName}" has ended; nothing was written`);
           return this.#fenced(driver, tenure, work);
         }),
+      stopped: () => {
+        if (this.#jobs.get(job.name) === scheduled) this.#jobs.delete(job.name);
+      },
     });
+    this.#jobs.set(job.name, scheduled);
+    return scheduled;
   }
 
   /** The driver fenced transactions run on, for `db` (the leader's own when absent), which must give connections of their own. */

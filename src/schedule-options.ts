@@ -8,6 +8,9 @@ import { Slots, type CatchUp } from './slots.js';
 /** What a crash in the middle of an unfenced fire means. */
 export type FireMode = 'at-most-once' | 'at-least-once';
 
+/** What a slot that comes due while the job's previous fire still runs gets. */
+export type Overlap = 'skip' | 'queue';
+
 /** Options of `schedule()`. Durations are in milliseconds. */
 export interface ScheduleOptions<D extends Queryable = Queryable> {
   /**
@@ -39,6 +42,21 @@ export interface ScheduleOptions<D extends Queryable = Queryable> {
    * @default 'at-most-once'
    */
   mode?: FireMode;
+  /**
+   * With `mode: 'at-least-once'`: a fire is run at most this many times. A
+   * fire cut short on its last attempt (its node crashed each time) is
+   * recorded `interrupted`, with the reason, and never run again.
+   * @default 3
+   */
+  maxAttempts?: number;
+  /**
+   * A slot that comes due while the job's previous fire still runs:
+   * `'skip'` records it `skipped`, not run; `'queue'` runs it once the
+   * running fire is over (one at most: while one is queued, the next ones
+   * are skipped). Never two fires of a job at once on a node.
+   * @default 'skip'
+   */
+  overlap?: Overlap;
   /**
    * Slots missed while nobody led (or while this leader was paused): `'none'`
    * fires none, `'latest'` the latest of them, `'all'` every one, oldest
@@ -86,6 +104,10 @@ export interface ResolvedScheduleOptions {
   readonly db: Queryable | undefined;
   /** What a crash while `fn` runs means: `'at-most-once'`, `'at-least-once'`, or `'fenced'` for a fenced job. */
   readonly mode: FireMode | 'fenced';
+  /** How many times a fire may run: `maxAttempts` with `at-least-once`, else 1. */
+  readonly maxAttempts: number;
+  /** {@inheritDoc ScheduleOptions.overlap} */
+  readonly overlap: Overlap;
   /** {@inheritDoc ScheduleOptions.catchUp} */
   readonly catchUp: CatchUp;
   /** {@inheritDoc ScheduleOptions.misfireThreshold} */
@@ -100,9 +122,23 @@ export interface ResolvedScheduleOptions {
   readonly firesTable: string;
 }
 
-const KNOWN = ['timezone', 'fenced', 'db', 'mode', 'catchUp', 'misfireThreshold', 'catchUpMaxAge', 'catchUpMaxCount', 'retention', 'firesTable'];
+const KNOWN = [
+  'timezone',
+  'fenced',
+  'db',
+  'mode',
+  'maxAttempts',
+  'overlap',
+  'catchUp',
+  'misfireThreshold',
+  'catchUpMaxAge',
+  'catchUpMaxCount',
+  'retention',
+  'firesTable',
+];
 const MODES: readonly FireMode[] = ['at-most-once', 'at-least-once'];
 const CATCH_UPS: readonly CatchUp[] = ['none', 'latest', 'all'];
+const OVERLAPS: readonly Overlap[] = ['skip', 'queue'];
 /** The longest a fire's history may be kept (about 10 years), so that the statement's interval stays in range. */
 const MAX_RETENTION = 10 * 366 * 86_400_000;
 
@@ -152,6 +188,21 @@ export function resolveSchedule(
   }
   const mode = given.mode ?? 'at-most-once';
   if (!MODES.includes(mode)) throw new OptionTypeError(['options.mode'], `options.mode must be 'at-most-once' or 'at-least-once', received ${show(mode)}`);
+  if (given.maxAttempts !== undefined && mode !== 'at-least-once') {
+    throw new OptionTypeError(
+      ['options.maxAttempts', 'options.mode'],
+      `options.maxAttempts applies to mode 'at-least-once' only (no other mode runs a fire again), received ${show(given.maxAttempts)}`,
+    );
+  }
+  const maxAttempts = given.maxAttempts ?? (mode === 'at-least-once' ? 3 : 1);
+  if (typeof maxAttempts !== 'number' || !Number.isInteger(maxAttempts)) {
+    throw new OptionTypeError(['options.maxAttempts'], `options.maxAttempts must be a whole number of runs, received ${show(maxAttempts)}`);
+  }
+  if (maxAttempts < 1 || maxAttempts > 1000) {
+    throw new OptionRangeError(['options.maxAttempts'], `options.maxAttempts must be between 1 and 1000, received ${show(maxAttempts)}`);
+  }
+  const overlap = given.overlap ?? 'skip';
+  if (!OVERLAPS.includes(overlap)) throw new OptionTypeError(['options.overlap'], `options.overlap must be 'skip' or 'queue', received ${show(overlap)}`);
   const catchUp = given.catchUp ?? 'latest';
   if (!CATCH_UPS.includes(catchUp))
     throw new OptionTypeError(['options.catchUp'], `options.catchUp must be 'none', 'latest' or 'all', received ${show(catchUp)}`);
@@ -195,6 +246,8 @@ export function resolveSchedule(
       fenced,
       db: given.db,
       mode: fenced ? 'fenced' : mode,
+      maxAttempts,
+      overlap,
       catchUp,
       misfireThreshold,
       catchUpMaxAge,

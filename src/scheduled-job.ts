@@ -7,7 +7,8 @@
  * 1. reads the database clock and the job's latest recorded slot, the cursor
  *    (for a job without history, `misfireThreshold` before now);
  * 2. settles the fires earlier terms left running: `at-least-once` runs them
- *    again (`attempt` + 1), the other modes mark them `interrupted`;
+ *    again (`attempt` + 1) below `maxAttempts` and within `catchUpMaxAge`, and
+ *    marks the others `interrupted`, as the other modes mark them all;
  * 3. loops: the slots due by the database clock after the cursor are
  *    planned (`plan()`: on time, or missed and caught up as `catchUp` says),
  *    each claimed in a fenced transaction and fired; then it sleeps until the
@@ -15,7 +16,9 @@
  *    on this host's monotonic clock), and reads the clock again.
  *
  * A slot that comes due while the job's previous fire still runs is claimed
- * as `skipped`: never two fires of a job at once on a node.
+ * as `skipped`, or with `overlap: 'queue'` queued (one at most: the next
+ * ones are skipped) and fired once the running one is over: never two fires
+ * of a job at once on a node.
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -97,6 +100,8 @@ export interface JobHost {
   runWhileLeader(task: TenureTask): TaskHandle;
   /** Runs `fn` in a transaction fenced by the tenure of `term` (rejects with `NotLeaderError` when that tenure is not live). */
   fence<T>(term: number, fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>): Promise<T>;
+  /** Called once `stop()` has resolved: the job's name may be scheduled again. */
+  stopped(): void;
 }
 
 /** The longest sleep between two reads of the database clock, so that a far slot is not timed on a drifting estimate. */
@@ -154,6 +159,7 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
   async stop(): Promise<void> {
     this.#stop.abort();
     await this.#handle.stop();
+    this.#host.stopped();
   }
 
   /** Same as `stop()`, for `await using`. */
@@ -165,6 +171,8 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
   async #lead(tenure: TenureContext): Promise<void> {
     const loop = AbortSignal.any([tenure.signal, this.#stop.signal]);
     let running: Promise<void> | undefined;
+    /** With `overlap: 'queue'`: the slot that fires once `running` is over. */
+    let queued: Date | undefined;
     let pruning: Promise<void> | undefined;
     const readClock = (): Promise<Read | undefined> =>
       this.#untilDone(loop, () => this.#timed('reading the database clock', (signal) => this.#log.clock(signal), loop));
@@ -172,6 +180,9 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
       // 1. The database clock and the cursor (retried while the tenure lasts).
       let read = await readClock();
       if (!read) return;
+      let last: Read = read;
+      /** The latest read, for a queued fire. */
+      const lastRead = (): Read => last;
       // A job without history starts a misfire threshold back: a slot that came due that recently is on time
       // (and fires, once); the ones before it are not missed: the job did not exist.
       let fresh = read.value.last === undefined;
@@ -192,7 +203,19 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
         for (const [i, slot] of fire.entries()) {
           if (loop.aborted) break;
           if (running) {
-            await this.#skip(tenure, slot, read);
+            if (this.options.overlap === 'queue' && queued === undefined) {
+              // Queued: claimed and fired once the running fire is over (and the tenure lasts), never beside it.
+              queued = slot;
+              const tracked: Promise<void> = running
+                .then(async () => {
+                  queued = undefined;
+                  if (!loop.aborted) await this.#fire(tenure, slot, 1, lastRead(), false).done;
+                })
+                .finally(() => {
+                  if (running === tracked) running = undefined;
+                });
+              running = tracked;
+            } else await this.#skip(tenure, slot, read);
             continue;
           }
           const { claimed, done } = this.#fire(tenure, slot, 1, read, false);
@@ -222,7 +245,7 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
         if (wait > 0) await sleep(wait, undefined, { signal: loop }).catch(() => {});
         const again = await readClock();
         if (!again) break;
-        read = again;
+        read = last = again;
       }
     } finally {
       await Promise.all([running, pruning]);
@@ -236,6 +259,7 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
       return;
     }
     const oldest = new Date(read.value.now.getTime() - this.options.catchUpMaxAge);
+    await this.#timed('marking fires not to run again', (signal) => this.#log.abandon(tenure.term, this.options.maxAttempts, oldest, signal), tenure.signal);
     const { value: left } = await this.#timed('reading unfinished fires', (signal) => this.#log.unfinished(tenure.term, oldest, signal), tenure.signal);
     for (const { slot, attempt } of left) {
       if (tenure.signal.aborted) return;

@@ -1,9 +1,7 @@
 /** `mysql-leader cron`: run a command once per slot of a cron expression, on exactly one node. */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { MysqlLeader, OptionRangeError, OptionTypeError, continueOnError, type CatchUp, type FireContext, type FireMode } from '../index.js';
-import { UsageError, milliseconds, stringFlag, type Command } from './command.js';
+import { UsageError, milliseconds, nodeFlag, stringFlag, type Command } from './command.js';
 import { DATABASE_OPTIONS, DATABASE_USAGE, openDatabase, target } from './database.js';
 import { FIRES_TABLE_USAGE, firesTableFlag } from './schema.js';
 import { scrub } from './url.js';
@@ -92,7 +90,7 @@ Exit codes: 0 once stopped by a signal; 1 error; 2 usage error.`,
       let leader: MysqlLeader;
       try {
         leader = new MysqlLeader(db, name, {
-          nodeName: stringFlag(values, 'node') ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`,
+          nodeName: nodeFlag(values),
           ...(age !== undefined && { age }),
           ...(tick !== undefined && { tick }),
           tableName,

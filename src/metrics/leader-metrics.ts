@@ -64,7 +64,7 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * | `mysql_leader_errors_total` | counter | election, node, code |
  * | `mysql_leader_renew_duration_seconds` | histogram | election, node |
  *
- * and of scheduled jobs, with {@link LeaderMetrics.trackJob} (Prometheus text only, for now):
+ * and of scheduled jobs, with {@link LeaderMetrics.trackJob}:
  *
  * | name (default prefix) | type | labels |
  * |---|---|---|
@@ -91,8 +91,9 @@ export class LeaderMetrics {
     this.#prefix = prefix;
     this.#bounds = checkBuckets(options.renewBuckets ?? DEFAULT_BUCKETS);
     const series = (): Iterable<Series> => this.#series.values();
+    const jobs = (): Iterable<JobSeries> => this.#jobs.values();
     if (options.promClient) {
-      this.#mirrors.push(promClientMirror({ client: options.promClient, registry: options.promRegistry, prefix, bounds: this.#bounds, series }));
+      this.#mirrors.push(promClientMirror({ client: options.promClient, registry: options.promRegistry, prefix, bounds: this.#bounds, series, jobs }));
     }
     if (options.meter) this.#mirrors.push(otelMirror({ meter: options.meter, prefix, bounds: this.#bounds, series }));
   }
@@ -153,16 +154,15 @@ export class LeaderMetrics {
    * Starts measuring a scheduled job (`leader.schedule()`'s result): its
    * fires by outcome, its missed slots and the lateness of its fires, from
    * its events. Tracking another job with the same election, node and name
-   * replaces it. Returns a function that stops tracking it. (In the
-   * Prometheus text of `metrics()` only: not yet in the prom-client and
-   * OpenTelemetry mirrors.)
+   * replaces it. Returns a function that stops tracking it. In the
+   * Prometheus text of `metrics()`, and in the prom-client and
+   * OpenTelemetry mirrors (`<prefix>.job.fires`, `<prefix>.job.missed_slots`,
+   * `<prefix>.job.fire.lateness`).
    */
   trackJob(job: TrackedJob): () => void {
     const key = `${job.leaderName}\u0000${job.nodeName}\u0000${job.name}`;
     this.#jobs.get(key)?.untrack();
-    const series = jobSeries(job, (dropped) => {
-      if (this.#jobs.get(key) === dropped) this.#jobs.delete(key);
-    });
+    const series = jobSeries(job, (dropped) => this.#jobs.get(key) === dropped && this.#jobs.delete(key), this.#mirrors);
     this.#jobs.set(key, series);
     return series.untrack;
   }

@@ -2,10 +2,11 @@
  * The same metrics as OpenTelemetry instruments of the `Meter` the
  * application gives (typed structurally here: this package never imports
  * `@opentelemetry/api`). Gauges are observed at each collection; counters
- * and the histogram are fed as events happen.
+ * and the histograms are fed as events happen (the jobs' too).
  */
 import { performance } from 'node:perf_hooks';
 import { COUNTERS, GAUGES, RENEW_DURATION } from './catalog.js';
+import { JOB_METRICS, LATENESS_BUCKETS } from './job-series.js';
 import type { MetricLabels, Mirror, Series } from './series.js';
 
 /** Options of OpenTelemetry instruments. */
@@ -40,7 +41,7 @@ export interface OtelMeterLike {
     /** Adds `value` to the counter of the series `attributes` name. */
     add(value: number, attributes?: MetricLabels): void;
   };
-  /** For the renewal latency. */
+  /** For the renewal latency and the fire lateness. */
   createHistogram(
     name: string,
     options?: OtelInstrumentOptions,
@@ -88,8 +89,20 @@ export function otelMirror({ meter, prefix, bounds, series }: OtelTarget): Mirro
     unit: RENEW_DURATION.unit,
     advice: { explicitBucketBoundaries: [...bounds] },
   });
+  const fires = meter.createCounter(name(JOB_METRICS.fires.otelName), { description: JOB_METRICS.fires.help });
+  const missed = meter.createCounter(name(JOB_METRICS.missed.otelName), { description: JOB_METRICS.missed.help });
+  const lateness = meter.createHistogram(name(JOB_METRICS.lateness.otelName), {
+    description: JOB_METRICS.lateness.help,
+    unit: 's',
+    advice: { explicitBucketBoundaries: [...LATENESS_BUCKETS] },
+  });
   return {
     counted: (counter, labels, value) => counters.get(counter)?.add(1, { ...labels, [counter.label]: value }),
     renewed: (labels, seconds) => renew.record(seconds, labels),
+    fired: (labels, outcome, seconds) => {
+      fires.add(1, { ...labels, outcome });
+      if (seconds !== undefined) lateness.record(seconds, labels);
+    },
+    missed: (labels, count) => missed.add(count, labels),
   };
 }

@@ -2,10 +2,11 @@
  * The same metrics in a `prom-client` registry, with the module the
  * application gives (typed structurally here: this package never imports it).
  * Gauges and counters are read from the series at each scrape; the
- * histogram is fed as renewals happen.
+ * histograms are fed as renewals and fires happen.
  */
 import { performance } from 'node:perf_hooks';
 import { COUNTERS, GAUGES, RENEW_DURATION } from './catalog.js';
+import { JOB_METRICS, LATENESS_BUCKETS, type JobSeries } from './job-series.js';
 import type { MetricLabels, Mirror, Series } from './series.js';
 
 /** A metric of `prom-client`, as far as these metrics use it. */
@@ -84,10 +85,12 @@ export interface PromClientTarget {
   readonly bounds: readonly number[];
   /** The tracked series, read at each scrape. */
   readonly series: () => Iterable<Series>;
+  /** The tracked jobs' series, read at each scrape. */
+  readonly jobs: () => Iterable<JobSeries>;
 }
 
-/** Creates the metrics of the catalog with `prom-client`; returns what keeps the histogram fed. */
-export function promClientMirror({ client, registry, prefix, bounds, series }: PromClientTarget): Mirror {
+/** Creates the metrics of the catalog, and the jobs', with `prom-client`; returns what keeps the histograms fed. */
+export function promClientMirror({ client, registry, prefix, bounds, series, jobs }: PromClientTarget): Mirror {
   const config = (suffix: string, help: string, labelNames: string[]): PromMetricConfig => ({
     name: `${prefix}_${suffix}`,
     help,
@@ -125,8 +128,31 @@ export function promClientMirror({ client, registry, prefix, bounds, series }: P
     );
   }
   const histogram = register(new client.Histogram({ ...config(RENEW_DURATION.name, RENEW_DURATION.help, ['election', 'node']), buckets: [...bounds] }));
+  const fires = register(
+    new client.Counter({
+      ...config(JOB_METRICS.fires.name, JOB_METRICS.fires.help, ['election', 'node', 'job', 'outcome']),
+      collect: () => {
+        fires.reset();
+        for (const job of jobs()) for (const [outcome, n] of job.fires) fires.inc({ ...job.labels, outcome }, n);
+      },
+    }),
+  );
+  const missed = register(
+    new client.Counter({
+      ...config(JOB_METRICS.missed.name, JOB_METRICS.missed.help, ['election', 'node', 'job']),
+      collect: () => {
+        missed.reset();
+        for (const job of jobs()) missed.inc(job.labels, job.missed);
+      },
+    }),
+  );
+  const lateness = register(
+    new client.Histogram({ ...config(JOB_METRICS.lateness.name, JOB_METRICS.lateness.help, ['election', 'node', 'job']), buckets: [...LATENESS_BUCKETS] }),
+  );
   return {
     renewed: (labels, seconds) => histogram.observe(labels, seconds),
     forget: (labels) => histogram.remove(labels),
+    fired: (labels, _outcome, seconds) => seconds !== undefined && lateness.observe(labels, seconds),
+    forgetJob: (labels) => lateness.remove(labels),
   };
 }

@@ -63,4 +63,10 @@ export interface Mirror {
   renewed?(labels: MetricLabels, seconds: number): void;
   /** The leader of `labels` is no longer tracked. */
   forget?(labels: MetricLabels): void;
+  /** A job fired (or skipped) a slot, `latenessSeconds` late (`undefined` when skipped: not a fire that started). */
+  fired?(labels: MetricLabels, outcome: string, latenessSeconds: number | undefined): void;
+  /** A job left `count` due slots unfired. */
+  missed?(labels: MetricLabels, count: number): void;
+  /** The job of `labels` is no longer tracked. */
+  forgetJob?(labels: MetricLabels): void;
 }

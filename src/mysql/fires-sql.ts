@@ -58,6 +58,12 @@ export interface FireStatements {
   readonly finish: string;
   /** `[leaderName, jobName, term]` → fires left `running` by earlier terms marked `interrupted`. */
   readonly interrupt: string;
+  /**
+   * `[maxAttempts, atCap, tooOld, leaderName, jobName, term, maxAttempts, oldest]` → fires left
+   * `running` by earlier terms that are not to run again (their attempts at the cap, or their slot
+   * before `oldest`) marked `interrupted`, with `atCap` or `tooOld` as their error.
+   */
+  readonly abandon: string;
   /** `[leaderName, jobName, keepFrom, retentionUs]` → deletes up to 1,000 rows older than the retention, never the slot `keepFrom` or a later one. */
   readonly prune: string;
   /** `[limit]` → the latest fires of every job, newest first (for `mysql-leader jobs`). */
@@ -90,6 +96,9 @@ function buildFireStatements(tableName: string): FireStatements {
       `WHERE ${job} AND slot = ? AND attempt = ? AND outcome = 'running' AND term < ?`,
     finish: `UPDATE ${table} SET outcome = ?, error = ?, ended_at = UTC_TIMESTAMP(6) WHERE ${job} AND slot = ? AND term = ? AND attempt = ? AND outcome = 'running'`,
     interrupt: `UPDATE ${table} SET outcome = 'interrupted', ended_at = UTC_TIMESTAMP(6) WHERE ${job} AND outcome = 'running' AND term < ?`,
+    abandon:
+      `UPDATE ${table} SET outcome = 'interrupted', error = IF(attempt >= ?, ?, ?), ended_at = UTC_TIMESTAMP(6) ` +
+      `WHERE ${job} AND outcome = 'running' AND term < ? AND (attempt >= ? OR slot < ?)`,
     // DELETE … LIMIT: single-table deletes only, on both servers.
     prune: `DELETE FROM ${table} WHERE ${job} AND slot < ? AND slot < UTC_TIMESTAMP(6) - INTERVAL ? MICROSECOND LIMIT 1000`,
     recent:

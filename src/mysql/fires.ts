@@ -97,6 +97,18 @@ export class FireLog {
     return result.affectedRows;
   }
 
+  /**
+   * Marks `interrupted` the fires that terms before `term` left running and
+   * that are not to run again: attempted `maxAttempts` times, or with a
+   * slot before `oldest`. Returns how many.
+   */
+  async abandon(term: number, maxAttempts: number, oldest: Date, signal: AbortSignal): Promise<number> {
+    const atCap = `not run again: its attempt ${maxAttempts} of maxAttempts ${maxAttempts} was cut short`;
+    const tooOld = 'not run again: its slot is older than catchUpMaxAge';
+    const values = [maxAttempts, atCap, tooOld, this.#leaderName, this.#jobName, term, maxAttempts, sqlTime(oldest)];
+    return (await this.#runner.run('marking fires not to run again', this.#sql.abandon, values, signal)).affectedRows;
+  }
+
   /** Records the end of the fire of `slot` run under `term` and `attempt` (on `session` when inside a fenced transaction). */
   async finish(slot: Date, term: number, attempt: number, outcome: FireOutcome, error: string | undefined, on: Session | AbortSignal): Promise<void> {
     const values = [outcome, error?.slice(0, MAX_ERROR) ?? null, this.#leaderName, this.#jobName, sqlTime(slot), term, attempt];

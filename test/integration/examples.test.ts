@@ -10,6 +10,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { RowDataPacket } from 'mysql2/promise';
 import { createMysqlLeaderTable, readElection } from '../../src/index.js';
 import { useDatabase } from '../support/database.js';
 
@@ -48,7 +50,7 @@ function startExample(path: string, env: NodeJS.ProcessEnv = {}) {
         },
       });
     });
-  return { child, line, exited };
+  return { child, line, exited, output };
 }
 
 /** Fetches `url` until `accept` holds for the response and its JSON (or text) body, for up to 10 s; returns them. */
@@ -155,6 +157,38 @@ describe('examples', () => {
       await stopsAndReleases(example, 'nest-jobs');
     } finally {
       example.child.kill('SIGKILL');
+    }
+  });
+
+  it('nestjs-schedule.ts: two replicas run the @nestjs/schedule job once per slot, on the leader, across a hand-over on SIGTERM', async () => {
+    const replicas = [startExample('examples/nestjs-schedule.ts'), startExample('examples/nestjs-schedule.ts')];
+    const reports = (): string[] => replicas.flatMap((replica) => replica.output.filter((line) => line.startsWith('report for ')));
+    const slotOf = (line: string): string => line.split(' ')[2] as string;
+    try {
+      await Promise.all(replicas.map((replica) => replica.line(/^started$/)));
+      const first = await Promise.race(replicas.map((replica) => replica.line(/^report for /).then(() => replica)));
+      const other = replicas.find((replica) => replica !== first) as (typeof replicas)[0];
+      const seenBefore = other.output.filter((line) => line.startsWith('report for ')).length;
+      first.child.kill('SIGTERM');
+      await first.line(/^closed$/);
+      assert.equal(await first.exited, 0);
+      for (let i = 0; i < 200 && other.output.filter((line) => line.startsWith('report for ')).length < seenBefore + 2; i++) await delay(100);
+      other.child.kill('SIGTERM');
+      await other.line(/^closed$/);
+      assert.equal(await other.exited, 0);
+      const slots = reports().map(slotOf);
+      assert.equal(new Set(slots).size, slots.length, `no slot ran twice: ${reports().join(' | ')}`);
+      assert.ok(other.output.filter((line) => line.startsWith('report for ')).length >= seenBefore + 2, 'the other replica took over');
+      const [rows] = await db.pool.query<RowDataPacket[]>(
+        "SELECT DATE_FORMAT(slot, '%Y-%m-%dT%H:%i:%s.000Z') AS slot FROM leader_election_fires WHERE leader_name = 'nest-schedule' AND job_name = 'report' AND outcome = 'done' ORDER BY slot",
+      );
+      assert.deepEqual(
+        rows.map((row) => String(row['slot'])),
+        [...slots].sort(),
+        'a done fire recorded for each report',
+      );
+    } finally {
+      for (const replica of replicas) replica.child.kill('SIGKILL');
     }
   });
 });

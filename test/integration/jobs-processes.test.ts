@@ -1,7 +1,9 @@
 /**
  * Scheduled jobs in real processes, with real signals: the leader SIGKILLed
  * while a fire runs (once per crash policy), and participants whose wall
- * clocks are an hour ahead or behind (libfaketime). Timing: age 1500 ms,
+ * clocks are an hour ahead or behind (libfaketime), and a job in a zone
+ * with DST caught up across both of the year's changes by a process whose
+ * own zone is another. Timing: age 1500 ms,
  * tick 400 ms, on loopback.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +14,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { createMysqlLeaderFiresTable, createMysqlLeaderTable, type ScheduleOptions } from '../../src/index.js';
 import { ParticipantProcess } from '../../src/cli/harness/participant-process.js';
 import { useDatabase } from '../support/database.js';
-import { slotsAhead } from '../support/slots.js';
+import { dbNow, slotsAhead } from '../support/slots.js';
 
 const WORKER = fileURLToPath(new URL('../fixtures/job-worker.ts', import.meta.url));
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
@@ -156,5 +158,61 @@ describe('scheduled jobs in processes', { concurrency: 3 }, () => {
     }
     const slots = recorded.map((row) => row.slot);
     assert.equal(new Set(slots).size, slots.length);
+  });
+
+  it('a daily 02:30 in Europe/Berlin, caught up across both DST changes by a process in another zone, fires each slot once, at the instant Berlin gives it', async () => {
+    const leaderName = 'dst';
+    // The latest year whose two changes have passed; the EU rule (last Sundays of March and October, at 01:00 UTC),
+    // worked out here without croner.
+    const now = await dbNow(db.pool);
+    const year = now.getTime() > Date.UTC(now.getUTCFullYear(), 10, 1) ? now.getUTCFullYear() : now.getUTCFullYear() - 1;
+    const lastSunday = (month: number): number => {
+      const last = new Date(Date.UTC(year, month + 1, 0));
+      return last.getUTCDate() - last.getUTCDay();
+    };
+    const spring = lastSunday(2);
+    const autumn = lastSunday(9);
+    const at = (month: number, day: number, hour: number, minute: number): string => new Date(Date.UTC(year, month, day, hour, minute)).toISOString();
+    // 02:30 in Berlin on each day of the expression: 01:30Z in CET, 00:30Z in CEST; on the spring day it does not
+    // exist (03:00 CEST instead, 01:00Z); on the autumn day it happens twice (fired once: the first, CEST).
+    const berlin = (month: number, day: number): string => {
+      if (month === 2) return day < spring ? at(2, day, 1, 30) : day === spring ? at(2, day, 1, 0) : at(2, day, 0, 30);
+      return day <= autumn ? at(9, day, 0, 30) : at(9, day, 1, 30);
+    };
+    const cursor = new Date(Date.UTC(year, 2, spring)); // the job last fired at 00:00Z on the day of the spring change
+    const expected = [2, 9]
+      .flatMap((month) => [spring, autumn].map((day) => berlin(month, day)))
+      .filter((slot) => Date.parse(slot) > cursor.getTime())
+      .sort();
+    await db.pool.query(
+      "INSERT INTO leader_election_fires (leader_name, job_name, slot, node_name, term, attempt, outcome, cron, timezone, started_at) VALUES (?, 'job', ?, 'gone', 1, 1, 'done', 'x', 'Europe/Berlin', ?)",
+      [leaderName, cursor.toISOString().replace('T', ' ').replace('Z', ''), cursor.toISOString().replace('T', ' ').replace('Z', '')],
+    );
+    const year2 = 2 * 366 * 86_400_000;
+    const options = { timezone: 'Europe/Berlin', catchUp: 'all', catchUpMaxAge: year2, catchUpMaxCount: 10, retention: 2 * year2 } as const;
+    const node = await worker(leaderName, 'elsewhere', { fnMs: 10, options }, { TZ: 'America/New_York' });
+    await node.waitFor((r) => r.event === 'elected', 10_000, 'elected');
+    node.send(`schedule 30 2 ${spring},${autumn} 3,10 *`);
+    const ofYear = async (): Promise<FireRow[]> =>
+      (await fires(leaderName)).filter((row) => row.slot.startsWith(String(year)) && row.node_name === 'elsewhere');
+    await until(async () => (await ofYear()).length >= expected.length, 20_000, `the ${expected.length} slots of ${year}`);
+    await delay(500); // nothing more comes.
+    node.send('close');
+    await node.exited;
+    const recorded = await ofYear();
+    assert.deepEqual(
+      recorded.map((row) => row.slot),
+      expected,
+      `spring change on March ${spring}, autumn change on October ${autumn}`,
+    );
+    assert.ok(
+      recorded.every((row) => row.outcome === 'done' && row.attempt === 1),
+      JSON.stringify(recorded),
+    );
+    assert.deepEqual(
+      node.reports.filter((r) => r.event === 'fire-start' && String(r['slot']).startsWith(String(year))).map((r) => r['slot']),
+      expected,
+      'fn ran once per slot, oldest first',
+    );
   });
 });

@@ -235,6 +235,120 @@ describe('schedule()', () => {
     assert.equal(error?.error, 'boom');
   });
 
+  it('overlap queue: the slot due while a fire runs fires once it is over, one at most queued (the next ones skipped), never two at once', async () => {
+    const [leader] = elections.group(1);
+    assert.ok(leader);
+    let running = 0;
+    let most = 0;
+    const ran: { slot: number; startedMs: number; endedMs: number }[] = [];
+    const job = leader.schedule(
+      'queued',
+      '* * * * * *',
+      async ({ slot }) => {
+        running++;
+        most = Math.max(most, running);
+        const run = { slot: slot.getTime(), startedMs: performance.now(), endedMs: Infinity };
+        ran.push(run);
+        await delay(2500);
+        run.endedMs = performance.now();
+        running--;
+      },
+      { overlap: 'queue' },
+    );
+    const events: FireEvent[] = [];
+    job.on('fire', (event) => events.push(event));
+    void leader.acquire();
+    await until(() => ran.length >= 3, 20_000, 'three fires');
+    await leader.close();
+    assert.equal(most, 1, 'never two fires at once');
+    const [first, second, third] = ran as [(typeof ran)[0], (typeof ran)[0], (typeof ran)[0]];
+    assert.equal(second.slot - first.slot, 1000, 'the slot after the first one was queued, not skipped');
+    assert.ok(second.startedMs >= first.endedMs && third.startedMs >= second.endedMs, 'each queued fire started after the one before it ended');
+    assert.ok(third.slot > second.slot + 1000, 'one slot at most was queued: the ones after it were skipped');
+    const recorded = await fires(leader.leaderName, 'queued');
+    const ranSlots = new Set(ran.map((run) => new Date(run.slot).toISOString()));
+    assert.deepEqual(
+      recorded.filter((row) => row.outcome !== 'skipped').map((row) => row.slot),
+      [...ranSlots].sort(),
+      'a row for each fire that ran',
+    );
+    assert.ok(
+      recorded.filter((row) => row.outcome === 'skipped').every((row) => !ranSlots.has(row.slot)),
+      'a skipped slot never ran',
+    );
+    assert.ok(recorded.some((row) => row.outcome === 'skipped'));
+    const late = events.find((event) => event.slot.getTime() === second.slot && event.outcome === 'done');
+    assert.ok(late && late.latenessMs > 1000, `the queued fire started late, when the first was over: ${late?.latenessMs} ms`);
+  });
+
+  it('at-least-once: a fire left running is run again below maxAttempts; one at the cap, or older than catchUpMaxAge, is recorded interrupted and never run', async () => {
+    const [leader] = elections.group(1);
+    assert.ok(leader);
+    const now = await dbNow(db.pool);
+    const second = (ms: number): Date => new Date(Math.floor((now.getTime() - ms) / 1000) * 1000);
+    const [old, atCap, retried] = [second(120_000), second(4000), second(3000)];
+    for (const [slot, attempt] of [
+      [old, 1],
+      [atCap, 2],
+      [retried, 1],
+    ] as const) {
+      await db.pool.query(
+        "INSERT INTO leader_election_fires (leader_name, job_name, slot, node_name, term, attempt, outcome, cron, timezone, started_at) VALUES (?, 'capped', ?, 'gone', 0, ?, 'running', '* * * * * *', 'UTC', ?)",
+        [leader.leaderName, sqlTime(slot), attempt, sqlTime(slot)],
+      );
+    }
+    const ran: { slot: string; attempt: number }[] = [];
+    const job = leader.schedule('capped', '* * * * * *', ({ slot, attempt }) => void ran.push({ slot: slot.toISOString(), attempt }), {
+      mode: 'at-least-once',
+      maxAttempts: 2,
+      catchUpMaxAge: 60_000,
+    });
+    assert.equal(job.options.maxAttempts, 2);
+    void leader.acquire();
+    await until(() => ran.some((run) => run.slot === retried.toISOString()), 10_000, 'the retried fire');
+    await leader.close();
+    assert.deepEqual(
+      ran.filter((run) => run.slot <= retried.toISOString()),
+      [{ slot: retried.toISOString(), attempt: 2 }],
+      'only the fire below the cap ran again',
+    );
+    const recorded = await rows<{ slot: string; outcome: string; attempt: number; error: string | null }>(
+      "SELECT DATE_FORMAT(slot, '%Y-%m-%dT%H:%i:%s.000Z') AS slot, outcome, attempt, error FROM leader_election_fires WHERE leader_name = ? AND job_name = 'capped' AND slot <= ? ORDER BY slot",
+      [leader.leaderName, sqlTime(retried)],
+    );
+    assert.deepEqual(
+      recorded.map(({ outcome, attempt }) => [outcome, attempt]),
+      [
+        ['interrupted', 1],
+        ['interrupted', 2],
+        ['done', 2],
+      ],
+    );
+    assert.match(recorded[0]?.error ?? '', /older than catchUpMaxAge/);
+    assert.match(recorded[1]?.error ?? '', /attempt 2 of maxAttempts 2/);
+  });
+
+  it('rejects a second job of the same name on the same leader, naming it, and leaves the first one firing; after stop() the name is free', async () => {
+    const [leader] = elections.group(1);
+    assert.ok(leader);
+    const ran: string[] = [];
+    const first = leader.schedule('twice', '* * * * * *', () => void ran.push('first'));
+    assert.throws(
+      () => leader.schedule('twice', '*/2 * * * * *', () => void ran.push('second'), { mode: 'at-least-once' }),
+      (error: Error & { code?: string; options?: string[] }) =>
+        error.name === 'RangeError' && error.code === 'ERR_MYSQL_LEADER_INVALID_OPTION' && error.options?.[0] === 'name' && /"twice"/.test(error.message),
+    );
+    void leader.acquire();
+    await until(() => ran.length >= 2, 10_000, 'two fires of the first job');
+    assert.deepEqual(new Set(ran), new Set(['first']), 'only the first job fires');
+    assert.equal(first.options.mode, 'at-most-once', 'the first job is unchanged');
+    await first.stop();
+    const again = leader.schedule('twice', '* * * * * *', () => void ran.push('again'));
+    await until(() => ran.includes('again'), 10_000, 'the job scheduled again fires');
+    await again.stop();
+    await leader.close();
+  });
+
   it('skips (and records) the slots that come due while the previous fire still runs: never two at once', async () => {
     const [leader] = elections.group(1);
     assert.ok(leader);

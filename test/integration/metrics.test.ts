@@ -1,18 +1,28 @@
 /**
  * Metrics and the health check on real leaders: the exported text follows
- * a change of leader. Timing: age 2000 ms, tick 500 ms.
+ * a change of leader; a real job's fires reach the text and an OpenTelemetry meter alike. Timing: age 2000 ms, tick 500 ms.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { LeaderHealth, LeaderMetrics, MysqlLeader, continueOnError, createMysqlLeaderTable, type MysqlLeaderOptions } from '../../src/index.js';
+import {
+  LeaderHealth,
+  LeaderMetrics,
+  MysqlLeader,
+  continueOnError,
+  createMysqlLeaderFiresTable,
+  createMysqlLeaderTable,
+  type MetricLabels,
+  type MysqlLeaderOptions,
+} from '../../src/index.js';
 import { useDatabase } from '../support/database.js';
 import { sampleValue } from '../support/prometheus.js';
 
 const FAST: MysqlLeaderOptions = { age: 2000, tick: 500, onError: continueOnError };
 const db = await useDatabase('metrics');
 await createMysqlLeaderTable(db.pool);
+await createMysqlLeaderFiresTable(db.pool);
 
 describe('metrics', () => {
   it('the is-leader gauge flips on a change of leader, with the transitions counted by reason', async () => {
@@ -72,5 +82,36 @@ describe('metrics', () => {
     await campaign;
     await delay(1100);
     assert.equal(health.check().healthy, true, 'closed, not troubled');
+  });
+
+  it('a real job’s fires and their lateness reach the text and the OpenTelemetry meter alike', async () => {
+    const recorded: [string, number, MetricLabels | undefined][] = [];
+    const metrics = new LeaderMetrics({
+      meter: {
+        createCounter: (name) => ({ add: (value, attributes) => void recorded.push([name, value, attributes]) }),
+        createHistogram: (name) => ({ record: (value, attributes) => void recorded.push([name, value, attributes]) }),
+        createObservableGauge: () => ({ addCallback: () => {} }),
+      },
+    });
+    const leader = new MysqlLeader(db.newPool({ connectionLimit: 3 }), 'job-metrics', FAST);
+    const job = leader.schedule('tick', '* * * * * *', () => {});
+    metrics.trackJob(job);
+    const campaign = leader.acquire();
+    await once(job, 'fire');
+    await once(job, 'fire');
+    await leader.close();
+    await campaign;
+    const labels = { election: 'job-metrics', node: leader.nodeName, job: 'tick' };
+    const text = metrics.metrics();
+    const done = sampleValue(text, 'mysql_leader_job_fires_total', { ...labels, outcome: 'done' }) ?? 0;
+    assert.ok(done >= 2, `fires counted: ${done}`);
+    const otelFires = recorded.filter(([name, , attributes]) => name === 'mysql_leader.job.fires' && attributes?.['outcome'] === 'done');
+    assert.equal(otelFires.length, done, 'one add per fire');
+    const latenesses = recorded.filter(([name]) => name === 'mysql_leader.job.fire.lateness').map(([, value]) => value);
+    assert.equal(latenesses.length, sampleValue(text, 'mysql_leader_job_fire_lateness_seconds_count', labels));
+    assert.ok(
+      latenesses.every((seconds) => seconds >= 0 && seconds < 5),
+      `lateness in seconds, by the database clock: ${latenesses.join(', ')}`,
+    );
   });
 });

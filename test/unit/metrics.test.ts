@@ -175,12 +175,15 @@ describe('metrics: prom-client and OpenTelemetry', () => {
       'mysql_leader_errors_total',
       'mysql_leader_handover_lock_active',
       'mysql_leader_is_leader',
+      'mysql_leader_job_fire_lateness_seconds',
+      'mysql_leader_job_fires_total',
+      'mysql_leader_job_missed_slots_total',
       'mysql_leader_lease_remaining_seconds',
       'mysql_leader_renew_duration_seconds',
       'mysql_leader_seconds_since_last_renew',
       'mysql_leader_transitions_total',
     ]);
-    assert.equal(registered.length, 7);
+    assert.equal(registered.length, 10);
     assert.ok(
       created.every((c) => c.config.registers?.length === 0),
       'not in the global registry',

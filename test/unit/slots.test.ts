@@ -138,6 +138,21 @@ describe('schedule() validation', () => {
       'options.retention',
       /longer than options.catchUpMaxAge/,
     ],
+    [
+      'maxAttempts without at-least-once',
+      () => leader.schedule('job', '* * * * *', noop, { maxAttempts: 5 }),
+      OptionTypeError,
+      'options.maxAttempts',
+      /'at-least-once' only/,
+    ],
+    [
+      'a maxAttempts of 0',
+      () => leader.schedule('job', '* * * * *', noop, { mode: 'at-least-once', maxAttempts: 0 }),
+      OptionRangeError,
+      'options.maxAttempts',
+      /between 1 and 1000, received 0/,
+    ],
+    ['an unknown overlap', () => leader.schedule('job', '* * * * *', noop, { overlap: 'both' as never }), OptionTypeError, 'options.overlap', /'both'/],
     ['a bad firesTable', () => leader.schedule('job', '* * * * *', noop, { firesTable: 'a-b' }), OptionTypeError, 'options.firesTable', /'a-b'/],
     ['an unknown option', () => leader.schedule('job', '* * * * *', noop, { every: 5 } as never), OptionTypeError, 'options.every', /not a known option/],
   ];
