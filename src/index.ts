@@ -44,4 +44,5 @@ export type { TrackedJob } from './metrics/job-series.js';
 // The lease engine: many elections in one process, their statements in batches.
 export { Leases } from './leases.js';
 export type { FencedLockOptions, LeaseOptions, LeasesOptions, LockOptions } from './leases-options.js';
-export { LockTimeoutError } from './errors.js';
+export { LockTimeoutError, PermitTimeoutError } from './errors.js';
+export { Semaphore, type Permit } from './semaphore.js';
