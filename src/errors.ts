@@ -241,10 +241,7 @@ export class PermitTimeoutError extends MysqlLeaderError {
 
   /** @internal */
   constructor(semaphoreName: string, permits: number, waitMs: number) {
-    super(
-      'ERR_MYSQL_LEADER_PERMIT_TIMEOUT',
-      `no permit of the semaphore "${semaphoreName}" was obtained within ${waitMs} ms: all ${permits} are held`,
-    );
+    super('ERR_MYSQL_LEADER_PERMIT_TIMEOUT', `no permit of the semaphore "${semaphoreName}" was obtained within ${waitMs} ms: all ${permits} are held`);
     this.semaphoreName = semaphoreName;
     this.permits = permits;
     this.waitMs = waitMs;

@@ -195,7 +195,8 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
     const semaphoreName = checkSemaphoreName(name);
     const count = checkPermits(permits);
     const own = `${semaphoreName}${SLOT_SEPARATOR}`; // taken while the semaphore is open: one per name per engine.
-    if (this.#names.has(own)) throw new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', `this Leases engine already has an open semaphore "${semaphoreName}": close it first`);
+    if (this.#names.has(own))
+      throw new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', `this Leases engine already has an open semaphore "${semaphoreName}": close it first`);
     this.#names.take(own);
     return new Semaphore<DB>(semaphoreName, count, {
       open: (slot) => {
@@ -205,7 +206,6 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
       },
       closing: () => this.#closing !== undefined,
       closed: () => this.#names.free(own),
-      tick: this.#options.tick,
     });
   }
 

@@ -18,7 +18,8 @@
  *   the first campaign to win is handed to the first waiter, and the
  *   campaigns nobody needs any more are stopped (released if they won).
  * - blocked: waiters, but a retired slot (in `#retired`) may still be held:
- *   no campaign until each retired slot was released here or read vacant.
+ *   no campaign below `permits`; a campaign on each retired slot instead,
+ *   which proves it free by winning it (and releases it at once).
  * `#pump()` moves between them after every change.
  */
 import { inspect } from 'node:util';
@@ -63,14 +64,12 @@ export interface Permit extends LockContext, AsyncDisposable {
  * @internal
  */
 export interface SemaphoreEngine<DB extends Queryable> {
-  /** An election of the engine under `name`, not campaigning yet; `undefined` once the engine closes. */
+  /** An election of the engine under `name`, not campaigning yet; `undefined` once the engine closes (or when it has that name in use). */
   open(name: string): { readonly election: MysqlLeader<DB>; readonly store: BatchedStore } | undefined;
   /** Whether the engine is closing. */
   readonly closing: () => boolean;
   /** The semaphore closed: its name is free in the engine again. */
   closed(): void;
-  /** The engine's tick (ms): how often a blocked semaphore reads its retired slots. */
-  readonly tick: number;
 }
 
 /** A slot this semaphore has an election for: a campaign, or a holder's lease. */
@@ -82,6 +81,10 @@ interface Slot {
   readonly stop: AbortController;
   /** The permit it was handed to, once it won. */
   permit: Permit | undefined;
+  /** It won a tenure: once it is over, the row is released (as far as this process knows). */
+  won: boolean;
+  /** Its first attempt (a read, and the claim it leads to) has not ended yet. */
+  probing: boolean;
   /** Settles once the campaign is over and the election closed: the slot is free here again. */
   done: Promise<void>;
 }
@@ -115,11 +118,13 @@ interface Waiter {
  * `permits` is each caller's own: every process must pass the same number.
  * Two that pass different numbers hold at most the larger of them between
  * them (each takes only slots below its own). Lowering `permits` on a
- * semaphore evicts nobody: its holders above the new number keep their
- * permits until they release them, and meanwhile it takes no new holder
- * at all; once they are gone (and every such slot was read vacant, for
- * holders in other processes that were lowered too) it takes holders
- * below the new number again.
+ * semaphore evicts nobody: holders of the slots at or above the new number
+ * keep their permits until they release them, and meanwhile it takes no
+ * new holder at all; once each of those slots is free (released here, or
+ * won and released at once by this semaphore, which sees holders in other
+ * processes too) it takes holders below the new number again. Lower it in
+ * every process: one that still has the old number goes on using the
+ * higher slots.
  */
 export class Semaphore<DB extends Queryable = Queryable> implements AsyncDisposable {
   /** The semaphore's name (its rows are this name, U+0000, and a slot number). */
@@ -131,9 +136,6 @@ export class Semaphore<DB extends Queryable = Queryable> implements AsyncDisposa
   /** The slots this semaphore has an election for, campaigning or held. */
   readonly #slots = new Map<number, Slot>();
   readonly #waiters: Waiter[] = [];
-  /** A read of the retired slots, in progress or waiting for its next turn. */
-  #reading = false;
-  #readTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
   /** @internal Use `Leases.semaphore()`. */
@@ -250,7 +252,6 @@ export class Semaphore<DB extends Queryable = Queryable> implements AsyncDisposa
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await Promise.resolve(); // #closing is set before the waiters learn it (their settling runs #pump).
-      clearTimeout(this.#readTimer);
       for (const waiter of [...this.#waiters]) waiter.reject(new ClosedError('acquire', 'Semaphore'));
       await Promise.all([...this.#slots.values()].map((slot) => slot.election.close().then(() => slot.done)));
       this.#engine.closed();
@@ -263,21 +264,37 @@ export class Semaphore<DB extends Queryable = Queryable> implements AsyncDisposa
     return this.close();
   }
 
-  /** Starts and stops campaigns for the waiters there are, the permits in force, and the retired slots. */
+  /**
+   * Starts and stops campaigns for the waiters there are, the permits in
+   * force, and the retired slots: while one may be held, its slot is
+   * campaigned for instead (a campaign that wins it proves it free, by the
+   * protocol's own rules, and releases it at once).
+   */
   #pump(): void {
     if (this.#closing) return;
     if (this.#engine.closing()) {
       for (const waiter of [...this.#waiters]) waiter.reject(new ClosedError('acquire', 'Semaphore'));
       return;
     }
+    const waiting = this.#waiters.length > 0;
     const blocked = this.#blocked();
-    const wanted = this.#waiters.length > 0 && !blocked;
     for (const slot of this.#slots.values()) {
-      if (!slot.permit && (!wanted || slot.slot >= this.#permits)) slot.stop.abort(UNNEEDED);
+      if (slot.permit) continue;
+      const wanted = waiting && (slot.slot < this.#permits ? !blocked : this.#retired.has(slot.slot));
+      if (!wanted) slot.stop.abort(UNNEEDED);
     }
-    if (blocked && this.#waiters.length > 0) this.#readRetired();
-    if (!wanted) return;
-    for (let slot = 0; slot < this.#permits; slot++) if (!this.#slots.has(slot)) this.#campaign(slot);
+    if (!waiting) return;
+    if (blocked) {
+      for (const number of this.#retired) if (!this.#slots.has(number)) this.#campaign(number);
+      return;
+    }
+    // No more first attempts at once than there are waiters (a waiter alone claims one free slot, not all of
+    // them); a slot found held is watched on, and the next slot tried.
+    let probing = 0;
+    for (const slot of this.#slots.values()) if (slot.probing && !slot.stop.signal.aborted) probing++;
+    for (let slot = 0; slot < this.#permits && probing < this.#waiters.length; slot++) {
+      if (!this.#slots.has(slot) && this.#campaign(slot)) probing++;
+    }
   }
 
   /** Whether a retired slot may still be held: then no new holder is taken. */
@@ -285,17 +302,23 @@ export class Semaphore<DB extends Queryable = Queryable> implements AsyncDisposa
     return this.#retired.size > 0;
   }
 
-  /** Campaigns for `slot`, for whichever waiter is first when it wins. */
-  #campaign(number: number): void {
+  /** Campaigns for `slot`, for whichever waiter is first when it wins; `false` when the engine has that name in use (the read of a retired slot, or closing). */
+  #campaign(number: number): boolean {
     const opened = this.#engine.open(slotName(this.name, number));
-    if (!opened) return; // the engine closes: #pump rejects the waiters.
+    if (!opened) return false; // #pump runs again when that read ends, or rejects the waiters once the engine closes.
     const { election, store } = opened;
-    const slot: Slot = { slot: number, election, store, stop: new AbortController(), permit: undefined, done: Promise.resolve() };
+    const slot: Slot = { slot: number, election, store, stop: new AbortController(), permit: undefined, won: false, probing: true, done: Promise.resolve() };
     this.#slots.set(number, slot);
     election.once('elected', ({ term }) => this.#won(slot, term));
     // The permit's tenure over: no second tenure under it, whose holder nobody would be.
     election.once('revoked', ({ term, reason }) => slot.stop.abort(new LeadershipEndedError(term, reason)));
-    store.onAttempt = () => this.#giveUpLate();
+    store.onAttempt = () => {
+      if (slot.probing) {
+        slot.probing = false;
+        this.#pump(); // the next slot's turn
+      }
+      this.#giveUpLate();
+    };
     const campaign = election.acquire(slot.stop.signal);
     slot.done = campaign
       .then(
@@ -305,17 +328,20 @@ export class Semaphore<DB extends Queryable = Queryable> implements AsyncDisposa
       .then(async (failure) => {
         await election.close();
         this.#slots.delete(number);
-        // Released here: a retired slot is vacant now, as far as this process knows.
-        if (slot.permit) this.#retired.delete(number);
+        // Won and released here: a retired slot is vacant now, as far as this process knows.
+        if (slot.won) this.#retired.delete(number);
         // A database error the engine's onError stopped on: the waiters learn it.
         if (failure !== undefined) for (const waiter of [...this.#waiters]) waiter.reject(failure);
         this.#pump();
         this.#giveUpLate(); // a late waiter that waited for this campaign's end, if no other follows it.
       });
+    return true;
   }
 
   /** `slot` won a tenure under `term`: the first waiter's permit, or released when nobody waits any more. */
   #won(slot: Slot, term: number): void {
+    slot.probing = false;
+    slot.won = true;
     const waiter = this.#waiters[0];
     if (!waiter || this.#closing || slot.slot >= this.#permits || this.#blocked()) {
       slot.stop.abort(UNNEEDED);
@@ -363,36 +389,6 @@ export class Semaphore<DB extends Queryable = Queryable> implements AsyncDisposa
         waiter.reject(waiter.timeout());
       }
     });
-  }
-
-  /**
-   * Reads each retired slot this semaphore holds no permit on, through an
-   * election of the engine opened for that read only; forgets those found
-   * vacant, and reads the others again a tick later while waiters wait.
-   */
-  #readRetired(): void {
-    if (this.#reading) return;
-    this.#reading = true;
-    const read = async (): Promise<void> => {
-      for (const number of [...this.#retired]) {
-        if (this.#slots.has(number)) continue; // held here: forgotten when released.
-        const opened = this.#engine.open(slotName(this.name, number));
-        if (!opened) return;
-        try {
-          if ((await opened.election.currentLeader()) === undefined) this.#retired.delete(number);
-        } finally {
-          await opened.election.close();
-        }
-      }
-    };
-    read()
-      .catch(() => {}) // a failed read proves nothing: read again a tick later.
-      .finally(() => {
-        this.#reading = false;
-        if (this.#closing || this.#waiters.length === 0) return;
-        if (this.#blocked()) this.#readTimer = setTimeout(() => this.#pump(), this.#engine.tick);
-        else this.#pump();
-      });
   }
 }
 
