@@ -22,9 +22,11 @@
  *   which proves it free by winning it (and releases it at once).
  * `#pump()` moves between them after every change.
  */
+import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import type { BatchedStore } from './batched-store.js';
 import { ClosedError, LeadershipEndedError, OptionRangeError, OptionTypeError, PermitTimeoutError } from './errors.js';
+import type { RenewedEvent, RevokedEvent } from './events.js';
 import { checkWait, type LockOptions } from './leases-options.js';
 import type { MysqlLeader } from './mysql-leader.js';
 import type { Queryable } from './mysql/driver.js';
@@ -57,6 +59,16 @@ export interface Permit extends LockContext, AsyncDisposable {
    * Idempotent; also after the lease was lost.
    */
   release(): Promise<void>;
+}
+
+/** The events of a {@link Semaphore}: its own permits', as their elections emit them, with their slot. */
+export interface SemaphoreEvents {
+  /** A permit was handed to a caller of `acquire()`. */
+  acquired: [{ readonly slot: number; readonly term: number }];
+  /** A permit's lease was renewed. */
+  renewed: [RenewedEvent & { readonly slot: number }];
+  /** A permit's tenure ended: released, or lost (then its signal aborted with the same reason). */
+  revoked: [RevokedEvent & { readonly slot: number }];
 }
 
 /**
@@ -126,7 +138,7 @@ interface Waiter {
  * every process: one that still has the old number goes on using the
  * higher slots.
  */
-export class Semaphore<DB extends Queryable = Queryable> implements AsyncDisposable {
+export class Semaphore<DB extends Queryable = Queryable> extends EventEmitter<SemaphoreEvents> implements AsyncDisposable {
   /** The semaphore's name (its rows are this name, U+0000, and a slot number). */
   readonly name: string;
   readonly #engine: SemaphoreEngine<DB>;
@@ -140,6 +152,7 @@ export class Semaphore<DB extends Queryable = Queryable> implements AsyncDisposa
 
   /** @internal Use `Leases.semaphore()`. */
   constructor(name: string, permits: number, engine: SemaphoreEngine<DB>) {
+    super();
     this.name = name;
     this.#permits = permits;
     this.#engine = engine;
@@ -372,7 +385,22 @@ export class Semaphore<DB extends Queryable = Queryable> implements AsyncDisposa
       caller.addEventListener('abort', onAbort, { once: true });
       void slot.done.then(() => caller.removeEventListener('abort', onAbort));
     }
+    const number = slot.slot;
+    election.on('renewed', (event) => this.#emit('renewed', { ...event, slot: number }));
+    election.once('revoked', (event) => this.#emit('revoked', { ...event, slot: number }));
     waiter.resolve(permit);
+    this.#emit('acquired', { slot: number, term });
+  }
+
+  /** Emits without letting a throwing listener break the semaphore: its error is rethrown on its own. */
+  #emit<K extends keyof SemaphoreEvents>(event: K, ...args: SemaphoreEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: SemaphoreEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      process.nextTick(() => {
+        throw error;
+      });
+    }
   }
 
   /**
