@@ -45,4 +45,4 @@ export type { TrackedJob } from './metrics/job-series.js';
 export { Leases } from './leases.js';
 export type { FencedLockOptions, LeaseOptions, LeasesOptions, LockOptions } from './leases-options.js';
 export { LockTimeoutError, PermitTimeoutError } from './errors.js';
-export { Semaphore, type Permit, type SemaphoreEvents } from './semaphore.js';
+export { Semaphore, type Permit, type PermitEvent, type SemaphoreEvents } from './semaphore.js';

@@ -61,14 +61,22 @@ export interface Permit extends LockContext, AsyncDisposable {
   release(): Promise<void>;
 }
 
+/** Which permit an event of a {@link Semaphore} is about. */
+export interface PermitEvent {
+  /** The permit's slot. */
+  readonly slot: number;
+  /** The permit's term. */
+  readonly term: number;
+}
+
 /** The events of a {@link Semaphore}: its own permits', as their elections emit them, with their slot. */
 export interface SemaphoreEvents {
   /** A permit was handed to a caller of `acquire()`. */
-  acquired: [{ readonly slot: number; readonly term: number }];
+  acquired: [PermitEvent];
   /** A permit's lease was renewed. */
-  renewed: [RenewedEvent & { readonly slot: number }];
+  renewed: [RenewedEvent & PermitEvent];
   /** A permit's tenure ended: released, or lost (then its signal aborted with the same reason). */
-  revoked: [RevokedEvent & { readonly slot: number }];
+  revoked: [RevokedEvent & PermitEvent];
 }
 
 /**
@@ -169,6 +177,7 @@ export class Semaphore<DB extends Queryable = Queryable> extends EventEmitter<Se
     return this.#permits;
   }
 
+  /** Changes the permits in force (see the getter). */
   set permits(value: number) {
     const permits = checkPermits(value);
     const previous = this.#permits;
