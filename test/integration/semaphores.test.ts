@@ -429,6 +429,33 @@ describe('semaphore across processes', () => {
     await closeAll([second, third]);
   });
 
+  it('lowered permits while a process holding a slot above them is killed: a newcomer waits until that lease ran out, then takes a slot below', async (t) => {
+    const name = semaphoreName();
+    const semaphore = engine(t, 'local').semaphore(name, 3);
+    const mine = [await semaphore.acquire(), await semaphore.acquire()];
+    const [remote] = (await startHolders(name, 3, 1)) as [ParticipantProcess];
+    remote.send('hold');
+    const held = await remote.waitFor((r) => r.event === 'elected', 10_000, 'a permit');
+    assert.equal(held['slot'], 2);
+    semaphore.permits = 2;
+    await (mine[0] as Permit).release(); // 2 holders (slot 1 here, slot 2 there): not below the new 2
+    let acquiredAt: number | undefined;
+    const waiter = semaphore.acquire({ wait: 20_000 }).then((permit) => {
+      acquiredAt = sharedNow();
+      return permit;
+    });
+    await delay(AGE);
+    assert.equal(acquiredAt, undefined, 'waits while the slot above the new number is held');
+    const killedAt = sharedNow();
+    await remote.kill('SIGKILL');
+    const permit = await waiter;
+    const after = (acquiredAt as number) - killedAt;
+    t.diagnostic(`admitted ${Math.round(after)} ms after the SIGKILL of the holder of the retired slot (age ${AGE}, tick ${TICK})`);
+    assert.ok(after <= AGE + TICK + 1_000, `admitted ${Math.round(after)} ms after the kill`);
+    assert.ok(permit.slot < 2, 'a slot below the new number');
+    await Promise.all([permit.release(), (mine[1] as Permit).release()]);
+  });
+
   it('SIGSTOP of a holder past its deadline: another takes its permit, and when it thaws its signal has aborted; never more than N at once', async (t) => {
     const processes = await startHolders(semaphoreName(), 2, 3);
     const [frozen, second, third] = processes as [ParticipantProcess, ParticipantProcess, ParticipantProcess];
