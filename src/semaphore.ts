@@ -324,10 +324,10 @@ export class Semaphore<DB extends Queryable = Queryable> extends EventEmitter<Se
     return this.#retired.size > 0;
   }
 
-  /** Campaigns for `slot`, for whichever waiter is first when it wins; `false` when the engine has that name in use (the read of a retired slot, or closing). */
+  /** Campaigns for `slot`, for whichever waiter is first when it wins; `false` when the engine is closing. */
   #campaign(number: number): boolean {
     const opened = this.#engine.open(slotName(this.name, number));
-    if (!opened) return false; // #pump runs again when that read ends, or rejects the waiters once the engine closes.
+    if (!opened) return false; // the engine's close ends the other campaigns too, and #pump then rejects the waiters.
     const { election, store } = opened;
     const slot: Slot = { slot: number, election, store, stop: new AbortController(), permit: undefined, won: false, probing: true, done: Promise.resolve() };
     this.#slots.set(number, slot);
