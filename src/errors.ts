@@ -16,7 +16,8 @@ export type MysqlLeaderErrorCode =
   | 'ERR_MYSQL_LEADER_COMMIT_UNKNOWN'
   | 'ERR_MYSQL_LEADER_LEADERSHIP_ENDED'
   // The lease engine (Leases):
-  | 'ERR_MYSQL_LEADER_LOCK_TIMEOUT';
+  | 'ERR_MYSQL_LEADER_LOCK_TIMEOUT'
+  | 'ERR_MYSQL_LEADER_PERMIT_TIMEOUT';
 
 /** Base class of every error defined by this package. */
 export class MysqlLeaderError extends Error {
@@ -222,6 +223,27 @@ export class LockTimeoutError extends MysqlLeaderError {
   constructor(lockName: string, waitMs: number) {
     super('ERR_MYSQL_LEADER_LOCK_TIMEOUT', `the lock "${lockName}" was not obtained within ${waitMs} ms: another holder has it`);
     this.lockName = lockName;
+    this.waitMs = waitMs;
+  }
+}
+
+/**
+ * `Semaphore.acquire()` (or `using()`) got no permit within its `wait`:
+ * every permit was held. Nothing ran.
+ */
+export class PermitTimeoutError extends MysqlLeaderError {
+  /** The semaphore that was waited for. */
+  readonly semaphoreName: string;
+  /** Its permits, as the waiter counted them. */
+  readonly permits: number;
+  /** How long it was waited for, in ms (the `wait` option). */
+  readonly waitMs: number;
+
+  /** @internal */
+  constructor(semaphoreName: string, permits: number, waitMs: number) {
+    super('ERR_MYSQL_LEADER_PERMIT_TIMEOUT', `no permit of the semaphore "${semaphoreName}" was obtained within ${waitMs} ms: all ${permits} are held`);
+    this.semaphoreName = semaphoreName;
+    this.permits = permits;
     this.waitMs = waitMs;
   }
 }

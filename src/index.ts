@@ -45,4 +45,5 @@ export { nodeCronCoordinator, type NodeCronCoordinator, type NodeCronCoordinator
 // The lease engine: many elections in one process, their statements in batches.
 export { Leases } from './leases.js';
 export type { FencedLockOptions, LeaseOptions, LeasesOptions, LockOptions } from './leases-options.js';
-export { LockTimeoutError } from './errors.js';
+export { LockTimeoutError, PermitTimeoutError } from './errors.js';
+export { Semaphore, type Permit, type PermitEvent, type SemaphoreEvents } from './semaphore.js';

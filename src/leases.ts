@@ -19,6 +19,7 @@ import { MysqlBatches, type ClaimItem, type HeldItem } from './mysql/batches.js'
 import { Driver, type Queryable } from './mysql/driver.js';
 import { checkName, type ResolvedOptions } from './options.js';
 import type { Observation } from './store.js';
+import { Semaphore, SLOT_SEPARATOR, checkPermits, checkSemaphoreName } from './semaphore.js';
 import type { LockContext, TenureContext } from './tenure.js';
 
 /**
@@ -172,6 +173,39 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
       const locked = (connection: unknown, tenure: TenureContext): Promise<T> =>
         (fn as (connection: unknown, lock: LockContext) => Promise<T>)(connection, lockContext(election, tenure));
       return db === undefined ? election.withLeadership(locked) : election.withLeadership(locked, { db });
+    });
+  }
+
+  /**
+   * A semaphore of this engine: up to `permits` holders at once, across
+   * every process that uses `name` with as many permits, each holder a
+   * lease of its own with its own term and signal (see {@link Semaphore}).
+   * Its permits are the rows `name` + U+0000 + `0`…`permits - 1`, which no
+   * election name can be.
+   *
+   * Throws `OptionTypeError`/`OptionRangeError` naming `name` or `permits`
+   * (a whole number from 1 to 1000), a `MysqlLeaderError` with code
+   * `ERR_MYSQL_LEADER_BUSY` when this engine has an open semaphore of that
+   * name, and `ClosedError` after `close()`.
+   *
+   * @param name The semaphore, 1 to 251 characters.
+   */
+  semaphore(name: string, permits: number): Semaphore<DB> {
+    if (this.#closing) throw new ClosedError('semaphore', 'Leases');
+    const semaphoreName = checkSemaphoreName(name);
+    const count = checkPermits(permits);
+    const own = `${semaphoreName}${SLOT_SEPARATOR}`; // taken while the semaphore is open: one per name per engine.
+    if (this.#names.has(own))
+      throw new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', `this Leases engine already has an open semaphore "${semaphoreName}": close it first`);
+    this.#names.take(own);
+    return new Semaphore<DB>(semaphoreName, count, {
+      open: (slot) => {
+        if (this.#closing || this.#names.has(slot)) return undefined;
+        this.#names.take(slot);
+        return this.#build(slot, this.#options);
+      },
+      closing: () => this.#closing !== undefined,
+      closed: () => this.#names.free(own),
     });
   }
 

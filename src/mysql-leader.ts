@@ -108,7 +108,8 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   constructor(db: DB, leaderName: string, options?: MysqlLeaderOptions) {
     const storeOf = buildingFor;
     buildingFor = undefined; // for this election only, not for one its options' getters might build.
-    const name = checkName('leaderName', leaderName);
+    // An engine's election was named by the engine, which checked the name (and may use the reserved U+0000: a semaphore's permit).
+    const name = storeOf ? leaderName : checkName('leaderName', leaderName);
     const resolved = resolveOptions(options);
     const driver = new Driver(db);
     const engineStore = storeOf?.(name, resolved);

@@ -151,6 +151,9 @@ export function checkName(option: string, value: unknown): string {
   }
   // The table's PAD SPACE collation would make 'jobs' and 'jobs ' one row.
   if (/\s$/u.test(value)) throw new OptionRangeError([option], `${option} must not end with white space, received ${show(value)}`);
+  // Reserved: it separates a semaphore's name from its slot numbers in the rows of its permits (semaphore.ts).
+  if (value.includes('\u0000'))
+    throw new OptionRangeError([option], `${option} must not contain U+0000 (it names the permits of semaphores), received ${show(value)}`);
   return value;
 }
 

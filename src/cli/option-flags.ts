@@ -23,7 +23,10 @@ const FLAG_OF_OPTION: Readonly<Record<string, string | undefined>> = {
   maxBatch: undefined,
   leaderName: '--name',
   wait: '--wait',
-} satisfies Record<OptionName | keyof LeasesOptions | 'leaderName' | 'wait', string | undefined>;
+  // A semaphore's (run --slots):
+  name: '--name',
+  permits: '--slots',
+} satisfies Record<OptionName | keyof LeasesOptions | 'leaderName' | 'wait' | 'name' | 'permits', string | undefined>;
 
 /** The message of the library's option error, with each option it names said as the flag the user typed. */
 export function inFlags(error: OptionTypeError | OptionRangeError): string {

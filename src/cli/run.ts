@@ -1,9 +1,10 @@
-/** `mysql-leader run`: run a command on exactly one node at a time, the leader. */
-import { MysqlLeader, OptionRangeError, OptionTypeError, continueOnError } from '../index.js';
-import { UsageError, milliseconds, nodeFlag, stringFlag, type Command } from './command.js';
+/** `mysql-leader run`: run a command on exactly one node at a time, the leader (or on up to N, with `--slots N`). */
+import { Leases, MysqlLeader, OptionRangeError, OptionTypeError, continueOnError, readElection, type OnError } from '../index.js';
+import { UsageError, milliseconds, nodeFlag, stringFlag, type Command, type Values } from './command.js';
 import { DATABASE_OPTIONS, DATABASE_USAGE, openDatabase, target } from './database.js';
 import { inFlags } from './option-flags.js';
-import { Supervisor } from './supervisor.js';
+import { PermitCampaign } from './permit-campaign.js';
+import { Supervisor, type Campaign } from './supervisor.js';
 import { scrub } from './url.js';
 
 /** `mysql-leader run`. */
@@ -27,6 +28,13 @@ MYSQL_LEADER_NAME, MYSQL_LEADER_NODE and MYSQL_LEADER_TERM (the fencing token).
   command at once (SIGTERM, then SIGKILL after --grace); it also stops it if
   the CLI is frozen past its deadline. The command runs in a process group of
   its own: everything it starts is stopped with it, also when it exits.
+- With --slots N, up to N nodes run COMMAND at once: each while it holds one
+  of the N permits of the semaphore NAME (a row each, NAME + U+0000 + 0…N-1,
+  in the election table). Each permit is a lease of its own, handled as
+  above; MYSQL_LEADER_TERM is that permit's term (two nodes may have the
+  same one, on two permits). Every node must pass the same N. A permit
+  released on another node is seen within --tick, one of a crashed node
+  after about --age.
 The CLI reports what it does on standard error, one line per event.
 
 Options:
@@ -37,6 +45,8 @@ Options:
   --grace MS     time between SIGTERM and SIGKILL (default: age / 20, the time
                  between this node's deadline and the end of its lease)
   --restart      start the command again when it exits by itself
+  --slots N      up to N nodes run COMMAND at once, each under a permit (1 to 1000;
+                 default: one node, the leader)
 ${DATABASE_USAGE}
 
 Exit codes: the command's (128 + N when signal N ended it); 0 when stopped by a
@@ -49,6 +59,7 @@ be run or is not found.`,
     tick: { type: 'string' },
     grace: { type: 'string' },
     restart: { type: 'boolean' },
+    slots: { type: 'string' },
     ...DATABASE_OPTIONS,
   },
   takesCommand: true,
@@ -61,27 +72,51 @@ be run or is not found.`,
     const age = milliseconds(values, 'age');
     const tick = milliseconds(values, 'tick');
     const grace = milliseconds(values, 'grace');
+    const slots = slotsFlag(values);
     const { url, tableName } = target(values);
+    const note = (line: string): void => void process.stderr.write(`mysql-leader: ${scrub(line, url)}\n`);
     const db = openDatabase(url);
+    let leases: Leases | undefined;
     try {
-      let leader: MysqlLeader;
+      let leader: Campaign;
+      let margin: number;
+      const options = { nodeName: nodeFlag(values), ...(age !== undefined && { age }), ...(tick !== undefined && { tick }), tableName };
       try {
-        leader = new MysqlLeader(db, name, {
-          nodeName: nodeFlag(values),
-          ...(age !== undefined && { age }),
-          ...(tick !== undefined && { tick }),
-          tableName,
-          onError: continueOnError,
-        });
+        if (slots === undefined) {
+          const election = new MysqlLeader(db, name, { ...options, onError: continueOnError });
+          [leader, margin] = [election, election.options.margin];
+        } else {
+          leases = new Leases(db, { ...options, onError: notingOnce(note) });
+          const semaphore = leases.semaphore(name, slots);
+          leader = new PermitCampaign(semaphore, leases.nodeName, () => readElection(db, name, { tableName }));
+          margin = leases.options.margin;
+        }
       } catch (error) {
         if (!(error instanceof OptionTypeError || error instanceof OptionRangeError)) throw error;
         throw new UsageError(inFlags(error));
       }
-      const note = (line: string): void => void process.stderr.write(`mysql-leader: ${scrub(line, url)}\n`);
-      const supervisor = new Supervisor(leader, { command: [file, ...args], grace: grace ?? leader.options.margin, restart: values['restart'] === true, note });
+      const supervisor = new Supervisor(leader, { command: [file, ...args], grace: grace ?? margin, restart: values['restart'] === true, note });
       return await supervisor.run();
     } finally {
+      await leases?.close();
       await db.end();
     }
   },
 };
+
+/** `--slots`: a whole number (its range is the semaphore's to check); `undefined` when absent. */
+function slotsFlag(values: Values): number | undefined {
+  const raw = values['slots'];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw)) throw new UsageError(`--slots must be a whole number from 1 to 1000, received "${String(raw)}"`);
+  return Number(raw);
+}
+
+/** Database errors go on being retried (a permit's lease ends if they last); each different one is shown once. */
+function notingOnce(note: (line: string) => void): OnError {
+  let last: string | undefined;
+  return (error) => {
+    if (error.message !== last) note(error.message);
+    last = error.message;
+  };
+}

@@ -5,11 +5,16 @@
  * the CLI (with the command's exit code), a restart, or a wait for the next
  * tenure.
  */
-import type { MysqlLeader, RenewedEvent, RevokedEvent } from '../index.js';
+import type { EventEmitter } from 'node:events';
+import type { LeaderEvents, MysqlLeader, RenewedEvent, RevokedEvent } from '../index.js';
 import { CommandRunner, type CommandEnd } from './command-runner.js';
 
 /** A command that exits by itself is started again after this pause (with `restart`), so that a failing one does not spin. */
 const RESTART_DELAY = 1000;
+
+/** What the supervisor campaigns with: a `MysqlLeader`, or the permits of a semaphore (`run --slots`, permit-campaign.ts). */
+export type Campaign = Pick<MysqlLeader, 'leaderName' | 'nodeName' | 'term' | 'remainingMs' | 'currentLeader' | 'acquire' | 'close'> &
+  Pick<EventEmitter<LeaderEvents>, 'on' | 'off'>;
 
 /** Options of {@link Supervisor}. */
 export interface SupervisorOptions {
@@ -25,7 +30,7 @@ export interface SupervisorOptions {
 
 /** Runs a command on this node while it leads `leader`'s election. */
 export class Supervisor {
-  readonly #leader: MysqlLeader;
+  readonly #leader: Campaign;
   readonly #options: SupervisorOptions;
   #runner: CommandRunner | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
@@ -33,7 +38,7 @@ export class Supervisor {
   #lastError: string | undefined;
 
   /** Supervises a command for `leader`, which must not be campaigning yet. */
-  constructor(leader: MysqlLeader, options: SupervisorOptions) {
+  constructor(leader: Campaign, options: SupervisorOptions) {
     this.#leader = leader;
     this.#options = options;
   }
