@@ -3,7 +3,7 @@
  * in ms; instants are counted from the start of the run.
  */
 import { coveredTime, handoverBoundOf, inLossWindow, lossWindowsOf, percentile, type Verdict, type ViolationKind } from './checker.js';
-import type { JobTally } from './job-checker.js';
+import { CLAIM_BOUND, type JobTally } from './job-checker.js';
 import { isNodeFault, kindsOf, type ClusterMode, type FaultKind, type RunLog } from './records.js';
 
 /** What `summary.json` holds. */
@@ -249,7 +249,7 @@ export function summarize(log: RunLog, verdict: Verdict): Summary {
     writes: { attempted: verdict.writes.length, acked: count('acked'), rejected: count('rejected'), unknown: count('unknown'), rows: log.rows.length },
     ...(log.jobs && {
       jobs: {
-        owedWhy: `a slot is owed by a tenure begun at least age (${log.age} ms) before it was due and lasting at least age after, on a node that no fault aimed at it or at the database touched from age + tick before that span to its end`,
+        owedWhy: `a tenure owes the slot due at d when it began before d and its job was running in it by then (it had claimed an earlier slot under that term, or the tenure began age, ${log.age} ms, before d), it lasted ${CLAIM_BOUND} ms (the work plus a second) after d, and no fault aimed at its node or at the database was in force from d to that bound, nor age + tick before (a skew only at its restarts)`,
         byJob: verdict.jobs.tallies,
       },
     }),

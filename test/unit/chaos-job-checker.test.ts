@@ -122,6 +122,19 @@ describe('chaos jobs checker', () => {
       rows: [{ job: 'fenced', slot: slot(6000), term: 7, node: 'node-1' }],
     });
     assert.deepEqual(kinds(unled), ['stale-job-row']);
+    // Its only row, written by node-2 under its own term 2 (a tenure it did lead), while the fires row says node-1 term 1 claimed the slot.
+    const other = withJobs(without(log, 'fenced', 5000), {
+      fires: [{ job: 'fenced', slot: slot(5000), node: 'node-1', term: 1, attempt: 1, outcome: 'done' }],
+      rows: [{ job: 'fenced', slot: slot(5000), term: 2, node: 'node-2' }],
+      reports: [at('node-2', 12_100, 'elected', { term: 2, until: 12_400 })],
+    });
+    assert.deepEqual(kinds(other), ['stale-job-row']);
+    // A row for a slot its fires row says was skipped.
+    const skipped = withJobs(without(log, 'fenced', 5000), {
+      fires: [{ job: 'fenced', slot: slot(5000), node: 'node-1', term: 1, attempt: 1, outcome: 'skipped' }],
+      rows: [{ job: 'fenced', slot: slot(5000), term: 1, node: 'node-1' }],
+    });
+    assert.deepEqual(kinds(skipped), ['stale-job-row']);
   });
 
   it('reports a fenced slot whose fires row says done without its row as lost', () => {
