@@ -92,7 +92,6 @@ export const FAULT_LINGER = (age: number, tick: number): number => age + tick;
 /** One start (`fire-start`) or end (`fire-end`) of `fn`, as reported. */
 interface Run {
   readonly node: string;
-  readonly run: number;
   readonly term: number;
   readonly attempt: number;
   readonly at: number;
@@ -126,8 +125,19 @@ function checkJob(log: RunLog, tenures: readonly Tenure[], job: ChaosJob): { tal
     void violations.push({ kind, at: dueAt(slot), nodes: [...new Set(nodes)], message: `${job.name} slot ${slot}: ${problem}` });
 
   // Safety: no slot ran twice.
+  let doubled = 0;
   for (const record of slots.values()) {
-    for (const problem of doubledRuns(job, record, tenures)) violation(problem.kind, record.slot, problem.nodes, problem.message);
+    const problems = doubledRuns(job, record, tenures);
+    if (problems.some((p) => p.kind === 'doubled-slot')) doubled++;
+    for (const problem of problems) violation(problem.kind, record.slot, problem.nodes, problem.message);
+  }
+  // Fenced: a claim recorded done without its write is a lost slot, wherever it falls.
+  const doneWithoutRow = (record: SlotRecord): boolean => job.mode === 'fenced' && record.fire?.outcome === 'done' && record.rows.length === 0;
+  let lost = 0;
+  for (const record of slots.values()) {
+    if (!doneWithoutRow(record) || !record.fire) continue;
+    lost++;
+    violation('lost-slot', record.slot, [record.fire.node], `its fires row says done (term ${record.fire.term}), but its fenced row is not there`);
   }
 
   // Liveness and accounting, over the slots of the run.
@@ -136,7 +146,7 @@ function checkJob(log: RunLog, tenures: readonly Tenure[], job: ChaosJob): { tal
   const claims = claimEvidence(job, reports);
   const firstClaims = new Map<string, number>();
   for (const c of claims) if (!firstClaims.has(`${c.node}\u0000${c.term}`)) firstClaims.set(`${c.node}\u0000${c.term}`, c.at);
-  const tally = { due: 0, ran: 0, cut: 0, retried: 0, owed: 0, lost: 0, skipped: 0, notRun: {} as Partial<Record<NotRunReason, number>> };
+  const tally = { due: 0, ran: 0, cut: 0, retried: 0, owed: 0, lost, skipped: 0, notRun: {} as Partial<Record<NotRunReason, number>> };
   const missed = reports.filter((r) => r.event === 'missed');
   const errors = reports.filter((r) => r.event === 'job-error');
   for (let t = Math.ceil((from + jobs.dbOffset) / PERIOD) * PERIOD; t - jobs.dbOffset <= to; t += PERIOD) {
@@ -146,6 +156,7 @@ function checkJob(log: RunLog, tenures: readonly Tenure[], job: ChaosJob): { tal
     tally.due++;
     const owner = healthyOwner(due, tenures, log.faults, { age, tick, firstClaim: (t) => firstClaims.get(`${t.node}\u0000${t.term}`) });
     if (owner) tally.owed++;
+    if (doneWithoutRow(record)) continue; // reported above
     const ran = job.mode === 'fenced' ? record.rows.length > 0 : record.starts.length > 0;
     if (ran) {
       tally.ran++;
@@ -168,16 +179,6 @@ function checkJob(log: RunLog, tenures: readonly Tenure[], job: ChaosJob): { tal
       violation('unaccounted-slot', slot, [], `due at ${seconds(due)}, did not run, and no policy accounts for it`);
     }
   }
-  // Fenced: a claim recorded done without its write is a lost slot, wherever it falls.
-  if (job.mode === 'fenced') {
-    for (const record of slots.values()) {
-      if (record.fire?.outcome === 'done' && record.rows.length === 0) {
-        tally.lost++;
-        violation('lost-slot', record.slot, [record.fire.node], `its fires row says done (term ${record.fire.term}), but its fenced row is not there`);
-      }
-    }
-  }
-  const doubled = new Set(violations.filter((v) => v.kind === 'doubled-slot').map((v) => v.message.split(':')[0])).size;
   return { tally: { job: job.name, mode: job.mode, catchUp: job.catchUp, ...tally, doubled }, violations };
 }
 
@@ -191,7 +192,7 @@ function slotRecords(reports: readonly ChaosReport[], fires: readonly FireRow[],
   };
   for (const r of reports) {
     if (r.event !== 'fire-start' && r.event !== 'fire-end') continue;
-    const run = { node: r.node, run: r.run, term: Number(r.term), attempt: Number(r['attempt']), at: r.mono };
+    const run = { node: r.node, term: Number(r.term), attempt: Number(r['attempt']), at: r.mono };
     if (r.event === 'fire-start') of(String(r['slot'])).starts.push(run);
     else of(String(r['slot'])).ends.push({ ...run, ok: r['ok'] === true });
   }

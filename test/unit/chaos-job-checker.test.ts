@@ -106,6 +106,9 @@ describe('chaos jobs checker', () => {
       [['doubled-slot', 5000]],
     );
     assert.equal(verdict.jobs.tallies[0]?.doubled, 1);
+    // Two doubled slots (in the same hour, whose times share their first colon) count as two.
+    const twice = withJobs(doubled, { rows: [{ job: 'fenced', slot: slot(6000), term: 1, node: 'node-1' }] });
+    assert.equal(check(twice).jobs.tallies[0]?.doubled, 2);
   });
 
   it('reports a fenced row written under a term that did not claim its slot', () => {
@@ -149,6 +152,14 @@ describe('chaos jobs checker', () => {
       [['lost-slot', ['node-1']]],
     );
     assert.match(verdict.violations[0]?.message ?? '', /fires row says done/);
+    // Inside the owed range it is reported once, as lost, not also as a slot that did not run.
+    const inside = { ...log, jobs: { ...jobs, rows: jobs.rows.filter((r) => r.slot !== slot(5000)) } };
+    const found = check(inside);
+    assert.deepEqual(
+      found.violations.map((v) => v.kind),
+      ['lost-slot'],
+    );
+    assert.deepEqual([found.jobs.tallies[0]?.lost, found.jobs.tallies[0]?.notRun], [1, {}]);
   });
 
   it('reports an at-most-once slot run twice, and an at-least-once attempt run twice', () => {
