@@ -9,9 +9,12 @@
  * within `age + tick` (plus the time other faults were still in force), and
  * no fenced call nor `resign()` stays pending past its bound. As good as
  * before: the hand-over the harness asks for after heals (a `resign()` in
- * a quiet moment, chaos/probe.ts) is as fast as on a healthy server.
+ * a quiet moment, chaos/probe.ts) is as fast as on a healthy server. A jobs
+ * run adds the rules of chaos/job-checker.ts: no slot ran twice, every slot
+ * due in a healthy tenure ran, every other one is accounted for.
  */
 import { tenuresOf, type Tenure } from '../src/cli/harness/tenures.js';
+import { checkJobs, type JobVerdict } from './job-checker.js';
 import type { ChaosReport, FaultKind, FaultRecord, LogRow, ProbeRecord, RunLog, WritePhase } from './records.js';
 
 export type { Tenure } from '../src/cli/harness/tenures.js';
@@ -39,7 +42,15 @@ export type ViolationKind =
   /** A fenced call (`withLeadership`) or a `resign()` still pending past its bound while its process ran on. */
   | 'stuck-call'
   /** After heals, a hand-over (`resign()` → another participant's `elected`) over its normal bound, or none. */
-  | 'slow-handover';
+  | 'slow-handover'
+  /** A jobs run: a slot that ran twice (fenced: two rows; at-most-once: two starts; at-least-once: an attempt repeated). */
+  | 'doubled-slot'
+  /** A jobs run: a fenced row of a slot written under a term that did not claim it. */
+  | 'stale-job-row'
+  /** A jobs run: a slot due inside a healthy tenure that did not run, or a fenced claim recorded done without its row. */
+  | 'lost-slot'
+  /** A jobs run: a slot that did not run, and that no policy accounts for. */
+  | 'unaccounted-slot';
 
 /** One violation, placed in time (shared monotonic clock, ms) and on the participants involved. */
 export interface Violation {
@@ -105,6 +116,8 @@ export interface Verdict {
   readonly writes: readonly Write[];
   readonly recoveries: readonly Recovery[];
   readonly handovers: readonly Handover[];
+  /** A jobs run: each job's slots (chaos/job-checker.ts); no tallies otherwise. */
+  readonly jobs: JobVerdict;
   readonly violations: readonly Violation[];
 }
 
@@ -115,6 +128,7 @@ export function check(log: RunLog): Verdict {
   const recoveries = recoveriesOf(log.faults, tenures, log.age + log.tick, log.ended, log.age);
   const handoverBound = handoverBoundOf(log);
   const handovers = handoversOf(log.probes, log.reports);
+  const jobs = checkJobs(log, tenures);
   const violations = [
     ...findOverlaps(tenures),
     ...findTermDisorder(tenures),
@@ -124,8 +138,9 @@ export function check(log: RunLog): Verdict {
     ...findStuckCalls(log, writes, tenures),
     ...findStuckResigns(log),
     ...handovers.filter((h) => h.ms === undefined || h.ms > handoverBound).map((h) => slowHandover(h, log.faults, handoverBound)),
+    ...jobs.violations,
   ].sort((a, b) => a.at - b.at);
-  return { tenures, writes, recoveries, handovers, violations };
+  return { tenures, writes, recoveries, handovers, jobs, violations };
 }
 
 /**

@@ -5,24 +5,26 @@
  * a name that moves, every participant's proxy forwarding to that name), N
  * participant processes each behind its own fault proxy, seeded faults for
  * the duration (each heal followed by a hand-over probe, chaos/probe.ts),
- * then everything stopped and the log table read. Whatever happens (an
+ * then everything stopped and the log table read (with `--jobs`, the fires
+ * table and the fenced job's rows too). Whatever happens (an
  * error, Ctrl-C), no participant, proxy or server is left behind, and the
  * server's (or the cluster's) folder is removed.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { createConnection } from 'mysql2/promise';
-import { createMysqlLeaderTable } from '../src/index.js';
+import { createMysqlLeaderFiresTable, createMysqlLeaderTable } from '../src/index.js';
 import { startGaleraCluster, type GaleraCluster } from '../src/cli/harness/galera-cluster.js';
 import { startPrivateMariadb, type PrivateMariadb } from '../src/cli/harness/private-mariadb.js';
 import { startReplicatedMariadb, type ReplicatedMariadb } from '../src/cli/harness/replicated-mariadb.js';
 import { sharedNow } from '../src/cli/shared-clock.js';
 import { PROBE_TABLE_SQL, nodeOfParticipant } from './galera.js';
+import { JOB_ROWS_TABLE_SQL } from './jobs.js';
 import { ChaosNode } from './node.js';
 import { settleTime } from './options.js';
 import { HandoverProbe } from './probe.js';
 import { FaultProxy } from './proxy.js';
 import { Random } from './random.js';
-import type { ChaosReport, ClusterMode, FaultKind, FaultRecord, LogRow, ProbeRecord, RunLog } from './records.js';
+import type { ChaosReport, ClusterMode, FaultKind, FaultRecord, FireRow, JobRow, LogRow, ProbeRecord, RunLog } from './records.js';
 import { injectFaults } from './schedule.js';
 
 /** What a run does. Durations in ms. */
@@ -40,6 +42,8 @@ export interface ChaosOptions {
   readonly concurrency: number;
   /** The pause between a participant's write attempts. */
   readonly writeEvery: number;
+  /** The jobs workload (chaos/jobs.ts): each participant also schedules its jobs; one server only. */
+  readonly jobs: boolean;
   /** Ctrl-C: stop at once, clean up, and reject with the signal's reason. */
   readonly signal: AbortSignal;
   /** Progress lines. */
@@ -106,9 +110,10 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
       url = single.url;
     }
     const adminPort = portOf(1);
-    await prepareTables(adminPort, galera);
+    await prepareTables(adminPort, galera, options.jobs);
+    const dbOffset = options.jobs ? (await databaseClockOffset(adminPort)) + started : 0;
 
-    const settings = { url, election: ELECTION, age, tick, writeEvery: options.writeEvery };
+    const settings = { url, election: ELECTION, age, tick, writeEvery: options.writeEvery, jobs: options.jobs };
     // Stopped at the end of the run (or by Ctrl-C), whatever it is waiting for.
     const stopProbing = new AbortController();
     const probe = new HandoverProbe(nodes, tick, age + tick + 1_000, AbortSignal.any([signal, stopProbing.signal]), (record) => {
@@ -157,12 +162,14 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     await probe.settled();
 
     write(`${at()}  stopping the participants`);
+    const stoppedAt = sharedNow();
     await Promise.all(nodes.map((node) => node.stop()));
     // Every node has every write once it is Synced; the read waits for the latest commit anyway.
     // With a replicated primary the read goes through the name, to the final primary: what the
     // old primaries lost is not there, and the checker exempts exactly those writes.
     await cluster?.waitSynced();
     const rows = await readRows(adminPort, galera);
+    const jobs = options.jobs ? { dbOffset, stoppedAt: stoppedAt - started, ...(await readJobTables(adminPort)) } : undefined;
     const since = (t: number): number => t - started;
     return {
       ...(galera && { cluster: 'galera' as const, placement: Object.fromEntries(nodes.map((n, k) => [n.name, nodeOfParticipant(k + 1)])) }),
@@ -186,6 +193,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
       })),
       probes: probes.map((p) => ({ ...p, sent: since(p.sent) })),
       rows,
+      ...(jobs && { jobs }),
     };
   } finally {
     await Promise.all(nodes.map((node) => node.retire()));
@@ -197,12 +205,16 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
   }
 }
 
-async function prepareTables(port: number, galera: boolean): Promise<void> {
+async function prepareTables(port: number, galera: boolean, jobs: boolean): Promise<void> {
   const admin = await createConnection({ host: '127.0.0.1', port, user: 'root', database: 'test' });
   try {
     await createMysqlLeaderTable(admin);
     await admin.query(LOG_TABLE_SQL);
     if (galera) await admin.query(PROBE_TABLE_SQL);
+    if (jobs) {
+      await createMysqlLeaderFiresTable(admin);
+      await admin.query(JOB_ROWS_TABLE_SQL);
+    }
   } finally {
     await admin.end();
   }
@@ -219,6 +231,59 @@ async function readRows(port: number, galera: boolean): Promise<LogRow[]> {
       seq: Number(row.seq),
       liveTerm: row.live_term === null ? null : Number(row.live_term),
     }));
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * The database clock on the shared monotonic clock: `UTC_TIMESTAMP(6)` minus
+ * the midpoint of the round trip that read it (ms), so that a slot's due
+ * time by the database clock can be placed among the reports.
+ */
+async function databaseClockOffset(port: number): Promise<number> {
+  const admin = await createConnection({ host: '127.0.0.1', port, user: 'root', database: 'test' });
+  try {
+    let best: { rtt: number; offset: number } | undefined;
+    // The fastest of a few reads: the least room for error.
+    for (let i = 0; i < 5; i++) {
+      const sent = sharedNow();
+      const [rows] = await admin.query("SELECT DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ') AS now");
+      const back = sharedNow();
+      const now = Date.parse(String((rows as { now: string }[])[0]?.now));
+      if (!best || back - sent < best.rtt) best = { rtt: back - sent, offset: now - (sent + back) / 2 };
+    }
+    return best?.offset ?? 0;
+  } finally {
+    await admin.end();
+  }
+}
+
+/** The fires table and the fenced job's rows, at the end of a jobs run. */
+async function readJobTables(port: number): Promise<{ fires: FireRow[]; rows: JobRow[] }> {
+  const admin = await createConnection({ host: '127.0.0.1', port, user: 'root', database: 'test', supportBigNumbers: true });
+  try {
+    const [fires] = await admin.query(
+      "SELECT job_name, DATE_FORMAT(slot, '%Y-%m-%dT%H:%i:%s.%fZ') AS slot, node_name, term, attempt, outcome FROM leader_election_fires WHERE leader_name = ? ORDER BY slot",
+      [ELECTION],
+    );
+    const [rows] = await admin.query('SELECT job, slot, term, node FROM chaos_job_rows ORDER BY id');
+    return {
+      fires: (fires as { job_name: string; slot: string; node_name: string; term: number; attempt: number; outcome: string }[]).map((f) => ({
+        job: f.job_name,
+        slot: new Date(f.slot).toISOString(),
+        node: f.node_name,
+        term: Number(f.term),
+        attempt: Number(f.attempt),
+        outcome: f.outcome,
+      })),
+      rows: (rows as { job: string; slot: string; term: number; node: string }[]).map((r) => ({
+        job: r.job,
+        slot: r.slot,
+        term: Number(r.term),
+        node: r.node,
+      })),
+    };
   } finally {
     await admin.end();
   }

@@ -23,6 +23,8 @@ export interface NodeSettings {
   readonly age: number;
   readonly tick: number;
   readonly writeEvery: number;
+  /** Whether the participants also run the jobs workload. */
+  readonly jobs: boolean;
 }
 
 /** One participant: start, kill, pause, restart with a skewed clock. */

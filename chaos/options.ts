@@ -48,6 +48,11 @@ Exits 1 on any violation.
   --interval MS        mean time between two fault starts (default 3000)
   --concurrency N      most faults in force at once (default 2)
   --write-every MS     pause between a participant's fenced writes (default 100)
+  --jobs               the jobs workload: each participant also schedules three
+                       jobs due every second (fenced, at-most-once, at-least-once),
+                       and the checker proves no slot ran twice and every slot due
+                       in a healthy tenure ran (one server only; defaults
+                       --participants 3 --interval 5000)
   --out DIR            write timeline.svg, summary.json and run-log.json there
   --soak               the long run: --duration 10m --interval 1500 --concurrency 3
                        (flags given as well still win)
@@ -76,11 +81,17 @@ const FLAGS = {
   out: { type: 'string' },
   replay: { type: 'string' },
   soak: { type: 'boolean' },
+  jobs: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 
 const DEFAULTS = { cluster: 'single', duration: '60s', participants: '5', age: '2000', tick: '500', interval: '3000', concurrency: '2', 'write-every': '100' };
 const SOAK = { duration: '10m', interval: '1500', concurrency: '3' };
+/**
+ * The jobs workload: three replicas (the issue's setting), and faults further
+ * apart, so that healthy tenures (which owe their slots) come between them.
+ */
+const JOBS = { participants: '3', interval: '5000' };
 
 /** Parses `argv` (without node and the script); throws {@link UsageError}. */
 export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
@@ -91,7 +102,16 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
     throw new UsageError((error as Error).message); // an unknown flag, a missing value
   }
   if (values.help) return 'help';
-  const given: Record<string, string | undefined> = { ...DEFAULTS, ...(values.soak ? SOAK : {}), ...values, soak: undefined, help: undefined };
+  const jobs = values.jobs ?? false;
+  const given: Record<string, string | undefined> = {
+    ...DEFAULTS,
+    ...(jobs ? JOBS : {}),
+    ...(values.soak ? SOAK : {}),
+    ...values,
+    soak: undefined,
+    jobs: undefined,
+    help: undefined,
+  };
   const flag = (name: string): string => given[name] ?? '';
 
   const age = whole('age', flag('age'), 10);
@@ -101,6 +121,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
   const concurrency = whole('concurrency', flag('concurrency'), 1, participants - 1);
   const cluster = CLUSTER_MODES.find((mode) => mode === flag('cluster'));
   if (cluster === undefined) throw new UsageError(`--cluster must be single, galera or replicated, received "${flag('cluster')}"`);
+  if (jobs && cluster !== 'single') throw new UsageError(`--jobs runs on one server only, received --cluster ${cluster}`);
   const available = kindsOf(cluster);
   const kinds = flag('faults')
     ? flag('faults')
@@ -126,6 +147,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
     interval: whole('interval', flag('interval'), 100),
     concurrency,
     writeEvery: whole('write-every', flag('write-every'), 1),
+    jobs,
     out: given['out'] ?? given['replay'],
     replay: given['replay'],
   };

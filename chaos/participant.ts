@@ -11,6 +11,8 @@
  * on Linux, so a line is in the pipe before the next statement is sent, and a
  * SIGKILL loses nothing that happened.
  *
+ * With `jobs`, it also schedules the jobs of chaos/jobs.ts and reports their fires.
+ *
  * Config: the CHAOS_PARTICIPANT environment variable (JSON, see {@link Config}).
  * Commands: a line `resign` on standard input calls `leader.resign()` (the
  * harness measures the hand-over that follows). SIGTERM, or the end of
@@ -21,6 +23,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createPool } from 'mysql2/promise';
 import { CommitUnknownError, MysqlLeader } from '../src/index.js';
 import { sharedNow as mono } from '../src/cli/shared-clock.js';
+import { scheduleJobs } from './jobs.js';
 import type { ResignPhase, WritePhase } from './records.js';
 
 /** What the harness passes in CHAOS_PARTICIPANT. */
@@ -37,6 +40,8 @@ export interface Config {
   readonly writeEvery: number;
   /** The sequence number of the first write (one past the previous process's last). */
   readonly firstSeq: number;
+  /** Whether it also schedules the jobs of the jobs workload (chaos/jobs.ts). */
+  readonly jobs: boolean;
 }
 
 const config = JSON.parse(process.env['CHAOS_PARTICIPANT'] ?? '{}') as Config;
@@ -49,6 +54,8 @@ process.stdout.on('error', () => process.exit(1));
 // The election gets a small pool of its own, so that renewals never queue behind the writes.
 const electionPool = createPool({ uri: config.url, connectionLimit: 3 });
 const writePool = createPool({ uri: config.url, connectionLimit: 2 });
+// The jobs' fenced transactions get theirs too (their autocommit statements use the election's, as the library does).
+const jobPool = config.jobs ? createPool({ uri: config.url, connectionLimit: 3 }) : undefined;
 const leader = new MysqlLeader(electionPool, config.election, {
   nodeName: config.name,
   age: config.age,
@@ -124,6 +131,7 @@ async function writeLoop(): Promise<void> {
 
 report({ event: 'ready' });
 watchLock();
+const jobs = jobPool ? scheduleJobs(leader, jobPool, config.name, report) : [];
 leader.acquire().catch((error: unknown) => report({ event: 'failed', message: String(error) }));
 const writing = writeLoop();
 
@@ -133,8 +141,9 @@ const close = (): Promise<void> =>
     closing = true;
     clearTimeout(lockTimer);
     await writing;
+    await Promise.all(jobs.map((job) => job.stop()));
     await leader.close();
-    await Promise.all([electionPool.end(), writePool.end()]);
+    await Promise.all([electionPool.end(), writePool.end(), jobPool?.end()]);
     report({ event: 'closed' });
     process.exit(0);
   })());

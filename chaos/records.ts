@@ -60,7 +60,8 @@ export const isNodeFault = (kind: FaultKind): boolean => (NODE_FAULT_KINDS as re
  * `rejected` or `unknown`); `resign` (`phase`: `begin` with `leading`,
  * `term` and `handoverLock`, then `done` or `failed`); `lock` (`active`:
  * each change of `handoverLockActive`); `error`; `exited`
- * (the process is gone).
+ * (the process is gone). A jobs run adds `fire-start`, `fire-end`, `fire`,
+ * `missed` and `job-error` (see chaos/jobs.ts).
  */
 export interface ChaosReport extends Report {
   readonly run: number;
@@ -132,6 +133,41 @@ export interface LogRow {
   readonly liveTerm: number | null;
 }
 
+/** A row of the fires table at the end of a jobs run (`--jobs`): one claimed slot of one job. */
+export interface FireRow {
+  readonly job: string;
+  /** The slot, ISO 8601 in UTC. */
+  readonly slot: string;
+  readonly node: string;
+  readonly term: number;
+  readonly attempt: number;
+  /** `done`, `failed`, `skipped`, `interrupted` or `running`. */
+  readonly outcome: string;
+}
+
+/** A row the fenced job wrote (`chaos_job_rows`), in the transaction that claimed its slot. */
+export interface JobRow {
+  readonly job: string;
+  /** The slot, ISO 8601 in UTC. */
+  readonly slot: string;
+  readonly term: number;
+  readonly node: string;
+}
+
+/** What a jobs run (`--jobs`) adds to its log: the database's tables at the end, and the database clock against the run's. */
+export interface JobsRecord {
+  /**
+   * The database clock minus the run's clock (ms): a slot due at `t` (ms
+   * since the epoch, by the database clock) came due at `t - dbOffset` in
+   * the run's time. Measured at the start, from one `UTC_TIMESTAMP(6)` read.
+   */
+  readonly dbOffset: number;
+  /** When the harness began stopping the participants (run time): no slot is owed after it. */
+  readonly stoppedAt: number;
+  readonly fires: readonly FireRow[];
+  readonly rows: readonly JobRow[];
+}
+
 /** Everything a run recorded. */
 export interface RunLog {
   /** `galera` or `replicated` for those `--cluster` modes; absent in runs on one server (and in logs from before the modes). */
@@ -151,4 +187,6 @@ export interface RunLog {
   readonly faults: readonly FaultRecord[];
   readonly probes: readonly ProbeRecord[];
   readonly rows: readonly LogRow[];
+  /** A jobs run (`--jobs`) only: the fires table, the fenced job's rows, the database clock. */
+  readonly jobs?: JobsRecord;
 }

@@ -3,6 +3,7 @@
  * in ms; instants are counted from the start of the run.
  */
 import { coveredTime, handoverBoundOf, inLossWindow, lossWindowsOf, percentile, type Verdict, type ViolationKind } from './checker.js';
+import { CLAIM_BOUND, type JobTally } from './job-checker.js';
 import { isNodeFault, kindsOf, type ClusterMode, type FaultKind, type RunLog } from './records.js';
 
 /** What `summary.json` holds. */
@@ -106,6 +107,15 @@ export interface Summary {
   readonly tenures: number;
   readonly lastTerm: number | undefined;
   readonly writes: { readonly attempted: number; readonly acked: number; readonly rejected: number; readonly unknown: number; readonly rows: number };
+  /**
+   * A jobs run (`--jobs`) only: each job's slots of the run, how many a
+   * healthy tenure owed, ran, doubled, lost and skipped, and why the others
+   * did not run (chaos/job-checker.ts).
+   */
+  readonly jobs?: {
+    readonly owedWhy: string;
+    readonly byJob: readonly JobTally[];
+  };
   readonly details: readonly { readonly kind: ViolationKind; readonly atMs: number; readonly message: string }[];
 }
 
@@ -237,6 +247,12 @@ export function summarize(log: RunLog, verdict: Verdict): Summary {
     tenures: verdict.tenures.length,
     lastTerm: verdict.tenures.reduce<number | undefined>((last, t) => Math.max(last ?? 0, t.term), undefined),
     writes: { attempted: verdict.writes.length, acked: count('acked'), rejected: count('rejected'), unknown: count('unknown'), rows: log.rows.length },
+    ...(log.jobs && {
+      jobs: {
+        owedWhy: `a tenure owes the slot due at d when it began before d and its job was running in it by then (it had claimed an earlier slot under that term, or the tenure began age, ${log.age} ms, before d), it lasted ${CLAIM_BOUND} ms (the work plus a second) after d, and no fault aimed at its node or at the database was in force from d to that bound, nor age + tick before (a skew only at its restarts)`,
+        byJob: verdict.jobs.tallies,
+      },
+    }),
     details: verdict.violations.map((v) => ({ kind: v.kind, atMs: Math.round(v.at), message: v.message })),
   };
 }
@@ -278,6 +294,7 @@ export function formatSummary(summary: Summary): string[] {
     `  hand-over after heals: p50 ${ms(handover.p50Ms)}, p99 ${ms(handover.p99Ms)}, max ${ms(handover.maxMs)}; ${handover.withinBound} of ${handover.count} within ${handover.boundMs} ms${summary.galera ? ' (tick + 250 ms: followers on other nodes poll)' : ''}; back to normal after ${handover.healsBackToNormal} of ${handover.heals} heals`,
     `  tenures:     ${summary.tenures}, last term ${summary.lastTerm ?? '–'}`,
     `  writes:      ${writes.attempted} attempted, ${writes.acked} acknowledged, ${writes.rejected} refused, ${writes.unknown} unknown; ${writes.rows} rows`,
+    ...(summary.jobs ? summary.jobs.byJob.map(formatJob) : []),
     `  violations:  ${summary.violations}${
       summary.violations > 0
         ? ` (${Object.entries(summary.violationsByKind)
@@ -288,4 +305,13 @@ export function formatSummary(summary: Summary): string[] {
     ...summary.details.slice(0, 20).map((d) => `    ${(d.atMs / 1000).toFixed(2)}s ${d.kind}: ${d.message}`),
     ...(summary.details.length > 20 ? [`    … and ${summary.details.length - 20} more in summary.json`] : []),
   ];
+}
+
+/** One job's line: its slots, and why those that did not run did not. */
+function formatJob(job: JobTally): string {
+  const reasons = Object.entries(job.notRun)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+  const notes = [job.cut > 0 && `${job.cut} cut short`, job.retried > 0 && `${job.retried} retried`].filter(Boolean).join(', ');
+  return `  job ${`${job.job}, catchUp ${job.catchUp}:`.padEnd(28)} ${job.due} due, ${job.owed} owed by a healthy tenure; ran ${job.ran}${notes ? ` (${notes})` : ''}, doubled ${job.doubled}, lost ${job.lost}, skipped ${job.skipped}; not run: ${reasons || 'none'}`;
 }
