@@ -137,6 +137,8 @@ async function runLocked(leases: Leases, run: LockedRun): Promise<number> {
     idle: () => waiting.abort(),
     lost: () => waiting.abort(), // (noted by the runner)
   });
+  // From here on SIGINT and SIGTERM are the runner's. Whoever runs a lock that may wait sees what for.
+  if (run.wait !== 0) run.note(`asking for the lock "${run.name}" (waiting ${run.wait === undefined ? 'as long as it takes' : `at most ${run.wait} ms`})`);
   try {
     return await lockFor(leases, run.name, run.wait, waiting.signal, (lock) => commandUnder(lock, runner, leases.nodeName, run));
   } catch (error) {

@@ -130,7 +130,9 @@ describe('cli: lock', () => {
     const waited = Date.now();
     const bounded = await runCli(lockArgs(name, 'a', log, { beats: 1, extra: ['--wait', '1500'] }), ENV);
     assert.equal(bounded.code, LOCK_TIMEOUT, bounded.stderr);
-    assert.match(oneLine(bounded), /within 1500 ms/);
+    const [asked, ...rest] = bounded.stderr.trimEnd().split('\n');
+    assert.match(asked ?? '', /^mysql-leader: asking for the lock "cli-lock-\d+" \(waiting at most 1500 ms\)$/);
+    assert.match(oneLine({ ...bounded, stderr: rest.join('\n') }), /within 1500 ms/);
     const boundedMs = Date.now() - waited;
     assert.ok(boundedMs - onceMs >= 1000, `--wait 1500 gave up ${boundedMs} ms after its start, --wait 0 after ${onceMs} ms`);
     assert.equal(events(log).length, 0, 'the command never ran');
@@ -171,7 +173,7 @@ describe('cli: lock', () => {
     const holder = startCli(lockArgs(name, 'a', log), ENV);
     await waitFor(() => (events(log).length > 0 ? true : undefined), 10_000, 'start of a');
     const waiter = startCli(lockArgs(name, 'b', log), ENV);
-    await delay(1500); // it has started and waits
+    await waitFor(() => (/asking for the lock/.test(waiter.stderr()) ? true : undefined), 10_000, 'b waiting'); // its signal handlers are in place
     waiter.child.kill('SIGINT');
     const waited = await waiter.exited;
     assert.equal(waited.code, 130, waited.stderr);
