@@ -1,6 +1,6 @@
 /** The database side of the CLI's commands: the table flag, a small pool (one per host), errors explained on one line. */
 import { createPool } from 'mysql2/promise';
-import { createMysqlLeaderSql, MysqlLeaderError, nodeSet, type Queryable } from '../index.js';
+import { createMysqlLeaderSql, MysqlLeaderError, nodeSet, type OnError, type Queryable } from '../index.js';
 import { UsageError, stringFlag, type Values } from './command.js';
 import { databaseUrl, hostUrls, redact } from './url.js';
 
@@ -79,4 +79,13 @@ export function explain(error: unknown, url: string | undefined): string {
     if (error.code === 'ERR_MYSQL_LEADER_TIMEOUT') return `no answer from ${redact(url)}: ${message}`;
   }
   return message;
+}
+
+/** An `onError` for the engine's commands: database errors go on being retried (a lease ends if they last); each different one is shown once. */
+export function notingOnce(note: (line: string) => void): OnError {
+  let last: string | undefined;
+  return (error) => {
+    if (error.message !== last) note(error.message);
+    last = error.message;
+  };
 }

@@ -1,8 +1,8 @@
 /** `mysql-leader lock`: run a command once under a lock, so that no two hosts run it at the same time. */
-import { LeadershipEndedError, Leases, LockTimeoutError, OptionRangeError, OptionTypeError, readElection, type LockContext, type OnError } from '../index.js';
+import { LeadershipEndedError, Leases, LockTimeoutError, OptionRangeError, OptionTypeError, readElection, type LockContext } from '../index.js';
 import { CommandRunner, exitStatus } from './command-runner.js';
 import { UsageError, electionArgument, milliseconds, nodeFlag, type Command, type Values } from './command.js';
-import { DATABASE_OPTIONS, DATABASE_USAGE, openDatabase, target } from './database.js';
+import { DATABASE_OPTIONS, DATABASE_USAGE, notingOnce, openDatabase, target } from './database.js';
 import { inFlags } from './option-flags.js';
 import { scrub } from './url.js';
 
@@ -116,15 +116,6 @@ function waitFlag(values: Values): number | undefined {
     throw new UsageError(`--wait must be a whole number of milliseconds from 0 to ${LONGEST_WAIT} (leave it out to wait for ever), received "${String(raw)}"`);
   }
   return Number(raw);
-}
-
-/** Database errors go on being retried (the lease ends if they last); each different one is shown once. */
-function notingOnce(note: (line: string) => void): OnError {
-  let last: string | undefined;
-  return (error) => {
-    if (error.message !== last) note(error.message);
-    last = error.message;
-  };
 }
 
 /** Waits for the lock, runs the command once under it, releases it; resolves to the CLI's exit code. */

@@ -1,7 +1,7 @@
 /** `mysql-leader run`: run a command on exactly one node at a time, the leader (or on up to N, with `--slots N`). */
-import { Leases, MysqlLeader, OptionRangeError, OptionTypeError, continueOnError, readElection, type OnError } from '../index.js';
+import { Leases, MysqlLeader, OptionRangeError, OptionTypeError, continueOnError, readElection } from '../index.js';
 import { UsageError, milliseconds, nodeFlag, stringFlag, type Command, type Values } from './command.js';
-import { DATABASE_OPTIONS, DATABASE_USAGE, openDatabase, target } from './database.js';
+import { DATABASE_OPTIONS, DATABASE_USAGE, notingOnce, openDatabase, target } from './database.js';
 import { inFlags } from './option-flags.js';
 import { PermitCampaign } from './permit-campaign.js';
 import { Supervisor, type Campaign } from './supervisor.js';
@@ -110,13 +110,4 @@ function slotsFlag(values: Values): number | undefined {
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string' || !/^\d+$/.test(raw)) throw new UsageError(`--slots must be a whole number from 1 to 1000, received "${String(raw)}"`);
   return Number(raw);
-}
-
-/** Database errors go on being retried (a permit's lease ends if they last); each different one is shown once. */
-function notingOnce(note: (line: string) => void): OnError {
-  let last: string | undefined;
-  return (error) => {
-    if (error.message !== last) note(error.message);
-    last = error.message;
-  };
 }

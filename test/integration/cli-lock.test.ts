@@ -6,14 +6,14 @@
  * Timing: age 2000 ms, tick 500 ms.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { Leases, createMysqlLeaderTable, forceRelease, readElection } from '../../src/index.js';
-import { runCli, startCli, type CliResult } from '../support/cli.js';
+import { events, oneLine, runCli, startCli, waitFor } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 import { alive } from '../support/processes.js';
 
@@ -39,34 +39,6 @@ function lock(): { name: string; log: string } {
 function lockArgs(name: string, node: string, log: string, options: { beats?: number; code?: number; extra?: string[] } = {}): string[] {
   const flags = ['lock', name, '--node', node, '--age', String(AGE), '--tick', String(TICK), ...(options.extra ?? [])];
   return [...flags, '--', 'sh', COMMAND, log, String(options.beats ?? 0), String(options.code ?? 0)];
-}
-
-/** The fixture's log lines, split into words (`start NODE PID TERM NAME NS`, `beat NODE PID NS`, `stop NODE PID SIGNAL NS`, `end NODE PID NS`). */
-function events(log: string): string[][] {
-  if (!existsSync(log)) return [];
-  return readFileSync(log, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.split(' '));
-}
-
-async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
-    await delay(20);
-  }
-}
-
-/** The only line of a command's standard error, checked for the form every error takes. */
-function oneLine(result: CliResult): string {
-  const lines = result.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected one line on stderr, got: ${result.stderr}`);
-  assert.match(lines[0] ?? '', /^mysql-leader: /);
-  assert.doesNotMatch(result.stderr, /\n\s+at |Error: /, 'no stack trace');
-  return lines[0] ?? '';
 }
 
 /** Holds the lock `name` in this process (as another host would) until the returned function is called. */

@@ -6,7 +6,7 @@
  * Timing: age 2000 ms, tick 500 ms.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
 import { createMysqlLeaderTable } from '../../src/index.js';
-import { runCli, startCli, type CliResult } from '../support/cli.js';
+import { events, oneLine, runCli, startCli, waitFor } from '../support/cli.js';
 import { useDatabase } from '../support/database.js';
 
 const AGE = 2000;
@@ -29,15 +29,6 @@ after(() => rmSync(logs, { recursive: true, force: true }));
 /** `run --name NAME --slots SLOTS --node NODE --age AGE --tick TICK -- sh leader-command.sh LOG 0` (the command beats until stopped). */
 function runArgs(name: string, slots: string, node: string, log: string): string[] {
   return ['run', '--name', name, '--slots', slots, '--node', node, '--age', String(AGE), '--tick', String(TICK), '--', 'sh', COMMAND, log, '0'];
-}
-
-/** The fixture's log lines, split into words (`start NODE PID TERM NAME NS`, `beat NODE PID NS`, `stop NODE PID SIGNAL NS`). */
-function events(log: string): string[][] {
-  if (!existsSync(log)) return [];
-  return readFileSync(log, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.split(' '));
 }
 
 /** The commands running now, by the log: started, not stopped or ended (by pid). */
@@ -60,25 +51,6 @@ function mostAtOnce(log: string): number {
     most = Math.max(most, live.size);
   }
   return most;
-}
-
-async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
-    await delay(20);
-  }
-}
-
-/** The only line of a command's standard error, checked for the form every error takes. */
-function oneLine(result: CliResult): string {
-  const lines = result.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected one line on stderr, got: ${result.stderr}`);
-  assert.match(lines[0] ?? '', /^mysql-leader: /);
-  assert.doesNotMatch(result.stderr, /\n\s+at |Error: /, 'no stack trace');
-  return lines[0] ?? '';
 }
 
 describe('cli: run --slots', () => {

@@ -13,7 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { createMysqlLeaderTable } from '../../src/index.js';
-import { runCli, startCli, type CliProcess, type CliResult } from '../support/cli.js';
+import { oneLine, runCli, startCli, waitFor, type CliProcess, type CliResult } from '../support/cli.js';
 import { adminQuery, useDatabase } from '../support/database.js';
 import { alive } from '../support/processes.js';
 
@@ -90,16 +90,6 @@ function assertOneAtATime(runs: readonly CommandRun[]): void {
   }
 }
 
-async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
-    await delay(20);
-  }
-}
-
 /** Runs the tasks at most `limit` at a time (CLI processes start under tsx: spare a loaded machine). */
 async function limited<T>(tasks: readonly (() => Promise<T>)[], limit = 3): Promise<T[]> {
   const results: T[] = [];
@@ -112,15 +102,6 @@ async function limited<T>(tasks: readonly (() => Promise<T>)[], limit = 3): Prom
   };
   await Promise.all(Array.from({ length: limit }, worker));
   return results;
-}
-
-/** The only line of a failed command's standard error, checked for the form every error takes. */
-function oneLine(result: CliResult): string {
-  const lines = result.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected one line on stderr, got: ${result.stderr}`);
-  assert.match(lines[0] ?? '', /^mysql-leader: /);
-  assert.doesNotMatch(result.stderr, /\n\s+at |Error: /, 'no stack trace');
-  return lines[0] ?? '';
 }
 
 describe('cli: run', () => {

@@ -1,5 +1,8 @@
 /** The `mysql-leader` command line as a child process, for the tests: run it to the end, or start it and watch it. */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -53,4 +56,33 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {
   clearTimeout(timer);
   if (result.signal === 'SIGKILL') throw new Error(`mysql-leader ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr: ${result.stderr}`);
   return result;
+}
+
+/** Polls `probe` every 20 ms until it returns something; fails, naming `what`, after `timeoutMs`. */
+export async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = probe();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
+    await delay(20);
+  }
+}
+
+/** The only line of a failed command's standard error, checked for the form every error takes. */
+export function oneLine(result: CliResult): string {
+  const lines = result.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `expected one line on stderr, got: ${result.stderr}`);
+  assert.match(lines[0] ?? '', /^mysql-leader: /);
+  assert.doesNotMatch(result.stderr, /\n\s+at |Error: /, 'no stack trace');
+  return lines[0] ?? '';
+}
+
+/** The lines of test/fixtures/leader-command.sh's log, split into words (`start NODE PID TERM NAME NS`, `beat NODE PID NS`, `stop NODE PID SIGNAL NS`, `end NODE PID NS`). */
+export function events(log: string): string[][] {
+  if (!existsSync(log)) return [];
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' '));
 }
