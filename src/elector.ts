@@ -30,10 +30,13 @@ interface Campaign {
   readonly done: Promise<void>;
 }
 
-/** What the loop does after a step: wait `ms`, on the hand-over lock if `lock`, else on a timer. */
+/**
+ * What the loop does after a step: wait `ms`, on the hand-over lock if
+ * `lock` (`if-held`: only if another session holds it), else on a timer.
+ */
 interface Pause {
   readonly ms: number;
-  readonly lock?: boolean;
+  readonly lock?: 'wait' | 'if-held' | undefined;
 }
 
 /** How long a new leader waits for the hand-over lock, which a follower holds only while it reads the row (ms). */
@@ -55,15 +58,6 @@ const JITTER = 0.2;
  * crash close to `age` (see `#nextRead`).
  */
 const AFTER_RENEWAL = 8;
-
-/**
- * A follower woken by the hand-over lock while another node holds the row
- * learns that the lock is not where the leader is (it crashed, gave the
- * lock's connection back, or holds the lock on another Galera node): it
- * then waits on timers for 1, 2, then up to this many pauses before it
- * tries the lock again, until a new term or a wait the lock makes last.
- */
-const MAX_LOCK_SKIPS = 4;
 
 /**
  * After a failover (another server answers, or the row's term went back),
@@ -133,8 +127,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    * newest term, whose holder may still believe in it (Chubby's grace period).
    */
   #graceUntil = 0;
-  /** The hand-over lock woke this follower `misses` times in a row while `term` held the row: `skips` more pauses on timers (see MAX_LOCK_SKIPS). */
-  #lockMissed: { readonly term: number; readonly misses: number; skips: number } | undefined;
+  /** The hand-over lock woke this follower while this term held the row: the lock is not where that leader is (see `#lockWait`). */
+  #lockAway: number | undefined;
   #campaign: Campaign | undefined;
   /** Ends the campaign loop's current pause early (see `#nudge`). */
   #endPause: (() => void) | undefined;
@@ -230,11 +224,15 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   /**
    * Whether followers can be woken through the hand-over lock now: `false`
    * with `handoverLock: false`, on a single connection, where the server
-   * refuses `GET_LOCK`, and for a while after the pool had no connection to
-   * spare for the election (then followers poll every tick).
+   * refuses `GET_LOCK`, for a while after the pool had no connection to
+   * spare for the election (then followers poll every tick), and while this
+   * node leads without holding the lock (its connection was lost or killed:
+   * the leader finds out at its next renewal's check of the lock, and takes
+   * it back then).
    */
   get handoverLockActive(): boolean {
-    return this.#store.handoverLock?.available === true;
+    const lock = this.#store.handoverLock;
+    return lock?.available === true && (this.#tenure === undefined || lock.holding);
   }
 
   /** Whether this node leads now (the `leading` getter; no query). */
@@ -451,7 +449,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         await this.#dropHandoverLock();
         this.#settleResign();
         this.#lostClaim = false;
-        return { ms: Math.min(claimAt - now, this.#nextRead(lease)), lock: this.#lockUseful(lease.term, wokenByLock) };
+        return { ms: Math.min(claimAt - now, this.#nextRead(lease)), lock: this.#lockWait(lease.term, wokenByLock) };
       }
     }
     // 4. Vacant: absent, released, or unchanged for a full age. Held off
@@ -495,20 +493,23 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   }
 
   /**
-   * Whether to wait on the hand-over lock while `term` holds the row.
-   * `wokenByLock`: the lock was free although the row is held, so it is not
-   * where the leader is: skip it for a while (see MAX_LOCK_SKIPS).
+   * How to wait on the hand-over lock while `term` holds the row: `wait`
+   * for it. But once the lock woke this follower while the row was held
+   * (`wokenByLock`), the lock is not where the leader is: it crashed, its
+   * lock's connection was lost or killed, it holds the lock on another
+   * Galera node, or not at all. A free lock would wake this follower again
+   * at once, so it waits on a timer for the next pause, and after that only
+   * on a lock that someone holds (`if-held`; a free one: a timer), until a
+   * new term, or until a wait that the lock made last (the leader holds it
+   * again, and a release will wake this follower).
    */
-  #lockUseful(term: number, wokenByLock: boolean): boolean {
-    let missed = this.#lockMissed;
-    if (missed && missed.term !== term) missed = this.#lockMissed = undefined;
+  #lockWait(term: number, wokenByLock: boolean): Pause['lock'] {
+    if (this.#lockAway !== undefined && this.#lockAway !== term) this.#lockAway = undefined;
     if (wokenByLock) {
-      const misses = (missed?.misses ?? 0) + 1;
-      missed = this.#lockMissed = { term, misses, skips: Math.min(2 ** (misses - 1), MAX_LOCK_SKIPS) };
+      this.#lockAway = term;
+      return undefined;
     }
-    if (!missed || missed.skips === 0) return true;
-    missed.skips--;
-    return false;
+    return this.#lockAway === undefined ? 'wait' : 'if-held';
   }
 
   /**
@@ -759,7 +760,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    * Waits `ms`, or less if `stop` aborts, `resign()` nudges the loop, or
    * (with `lock`) the hand-over lock is obtained because the leader let go.
    */
-  #pause({ ms, lock = false }: Pause, stop: AbortSignal): Promise<void> {
+  #pause({ ms, lock }: Pause, stop: AbortSignal): Promise<void> {
     const nudged = this.#nudged;
     this.#nudged = false;
     if (stop.aborted || nudged) return Promise.resolve();
@@ -776,24 +777,25 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         // The wait may outlive the pause (a server that rounds its timeout):
         // it is then left to finish, within a statement's time limit.
         const limit = ms + this.#options.queryTimeout;
-        this.#statements
-          .run('waiting on the hand-over lock', (signal) => handoverLock.wait(ms, signal), limit, stop)
-          .then(
-            (obtained) => {
-              if (!obtained) {
-                this.#lockMissed = undefined; // the leader holds the lock: it works again.
-                return;
-              }
-              // The leader let go. If this pause has already ended on its
-              // timer, end whichever pause is current: a follower must never
-              // sit on the lock while others wait on it.
-              this.#wokenByLock = true;
-              this.#nudge();
-            },
-            (error: unknown) => {
-              if (!stop.aborted) this.#emit('error', toError(error));
-            },
-          );
+        const wait = (signal: AbortSignal): Promise<'obtained' | 'held' | 'free'> =>
+          lock === 'wait' ? handoverLock.wait(ms, signal).then((obtained) => (obtained ? 'obtained' : 'held')) : handoverLock.waitIfHeld(ms, signal);
+        this.#statements.run('waiting on the hand-over lock', wait, limit, stop).then(
+          (outcome) => {
+            if (outcome === 'free') return; // nobody holds it: this pause ends on its timer.
+            if (outcome === 'held') {
+              this.#lockAway = undefined; // the leader holds the lock: it works again.
+              return;
+            }
+            // The leader let go. If this pause has already ended on its
+            // timer, end whichever pause is current: a follower must never
+            // sit on the lock while others wait on it.
+            this.#wokenByLock = true;
+            this.#nudge();
+          },
+          (error: unknown) => {
+            if (!stop.aborted) this.#emit('error', toError(error));
+          },
+        );
       }
     });
   }

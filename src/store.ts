@@ -93,6 +93,12 @@ export interface HandoverLock {
   check(signal: AbortSignal): Promise<void>;
   /** Waits up to `ms` for the lock; `true` when it was obtained (the holder let go). */
   wait(ms: number, signal: AbortSignal): Promise<boolean>;
+  /**
+   * Waits up to `ms` for the lock only if another session holds it now:
+   * `obtained` (the holder let go), `held` (held for all of `ms`), or `free`
+   * (nobody held it: neither taken nor waited for).
+   */
+  waitIfHeld(ms: number, signal: AbortSignal): Promise<'obtained' | 'held' | 'free'>;
   /** Frees the lock if this node holds it. */
   drop(signal: AbortSignal): Promise<void>;
 }

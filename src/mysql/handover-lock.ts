@@ -4,7 +4,7 @@ import type { HandoverLock } from '../store.js';
 import type { Session } from './driver.js';
 import { ER, errnoOf } from './errors.js';
 import type { StatementRunner } from './runner.js';
-import { GET_LOCK, OWNS_LOCK, RELEASE_LOCK, lockKey } from './sql.js';
+import { GET_LOCK, GET_LOCK_IF_HELD, OWNS_LOCK, RELEASE_LOCK, lockKey } from './sql.js';
 
 /**
  * How long the lock stays off after the pool starved: `backoff`, doubled
@@ -56,7 +56,7 @@ export class MysqlHandoverLock implements HandoverLock {
 
   hold(ms: number, signal: AbortSignal): Promise<void> {
     return this.#serial(signal, async (session) => {
-      if (!this.#holding) this.#holding = await this.#getLock(session, 'taking the hand-over lock', ms / 1000, signal);
+      if (!this.#holding) this.#holding = (await this.#getLock(session, 'taking the hand-over lock', GET_LOCK, [...this.#key, ms / 1000], signal)) === 1;
     });
   }
 
@@ -89,8 +89,19 @@ export class MysqlHandoverLock implements HandoverLock {
 
   wait(ms: number, signal: AbortSignal): Promise<boolean> {
     return this.#serial(signal, async (session) => {
-      if (!this.#holding) this.#holding = await this.#getLock(session, 'waiting on the hand-over lock', ms / 1000, signal);
+      if (!this.#holding) this.#holding = (await this.#getLock(session, 'waiting on the hand-over lock', GET_LOCK, [...this.#key, ms / 1000], signal)) === 1;
       return this.#holding;
+    });
+  }
+
+  waitIfHeld(ms: number, signal: AbortSignal): Promise<'obtained' | 'held' | 'free'> {
+    return this.#serial(signal, async (session) => {
+      if (this.#holding) return 'obtained';
+      const what = 'waiting on the hand-over lock while it is held';
+      const obtained = await this.#getLock(session, what, GET_LOCK_IF_HELD, [...this.#key, ...this.#key, ms / 1000], signal);
+      if (obtained === -1) return 'free';
+      this.#holding = obtained === 1;
+      return this.#holding ? 'obtained' : 'held';
     });
   }
 
@@ -108,11 +119,12 @@ export class MysqlHandoverLock implements HandoverLock {
     this.#discard();
   }
 
-  async #getLock(session: Session, what: string, seconds: number, signal: AbortSignal): Promise<boolean> {
-    const { rows } = await this.#runner.runOn(session, what, GET_LOCK, [...this.#key, seconds], signal);
+  /** Runs `sql`, a `GET_LOCK` (or {@link GET_LOCK_IF_HELD}): its `obtained` as a number. */
+  async #getLock(session: Session, what: string, sql: string, params: unknown[], signal: AbortSignal): Promise<number> {
+    const { rows } = await this.#runner.runOn(session, what, sql, params, signal);
     const obtained = rows[0]?.['obtained'];
     if (obtained === null || obtained === undefined) throw new DatabaseError(`${what} failed: GET_LOCK returned NULL (the wait was killed)`);
-    return Number(obtained) === 1;
+    return Number(obtained);
   }
 
   /** Runs `op` after the statements before it, on the lock's connection (taken on first use). */

@@ -174,6 +174,12 @@ const LOCK_NAME = "CONCAT('mysql-leader:', LEFT(SHA2(CONCAT_WS(',', COALESCE(?, 
  * second; a server that rounds them just ends the wait early or late.
  */
 export const GET_LOCK = `SELECT GET_LOCK(${LOCK_NAME}, ?) AS obtained`;
+/**
+ * `[...lockKey, ...lockKey, timeoutSeconds]` → `obtained` -1 when the lock
+ * is free (neither taken nor waited for), else as {@link GET_LOCK}: a wait
+ * only on a lock that another session holds.
+ */
+export const GET_LOCK_IF_HELD = `SELECT IF(IS_FREE_LOCK(${LOCK_NAME}), -1, GET_LOCK(${LOCK_NAME}, ?)) AS obtained`;
 /** `[...lockKey]` → frees the lock if this session holds it. */
 export const RELEASE_LOCK = `DO RELEASE_LOCK(${LOCK_NAME})`;
 /** `[...lockKey]` → `mine` 1 when this session holds the lock. */

@@ -179,22 +179,52 @@ export class MemoryHandoverLock implements HandoverLock {
   statements = 0;
   /** `hold`, `check` and `drop` execute at once but answer this many fake ms later. */
   replyDelay = 0;
+  /** After a {@link kill}, the statement that finds the session gone is followed by a new connection, which takes this many fake ms. */
+  connectDelay = 0;
+  /** The session was killed: the next statement fails (see {@link kill}). */
+  #killed = false;
+  /** The next statement first connects anew (after a kill). */
+  #reconnect = false;
 
   constructor(readonly db: MemoryDatabase) {}
 
+  /**
+   * What `KILL CONNECTION` does to this node's lock session: the server
+   * frees the lock (its first waiter gets it), but the node does not know:
+   * `holding` stays true until its next statement fails with the closed
+   * connection, and the statement after that connects anew.
+   */
+  kill(): void {
+    this.#killed = true;
+    if (this.db.lockHolder !== this) return;
+    this.db.lockHolder = undefined;
+    this.db.lockWaiters.shift()?.grant();
+  }
+
   async hold(): Promise<void> {
-    this.statements++;
+    await this.#session();
     if (!this.db.lockHolder) this.#take();
     await this.#reply();
   }
 
-  wait(ms: number, signal: AbortSignal): Promise<boolean> {
-    this.statements++;
-    if (this.holding) return Promise.resolve(true);
+  async waitIfHeld(ms: number, signal: AbortSignal): Promise<'obtained' | 'held' | 'free'> {
+    await this.#session();
+    if (this.holding) return 'obtained';
+    if (!this.db.lockHolder) return 'free';
+    return (await this.#wait(ms, signal)) ? 'obtained' : 'held';
+  }
+
+  async wait(ms: number, signal: AbortSignal): Promise<boolean> {
+    await this.#session();
+    if (this.holding) return true;
     if (!this.db.lockHolder) {
       this.#take();
-      return Promise.resolve(true);
+      return true;
     }
+    return await this.#wait(ms, signal);
+  }
+
+  #wait(ms: number, signal: AbortSignal): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const entry = {
         lock: this as MemoryHandoverLock,
@@ -225,15 +255,29 @@ export class MemoryHandoverLock implements HandoverLock {
   }
 
   async check(): Promise<void> {
-    this.statements++;
+    await this.#session();
     if (this.db.lockHolder !== this) this.holding = false;
     await this.#reply();
   }
 
   async drop(): Promise<void> {
-    this.statements++;
+    await this.#session();
     if (this.holding) this.db.freeLock();
     await this.#reply();
+  }
+
+  /** Counts a statement; fails it if the session was killed (the lock is then forgotten), or connects anew first after that. */
+  async #session(): Promise<void> {
+    this.statements++;
+    if (this.#killed) {
+      this.#killed = false;
+      this.#reconnect = true;
+      this.holding = false;
+      throw new Error('connection is in closed state');
+    }
+    if (!this.#reconnect) return;
+    this.#reconnect = false;
+    if (this.connectDelay > 0) await new Promise<void>((resolve) => this.db.clock.setTimeout(resolve, this.connectDelay));
   }
 
   #reply(): Promise<void> {
