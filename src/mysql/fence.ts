@@ -53,6 +53,10 @@ const withoutIdleTimeout = new WeakSet<Driver>();
  * process freezes inside it (SIGSTOP, a long GC), the server ends it and
  * frees the row rather than block the next leader. MySQL has no such
  * setting; there a frozen holder blocks a take-over until its connection dies.
+ *
+ * `committed`, when given, is called as soon as `COMMIT` is answered, before
+ * the session is restored and given back (a scheduled job starts an unfenced
+ * `fn` then, one round trip earlier).
  */
 export async function runFenced<T>(
   driver: Driver,
@@ -60,6 +64,7 @@ export async function runFenced<T>(
   tenure: TenureContext,
   stillLeads: () => boolean,
   fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>,
+  committed?: () => void,
 ): Promise<T> {
   // Waiting for a connection ends with the tenure (an exhausted pool must not hold this forever).
   let session: Session;
@@ -71,7 +76,7 @@ export async function runFenced<T>(
   }
   const transaction = new FencedTransaction(driver, session, target, tenure);
   try {
-    return await transaction.run(stillLeads, fn);
+    return await transaction.run(stillLeads, fn, committed);
   } finally {
     await transaction.finish();
   }
@@ -115,7 +120,11 @@ class FencedTransaction {
     if (tenure.signal.aborted) this.#onTenureEnd(); // it ended while the connection was handed over.
   }
 
-  async run<T>(stillLeads: () => boolean, fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>): Promise<T> {
+  async run<T>(
+    stillLeads: () => boolean,
+    fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>,
+    committed: (() => void) | undefined,
+  ): Promise<T> {
     const { leaderName, nodeName, sql, ageMs } = this.#target;
     const coordinator = await learnCoordinator(this.#driver.db, (sql) => this.#statement('asking whether the server is a Galera node', sql));
     // 1. A server-side bound on an idle transaction (MariaDB), on a pooled connection of our own.
@@ -134,6 +143,7 @@ class FencedTransaction {
     // 4. Commit only while this node still leads: nothing of a tenure is sent after it ended.
     if (this.#abandoned || !stillLeads()) throw notLeader(this.#target, this.#tenure, 'before the commit; the transaction was rolled back');
     await this.#commit();
+    committed?.();
     return result;
   }
 
