@@ -1,9 +1,12 @@
 /**
  * A hand-over exactly at a slot, across real processes: three participants
  * schedule a job due every second (`catchUp: 'all'`, its fire taking 200
- * ms); the first leader closes (a graceful hand-over) 2 ms after a slot is
- * due, then its successor is SIGKILLed 2 ms before one is due, and the third
- * leads to the end. Once per mode: fenced, at-most-once, at-least-once.
+ * ms); the first leader closes (a graceful hand-over) at a slot's time, then
+ * its successor is SIGKILLed at another's, and the third leads to the end:
+ * once 2 ms after, then 2 ms before (a fire just claimed, or its
+ * transaction prepared and waiting for the slot), and the other way round
+ * (20 ms after, for the SIGKILL: the fire has most likely started), for each
+ * mode: fenced, at-most-once, at-least-once.
  *
  * Judged by the fires table, the application's table and the processes'
  * own logs, never by when the hand-overs landed (on a busy machine the
@@ -27,7 +30,6 @@ const FN_MS = 200;
 const db = await useDatabase('jobs_slot_handover');
 await createMysqlLeaderTable(db.pool);
 await createMysqlLeaderFiresTable(db.pool);
-await db.pool.query('CREATE TABLE app (slot VARCHAR(32) NOT NULL, term BIGINT NOT NULL, node VARCHAR(64) NOT NULL)');
 
 const started: ParticipantProcess[] = [];
 after(async () => {
@@ -106,21 +108,33 @@ function elected(workers: ParticipantProcess[]): Promise<ParticipantProcess> {
   return Promise.any(workers.map((w) => w.waitFor((r) => r.event === 'elected', 20_000, `${w.name} elected`).then(() => w)));
 }
 
-/** Three leaders in turn: the first closes 2 ms after a slot, the second is SIGKILLed 2 ms before one. */
-async function handOverAtSlots(t: TestContext, label: string, job: { appTable?: string; options: Options }) {
-  const leaderName = `slot-${label}`;
+/** When, from a slot's time, the first leader closes and the second is SIGKILLed (ms). */
+interface At {
+  readonly close: number;
+  readonly kill: number;
+}
+
+/** The two timings each mode is tried with: the fire in progress (or just claimed), or its transaction prepared and waiting. */
+const TIMINGS: readonly At[] = [
+  { close: +2, kill: -2 },
+  { close: -2, kill: +20 },
+];
+
+/** Three leaders in turn: the first closes `at.close` ms from a slot's time, the second is SIGKILLed `at.kill` ms from one. */
+async function handOverAtSlots(t: TestContext, label: string, at: At, job: { appTable?: string; options: Options }) {
+  const leaderName = `slot-${label}-${TIMINGS.indexOf(at)}`;
   const options: Options = { catchUp: 'all', catchUpMaxCount: 10, ...job.options };
   const first = await worker(leaderName, 'a', { ...job, options });
   await first.waitFor((r) => r.event === 'elected', 20_000, 'a elected');
   const others = await Promise.all(['b', 'c'].map((name) => worker(leaderName, name, { ...job, options })));
   for (const w of [first, ...others]) w.send('schedule * * * * * *');
   await claims(leaderName, 'a', 2);
-  const closed = await atSlot(+2, () => first.send('close'));
+  const closed = await atSlot(at.close, () => first.send('close'));
   await first.exited;
   const second = await elected(others);
   const third = others.find((w) => w !== second) as ParticipantProcess;
   await claims(leaderName, second.name, 2, closed.slot);
-  const killed = await atSlot(-2, () => void second.kill('SIGKILL'));
+  const killed = await atSlot(at.kill, () => void second.kill('SIGKILL'));
   await third.waitFor((r) => r.event === 'elected', 20_000, `${third.name} elected`);
   await claims(leaderName, third.name, 3, killed.slot);
   third.send('close');
@@ -154,54 +168,59 @@ async function handOverAtSlots(t: TestContext, label: string, job: { appTable?: 
 }
 
 describe('a hand-over exactly at a slot, across processes', { concurrency: 3 }, () => {
-  it('fenced: each slot written exactly once, by the leader whose claim committed, through both hand-overs', async (t) => {
-    const { rows, reports } = await handOverAtSlots(t, 'fenced', { appTable: 'app', options: {} });
-    const [written] = await db.pool.query<RowDataPacket[]>('SELECT slot, term, node FROM app ORDER BY slot');
-    assert.ok(
-      rows.every((row) => row.outcome === 'done' || row.outcome === 'skipped'),
-      'fenced: a fire cut short leaves no row (it rolled back, claim included)',
-    );
-    assert.deepEqual(
-      written.map((row) => `${String(row['slot'])} ${String(row['node'])} ${Number(row['term'])}`),
-      rows.filter((row) => row.outcome === 'done').map((row) => `${row.slot} ${row.node} ${row.term}`),
-      'one write per done slot, in its claim’s transaction (same node and term); none for a skipped slot, none twice',
-    );
-    const events = reports.filter((r) => r.event === 'fire' && r['outcome'] === 'done').map((r) => String(r['slot']));
-    assert.equal(new Set(events).size, events.length, 'the logs report each slot done once');
-  });
-
-  it('at-most-once: no slot ran twice; a fire cut short by a hand-over is recorded interrupted and not run again', async (t) => {
-    const { rows, startsOf } = await handOverAtSlots(t, 'at-most-once', { options: { mode: 'at-most-once' } });
-    for (const row of rows) {
-      const starts = startsOf(row.slot);
-      assert.ok(starts.length <= 1, `${row.slot} ran ${starts.length} times`);
-      assert.ok(['done', 'interrupted', 'skipped'].includes(row.outcome), `${row.slot}: ${row.outcome}`);
-      assert.equal(row.attempt, 1);
-      if (row.outcome === 'done') assert.deepEqual([starts[0]?.node, starts[0]?.['term']], [row.node, row.term], `${row.slot} ran on its claimer`);
-      if (starts.length === 1) assert.equal(starts[0]?.node, row.node, `${row.slot} ran only on its claimer`);
-    }
-  });
-
-  it('at-least-once: every slot ran to the end, a fire cut short by a hand-over again on the next leader', async (t) => {
-    const { rows, startsOf, nodes } = await handOverAtSlots(t, 'at-least-once', { options: { mode: 'at-least-once' } });
-    for (const row of rows) {
-      const starts = startsOf(row.slot);
-      if (row.outcome === 'skipped') continue;
-      // The third leader's very last fire may still run when it closes: left running, for a next leader.
-      if (row.outcome === 'running') {
-        assert.equal(row.node, nodes[2], `${row.slot} left running only by the last leader, as it closed`);
-        continue;
-      }
-      assert.equal(row.outcome, 'done', `${row.slot}: ${row.outcome}`);
-      assert.ok(starts.length >= 1, `${row.slot} ran`);
-      assert.deepEqual(
-        starts.map((r) => r['attempt']),
-        starts.map((_, i) => row.attempt - starts.length + i + 1),
-        `${row.slot}: attempts one after the other, the last one done`,
+  for (const at of TIMINGS) {
+    const when = `close ${at.close} ms from a slot, SIGKILL ${at.kill} ms from one`;
+    it(`${when}, fenced: each slot written exactly once, by the leader whose claim committed, through both hand-overs`, async (t) => {
+      const appTable = `app_${TIMINGS.indexOf(at)}`;
+      await db.pool.query(`CREATE TABLE ${appTable} (slot VARCHAR(32) NOT NULL, term BIGINT NOT NULL, node VARCHAR(64) NOT NULL)`);
+      const { rows, reports } = await handOverAtSlots(t, 'fenced', at, { appTable, options: {} });
+      const [written] = await db.pool.query<RowDataPacket[]>(`SELECT slot, term, node FROM ${appTable} ORDER BY slot`);
+      assert.ok(
+        rows.every((row) => row.outcome === 'done' || row.outcome === 'skipped'),
+        'fenced: a fire cut short leaves no row (it rolled back, claim included)',
       );
-      const last = starts.at(-1);
-      assert.deepEqual([last?.node, last?.['term']], [row.node, row.term], `${row.slot} done by its last claimer`);
-      for (const earlier of starts.slice(0, -1)) assert.notEqual(earlier.node, row.node, `${row.slot} run again only by the next leader`);
-    }
-  });
+      assert.deepEqual(
+        written.map((row) => `${String(row['slot'])} ${String(row['node'])} ${Number(row['term'])}`),
+        rows.filter((row) => row.outcome === 'done').map((row) => `${row.slot} ${row.node} ${row.term}`),
+        'one write per done slot, in its claim’s transaction (same node and term); none for a skipped slot, none twice',
+      );
+      const events = reports.filter((r) => r.event === 'fire' && r['outcome'] === 'done').map((r) => String(r['slot']));
+      assert.equal(new Set(events).size, events.length, 'the logs report each slot done once');
+    });
+
+    it(`${when}, at-most-once: no slot ran twice; a fire cut short by a hand-over is recorded interrupted and not run again`, async (t) => {
+      const { rows, startsOf } = await handOverAtSlots(t, 'at-most-once', at, { options: { mode: 'at-most-once' } });
+      for (const row of rows) {
+        const starts = startsOf(row.slot);
+        assert.ok(starts.length <= 1, `${row.slot} ran ${starts.length} times`);
+        assert.ok(['done', 'interrupted', 'skipped'].includes(row.outcome), `${row.slot}: ${row.outcome}`);
+        assert.equal(row.attempt, 1);
+        if (row.outcome === 'done') assert.deepEqual([starts[0]?.node, starts[0]?.['term']], [row.node, row.term], `${row.slot} ran on its claimer`);
+        if (starts.length === 1) assert.equal(starts[0]?.node, row.node, `${row.slot} ran only on its claimer`);
+      }
+    });
+
+    it(`${when}, at-least-once: every slot ran to the end, a fire cut short by a hand-over again on the next leader`, async (t) => {
+      const { rows, startsOf, nodes } = await handOverAtSlots(t, 'at-least-once', at, { options: { mode: 'at-least-once' } });
+      for (const row of rows) {
+        const starts = startsOf(row.slot);
+        if (row.outcome === 'skipped') continue;
+        // The third leader's very last fire may still run when it closes: left running, for a next leader.
+        if (row.outcome === 'running') {
+          assert.equal(row.node, nodes[2], `${row.slot} left running only by the last leader, as it closed`);
+          continue;
+        }
+        assert.equal(row.outcome, 'done', `${row.slot}: ${row.outcome}`);
+        assert.ok(starts.length >= 1, `${row.slot} ran`);
+        assert.deepEqual(
+          starts.map((r) => r['attempt']),
+          starts.map((_, i) => row.attempt - starts.length + i + 1),
+          `${row.slot}: attempts one after the other, the last one done`,
+        );
+        const last = starts.at(-1);
+        assert.deepEqual([last?.node, last?.['term']], [row.node, row.term], `${row.slot} done by its last claimer`);
+        for (const earlier of starts.slice(0, -1)) assert.notEqual(earlier.node, row.node, `${row.slot} run again only by the next leader`);
+      }
+    });
+  }
 });
