@@ -1,7 +1,8 @@
 /**
  * Scheduled jobs in real processes, with real signals: the leader SIGKILLed
- * while a fire runs (once per crash policy), and participants whose wall
- * clocks are an hour ahead or behind (libfaketime), and a job in a zone
+ * while a fire runs (once per crash policy), participants whose wall
+ * clocks are an hour ahead or behind (libfaketime), one whose clocks run
+ * twice as fast, and a job in a zone
  * with DST caught up across both of the year's changes by a process whose
  * own zone is another. Timing: age 1500 ms,
  * tick 400 ms, on loopback.
@@ -158,6 +159,29 @@ describe('scheduled jobs in processes', { concurrency: 3 }, () => {
     }
     const slots = recorded.map((row) => row.slot);
     assert.equal(new Set(slots).size, slots.length);
+  });
+
+  it('a leader whose clocks, wall and monotonic, run twice as fast claims no slot before the database clock says it is due', async () => {
+    const leaderName = 'fast';
+    const fast = await worker(leaderName, 'fast', { fnMs: 10 }, { LD_PRELOAD: LIBFAKETIME, FAKETIME: '+0 x2' });
+    await fast.waitFor((r) => r.event === 'elected', 10_000, 'elected');
+    fast.send('schedule * * * * * *');
+    await until(async () => (await fires(leaderName)).length >= 4, 20_000, 'four fires');
+    fast.send('close');
+    await fast.exited;
+    // Its estimate of the database clock runs ahead between reads (its monotonic clock is twice as fast): the
+    // database refuses each claim it makes too early, and it claims again once the slot is due.
+    const done = fast.reports.filter((r) => r.event === 'fire' && r['outcome'] === 'done');
+    const [one, last] = [done[0], done.at(-1)];
+    assert.ok(one && last && done.length >= 3, `fires: ${done.length}`);
+    const slotsApart = Date.parse(String(last['slot'])) - Date.parse(String(one['slot']));
+    assert.ok(last.wall - one.wall > 1.5 * slotsApart, `its clock ran fast: ${last.wall - one.wall} ms between fires ${slotsApart} ms apart`);
+    const recorded = await fires(leaderName);
+    for (const row of recorded) {
+      assert.ok(row.late_ms >= 0, `claimed ${row.slot} no earlier than it was due by the database clock (${row.late_ms} ms)`);
+      assert.ok(row.late_ms < 1000, `claimed ${row.slot} within a second (${row.late_ms} ms)`);
+    }
+    assert.equal(new Set(recorded.map((row) => row.slot)).size, recorded.length);
   });
 
   it('a daily 02:30 in Europe/Berlin, caught up across both DST changes by a process in another zone, fires each slot once, at the instant Berlin gives it', async () => {
