@@ -11,9 +11,15 @@
  *    marks the others `interrupted`, as the other modes mark them all;
  * 3. loops: the slots due by the database clock after the cursor are
  *    planned (`plan()`: on time, or missed and caught up as `catchUp` says),
- *    each claimed in a fenced transaction and fired; then it sleeps until the
- *    next slot is due by the database clock (as measured from the last read,
- *    on this host's monotonic clock), and reads the clock again.
+ *    each claimed in a fenced transaction and fired; then it sleeps until
+ *    `PREPARE_AHEAD` before the next slot by its estimate of the database
+ *    clock (clock-estimate.ts: a lower bound, from the reads so far and this
+ *    host's monotonic clock), opens that slot's fenced transaction, reads the
+ *    clock on it, and claims the slot as soon as the estimate says it is due;
+ *    the claim itself is refused by the database for a slot not due by its
+ *    clock (`early`: the estimate is reset from a new read, and the slot
+ *    claimed again). A slot already due when the job wakes (a pause, a late
+ *    timer) is planned at the top of the loop instead.
  *
  * A slot that comes due while the job's previous fire still runs is claimed
  * as `skipped`, or with `overlap: 'queue'` queued (one at most: the next
@@ -28,6 +34,7 @@ import { systemClock } from './clock.js';
 import { NotLeaderError } from './errors.js';
 import { ClockEstimate } from './clock-estimate.js';
 import type { Session } from './mysql/driver.js';
+import type { FenceHooks } from './mysql/fence.js';
 import type { ClaimResult, FireLog, FireOutcome, JobClock } from './mysql/fires.js';
 import type { ResolvedScheduleOptions } from './schedule-options.js';
 import { plan, type Slots } from './slots.js';
@@ -64,7 +71,7 @@ export interface FireEvent {
   readonly attempt: number;
   /** How it ended: `done`, `failed`, `skipped` (its previous fire still ran) or `interrupted` (the tenure ended while it ran). */
   readonly outcome: Exclude<FireOutcome, 'running'>;
-  /** From the slot's time to the start of `fn` (or the skip), by the database clock as last read, in ms. */
+  /** From the slot's time to the start of `fn` (or the skip), in ms, by the job's estimate of the database clock (a lower bound: never more than the real lateness). */
   readonly latenessMs: number;
   /** How long `fn` ran, in ms (0 when skipped). */
   readonly durationMs: number;
@@ -101,9 +108,9 @@ export interface JobHost {
   runWhileLeader(task: TenureTask): TaskHandle;
   /**
    * Runs `fn` in a transaction fenced by the tenure of `term` (rejects with `NotLeaderError` when that tenure is not live);
-   * `committed` is called once its `COMMIT` is answered, before its session is given back.
+   * `hooks` as runFenced() takes them (mysql/fence.ts).
    */
-  fence<T>(term: number, fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>, committed?: () => void): Promise<T>;
+  fence<T>(term: number, fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>, hooks?: FenceHooks): Promise<T>;
   /** Called once `stop()` has resolved: the job's name may be scheduled again. */
   stopped(): void;
 }
@@ -112,8 +119,9 @@ export interface JobHost {
 const MAX_SLEEP = 30_000;
 /**
  * How long before a slot is due its fire is prepared: a connection taken,
- * the fenced transaction opened (its lease checked, the election row share-locked),
- * the database clock read on it; at the slot's time only the claim is left.
+ * the fenced transaction started, the database clock read on it. At the
+ * slot's time are left the lease's check (the share lock on the election
+ * row is taken only then), the claim and, unfenced, the `COMMIT`.
  */
 const PREPARE_AHEAD = 60;
 /** The history is pruned at most this often. */
@@ -336,15 +344,21 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
   }
 
   /**
-   * Inside a prepared fire's transaction: reads the database clock on its
-   * session, then waits until `slot` is due by the estimate; `false` when the
-   * tenure ended or the job was stopped meanwhile (nothing is claimed).
+   * For a prepared fire: the fence's `ready` hook, which reads the database
+   * clock on the open transaction's session (no lock is held yet) and waits
+   * until `slot` is due by the estimate; then `due()` says whether it is
+   * (`false`: the tenure ended or the job was stopped meanwhile, and nothing
+   * is to be claimed).
    */
-  async #untilDue(session: Session, slot: Date, clock: ClockEstimate, signal: AbortSignal): Promise<boolean> {
-    const sent = performance.now();
-    const now = await this.#log.nowOn(session);
-    clock.add({ now: now.getTime(), sent, at: performance.now() });
-    return until(slot, clock, AbortSignal.any([signal, this.#stop.signal]));
+  #untilDue(slot: Date, clock: ClockEstimate, signal: AbortSignal): { ready: (session: Session) => Promise<void>; due: () => boolean } {
+    let due = false;
+    const ready = async (session: Session): Promise<void> => {
+      const sent = performance.now();
+      const now = await this.#log.nowOn(session);
+      clock.add({ now: now.getTime(), sent, at: performance.now() });
+      due = await until(slot, clock, AbortSignal.any([signal, this.#stop.signal]));
+    };
+    return { ready, due: () => due };
   }
 
   /** A fenced fire: claim, `fn`, and its end recorded, in one transaction. */
@@ -354,23 +368,28 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
     let started: number | undefined;
     let thrown: { error: unknown } | undefined;
     const lateness = (): number => clock.at(performance.now()) - slot.getTime();
+    const wait = prepared ? this.#untilDue(slot, clock, signal) : undefined;
     try {
-      const ran = await this.#host.fence(term, async (connection, _tenure, session) => {
-        if (prepared && !(await this.#untilDue(session, slot, clock, signal))) return undefined;
-        const result = await this.#log.claim(session, slot, fire);
-        claimed(result);
-        if (result !== 'claimed') return undefined;
-        const latenessMs = lateness();
-        started = performance.now();
-        try {
-          await this.#fn({ slot, term, signal, attempt: 1, connection });
-        } catch (error) {
-          thrown = { error };
-          throw error;
-        }
-        await this.#log.finish(slot, term, 1, 'done', undefined, session);
-        return latenessMs;
-      });
+      const ran = await this.#host.fence(
+        term,
+        async (connection, _tenure, session) => {
+          if (wait && !wait.due()) return undefined;
+          const result = await this.#log.claim(session, slot, fire);
+          claimed(result);
+          if (result !== 'claimed') return undefined;
+          const latenessMs = lateness();
+          started = performance.now();
+          try {
+            await this.#fn({ slot, term, signal, attempt: 1, connection });
+          } catch (error) {
+            thrown = { error };
+            throw error;
+          }
+          await this.#log.finish(slot, term, 1, 'done', undefined, session);
+          return latenessMs;
+        },
+        { ready: wait?.ready },
+      );
       if (ran !== undefined) this.#fired(slot, term, 1, 'done', ran, started);
     } catch (error) {
       if (thrown && error === thrown.error && !signal.aborted) {
@@ -400,13 +419,14 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
       result = 'taken';
       let answered: () => void = () => {};
       const committed = new Promise<void>((resolve) => (answered = resolve));
+      const wait = how.prepared ? this.#untilDue(slot, clock, signal) : undefined;
       fencing = this.#host.fence(
         term,
         async (_connection, _tenure, session) => {
-          if (how.prepared && !(await this.#untilDue(session, slot, clock, signal))) return;
+          if (wait && !wait.due()) return;
           result = await this.#log.claim(session, slot, this.#row(term, 'running'));
         },
-        answered,
+        { ready: wait?.ready, committed: answered },
       );
       try {
         // Committed (then the fence restores and gives back its session meanwhile), or failed before.
