@@ -166,20 +166,21 @@ describe('scheduled jobs in processes', { concurrency: 3 }, () => {
     const fast = await worker(leaderName, 'fast', { fnMs: 10 }, { LD_PRELOAD: LIBFAKETIME, FAKETIME: '+0 x2' });
     await fast.waitFor((r) => r.event === 'elected', 10_000, 'elected');
     fast.send('schedule * * * * * *');
-    await until(async () => (await fires(leaderName)).length >= 4, 20_000, 'four fires');
+    const done = async (): Promise<FireRow[]> => (await fires(leaderName)).filter((row) => row.outcome === 'done');
+    await until(async () => (await done()).length >= 4, 20_000, 'four fires done');
     fast.send('close');
     await fast.exited;
     // Its estimate of the database clock runs ahead between reads (its monotonic clock is twice as fast): the
     // database refuses each claim it makes too early, and it claims again once the slot is due.
-    const done = fast.reports.filter((r) => r.event === 'fire' && r['outcome'] === 'done');
-    const [one, last] = [done[0], done.at(-1)];
-    assert.ok(one && last && done.length >= 3, `fires: ${done.length}`);
-    const slotsApart = Date.parse(String(last['slot'])) - Date.parse(String(one['slot']));
-    assert.ok(last.wall - one.wall > 1.5 * slotsApart, `its clock ran fast: ${last.wall - one.wall} ms between fires ${slotsApart} ms apart`);
+    const ran = await done();
+    const [one, last] = [ran[0], ran.at(-1)] as [FireRow, FireRow];
+    const wallOf = (row: FireRow): number => fast.reports.find((r) => r.event === 'fire-start' && r['slot'] === row.slot)?.wall ?? NaN;
+    const real = Date.parse(last.slot) + Number(last.late_ms) - (Date.parse(one.slot) + Number(one.late_ms));
+    assert.ok(wallOf(last) - wallOf(one) > 1.5 * real, `its clock ran fast: ${wallOf(last) - wallOf(one)} ms by it between two fires ${real} ms apart`);
     const recorded = await fires(leaderName);
     for (const row of recorded) {
       assert.ok(row.late_ms >= 0, `claimed ${row.slot} no earlier than it was due by the database clock (${row.late_ms} ms)`);
-      assert.ok(row.late_ms < 1000, `claimed ${row.slot} within a second (${row.late_ms} ms)`);
+      assert.ok(Number(row.late_ms) < 2000, `claimed ${row.slot} within two seconds (a new job's first fire is up to a second late; ${row.late_ms} ms)`);
     }
     assert.equal(new Set(recorded.map((row) => row.slot)).size, recorded.length);
   });
