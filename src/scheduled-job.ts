@@ -123,7 +123,7 @@ const MAX_SLEEP = 30_000;
  * slot's time are left the lease's check (the share lock on the election
  * row is taken only then), the claim and, unfenced, the `COMMIT`.
  */
-const PREPARE_AHEAD = 60;
+const PREPARE_AHEAD = 100;
 /** The history is pruned at most this often. */
 const PRUNE_EVERY = 60_000;
 
