@@ -223,7 +223,7 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
       // 2. What earlier terms left running.
       if (!(await this.#untilDone(loop, () => this.#recover(tenure, clock).then(() => true)))) return;
       let pruned = -Infinity;
-      // 3. Fire what is due, sleep until the next slot, read the clock again.
+      // 3. Fire what is due, then sleep until the next slot's fire is to be prepared, and prepare it.
       while (!loop.aborted) {
         const now = new Date(clock.at(performance.now()));
         const due = this.#slots.due(cursor, now, this.options.catchUpMaxCount + 1);
