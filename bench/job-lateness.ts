@@ -97,7 +97,7 @@ export async function jobLateness(context: BenchContext): Promise<ScenarioResult
     measures: [...unfenced, ...fenced],
     notes: [
       `One leader, a job due every second for ${slots} slots per mode (after its first fire), on its own pool of 4 connections. Lateness is Date.now() when fn starts minus the slot's time: the private server shares this host's clock.`,
-      'A fire starts after one read of the database clock (the sleep until the slot is counted from that reply), a fenced transaction (share lock on the election row, the INSERT IGNORE claim) and, unfenced, its COMMIT.',
+      "Each fire is prepared 100 ms before its slot by the job's estimate of the database clock (a connection, START TRANSACTION, the clock read on it); at the slot are left the lease's check (the share lock on the election row), the INSERT IGNORE claim and, unfenced, its COMMIT.",
     ],
   };
 }

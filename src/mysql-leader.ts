@@ -1,7 +1,7 @@
 import { ClosedError, NotLeaderError, OptionRangeError, OptionTypeError } from './errors.js';
 import { Elector } from './elector.js';
 import { Driver, type Queryable, type Session } from './mysql/driver.js';
-import { runFenced } from './mysql/fence.js';
+import { runFenced, type FenceHooks } from './mysql/fence.js';
 import { FireLog } from './mysql/fires.js';
 import { ScheduledJob, type FencedFireContext, type FireContext } from './scheduled-job.js';
 import { resolveSchedule, type ScheduleOptions } from './schedule-options.js';
@@ -197,10 +197,10 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
           throw error instanceof ClosedError ? new ClosedError('schedule') : error;
         }
       },
-      fence: (term, work) =>
+      fence: (term, work, hooks) =>
         this.leadWith('schedule', (tenure) => {
           if (tenure.term !== term) throw new NotLeaderError(`term ${term} of "${this.leaderName}" has ended; nothing was written`);
-          return this.#fenced(driver, tenure, work);
+          return this.#fenced(driver, tenure, work, hooks);
         }),
       stopped: () => {
         if (this.#jobs.get(job.name) === scheduled) this.#jobs.delete(job.name);
@@ -220,8 +220,13 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
     return driver;
   }
 
-  /** Runs `fn` in a transaction on `driver` fenced by `tenure`. */
-  #fenced<T>(driver: Driver, tenure: TenureContext, fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>): Promise<T> {
+  /** Runs `fn` in a transaction on `driver` fenced by `tenure` (with a scheduled job's `hooks`). */
+  #fenced<T>(
+    driver: Driver,
+    tenure: TenureContext,
+    fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>,
+    hooks?: FenceHooks,
+  ): Promise<T> {
     const target = {
       tableName: this.options.tableName,
       leaderName: this.leaderName,
@@ -230,7 +235,7 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
       ageMs: this.options.age,
       statementMs: this.options.queryTimeout,
     };
-    const run = (): Promise<T> => runFenced(driver, target, tenure, () => this.term === tenure.term, fn);
+    const run = (): Promise<T> => runFenced(driver, target, tenure, () => this.term === tenure.term, fn, hooks);
     // An engine's election: its renewals leave the shared batches while the transaction holds the row.
     return this.#engineStore ? this.#engineStore.fence(run) : run();
   }

@@ -18,6 +18,14 @@ export interface FenceTarget {
   readonly statementMs: number;
 }
 
+/** What a caller of {@link runFenced} may do between its steps. */
+export interface FenceHooks {
+  /** Awaited once `START TRANSACTION` is answered, before the lease is checked (no lock is held yet). */
+  readonly ready?: ((session: Session) => Promise<void>) | undefined;
+  /** Called once `COMMIT` is answered, before the session is restored and given back. */
+  readonly committed?: (() => void) | undefined;
+}
+
 /** Handles whose server refused idle_transaction_timeout (MySQL): not asked again. */
 const withoutIdleTimeout = new WeakSet<Driver>();
 
@@ -53,6 +61,13 @@ const withoutIdleTimeout = new WeakSet<Driver>();
  * process freezes inside it (SIGSTOP, a long GC), the server ends it and
  * frees the row rather than block the next leader. MySQL has no such
  * setting; there a frozen holder blocks a take-over until its connection dies.
+ *
+ * `hooks` (a scheduled job's, to claim a slot at its time with as few round
+ * trips left as can be): `ready` is awaited once the transaction is open and
+ * before the lease is checked and the row share-locked (its statements go on
+ * the session; the end of the tenure ends the wait as it ends `fn`);
+ * `committed` is called as soon as `COMMIT` is answered, before the session
+ * is restored and given back.
  */
 export async function runFenced<T>(
   driver: Driver,
@@ -60,6 +75,7 @@ export async function runFenced<T>(
   tenure: TenureContext,
   stillLeads: () => boolean,
   fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>,
+  hooks: FenceHooks = {},
 ): Promise<T> {
   // Waiting for a connection ends with the tenure (an exhausted pool must not hold this forever).
   let session: Session;
@@ -71,7 +87,7 @@ export async function runFenced<T>(
   }
   const transaction = new FencedTransaction(driver, session, target, tenure);
   try {
-    return await transaction.run(stillLeads, fn);
+    return await transaction.run(stillLeads, fn, hooks);
   } finally {
     await transaction.finish();
   }
@@ -115,7 +131,7 @@ class FencedTransaction {
     if (tenure.signal.aborted) this.#onTenureEnd(); // it ended while the connection was handed over.
   }
 
-  async run<T>(stillLeads: () => boolean, fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>): Promise<T> {
+  async run<T>(stillLeads: () => boolean, fn: (connection: unknown, tenure: TenureContext, session: Session) => Promise<T>, hooks: FenceHooks): Promise<T> {
     const { leaderName, nodeName, sql, ageMs } = this.#target;
     const coordinator = await learnCoordinator(this.#driver.db, (sql) => this.#statement('asking whether the server is a Galera node', sql));
     // 1. A server-side bound on an idle transaction (MariaDB), on a pooled connection of our own.
@@ -123,6 +139,7 @@ class FencedTransaction {
     // 2. Open the transaction; lock (one server) or write (Galera) the election row, and check the lease.
     this.#open = true;
     await this.#statement('starting the fenced transaction', 'START TRANSACTION');
+    if (hooks.ready) await this.#whileTenureLasts(hooks.ready(this.#session));
     const term = this.#tenure.term;
     const fenced = coordinator.galera
       ? (await this.#statement('writing the election row', sql.fenceWrite, [ageMs * 1000, leaderName, nodeName, term])).affectedRows === 1
@@ -134,6 +151,7 @@ class FencedTransaction {
     // 4. Commit only while this node still leads: nothing of a tenure is sent after it ended.
     if (this.#abandoned || !stillLeads()) throw notLeader(this.#target, this.#tenure, 'before the commit; the transaction was rolled back');
     await this.#commit();
+    hooks.committed?.();
     return result;
   }
 

@@ -62,6 +62,11 @@ export class FireLog {
     return dateOf(rows[0]?.['now']) ?? new Date(NaN);
   }
 
+  /** The database clock, read on `session` (inside a fenced transaction: `UTC_TIMESTAMP` is not part of its snapshot). */
+  async nowOn(session: Session): Promise<Date> {
+    return dateOf((await session.query(this.#sql.now)).rows[0]?.['now']) ?? new Date(NaN);
+  }
+
   /**
    * Claims `slot` on `session`, inside a fenced transaction: `claimed` when
    * the row was written, `taken` when the slot already has one, `early` when

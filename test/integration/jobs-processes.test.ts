@@ -1,7 +1,8 @@
 /**
  * Scheduled jobs in real processes, with real signals: the leader SIGKILLed
- * while a fire runs (once per crash policy), and participants whose wall
- * clocks are an hour ahead or behind (libfaketime), and a job in a zone
+ * while a fire runs (once per crash policy), participants whose wall
+ * clocks are an hour ahead or behind (libfaketime), one whose clocks run
+ * twice as fast, and a job in a zone
  * with DST caught up across both of the year's changes by a process whose
  * own zone is another. Timing: age 1500 ms,
  * tick 400 ms, on loopback.
@@ -158,6 +159,30 @@ describe('scheduled jobs in processes', { concurrency: 3 }, () => {
     }
     const slots = recorded.map((row) => row.slot);
     assert.equal(new Set(slots).size, slots.length);
+  });
+
+  it('a leader whose clocks, wall and monotonic, run twice as fast claims no slot before the database clock says it is due', async () => {
+    const leaderName = 'fast';
+    const fast = await worker(leaderName, 'fast', { fnMs: 10 }, { LD_PRELOAD: LIBFAKETIME, FAKETIME: '+0 x2' });
+    await fast.waitFor((r) => r.event === 'elected', 10_000, 'elected');
+    fast.send('schedule * * * * * *');
+    const done = async (): Promise<FireRow[]> => (await fires(leaderName)).filter((row) => row.outcome === 'done');
+    await until(async () => (await done()).length >= 4, 20_000, 'four fires done');
+    fast.send('close');
+    await fast.exited;
+    // Its estimate of the database clock runs ahead between reads (its monotonic clock is twice as fast): the
+    // database refuses each claim it makes too early, and it claims again once the slot is due.
+    const ran = await done();
+    const [one, last] = [ran[0], ran.at(-1)] as [FireRow, FireRow];
+    const wallOf = (row: FireRow): number => fast.reports.find((r) => r.event === 'fire-start' && r['slot'] === row.slot)?.wall ?? NaN;
+    const real = Date.parse(last.slot) + Number(last.late_ms) - (Date.parse(one.slot) + Number(one.late_ms));
+    assert.ok(wallOf(last) - wallOf(one) > 1.5 * real, `its clock ran fast: ${wallOf(last) - wallOf(one)} ms by it between two fires ${real} ms apart`);
+    const recorded = await fires(leaderName);
+    for (const row of recorded) {
+      assert.ok(row.late_ms >= 0, `claimed ${row.slot} no earlier than it was due by the database clock (${row.late_ms} ms)`);
+      assert.ok(Number(row.late_ms) < 2000, `claimed ${row.slot} within two seconds (a new job's first fire is up to a second late; ${row.late_ms} ms)`);
+    }
+    assert.equal(new Set(recorded.map((row) => row.slot)).size, recorded.length);
   });
 
   it('a daily 02:30 in Europe/Berlin, caught up across both DST changes by a process in another zone, fires each slot once, at the instant Berlin gives it', async () => {
