@@ -8,7 +8,7 @@ import { resolveSchedule, type ScheduleOptions } from './schedule-options.js';
 import { statements, type Statements } from './mysql/sql.js';
 import { MysqlStore } from './mysql/store.js';
 import { checkName, resolveOptions, type MysqlLeaderOptions, type ResolvedOptions } from './options.js';
-import type { LeaseStore } from './store.js';
+import type { HoldingStore } from './store.js';
 import type { TenureContext } from './tenure.js';
 
 /**
@@ -16,7 +16,7 @@ import type { TenureContext } from './tenure.js';
  * the wrapper its fenced transactions run in.
  * @internal
  */
-export interface EngineStore extends LeaseStore {
+export interface EngineStore extends HoldingStore {
   /** Runs a fenced transaction of the election (`run`). */
   fence<T>(run: () => Promise<T>): Promise<T>;
 }
