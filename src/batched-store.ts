@@ -1,10 +1,13 @@
 import type { Batcher } from './batcher.js';
 import type { ClaimItem, HeldItem } from './mysql/batches.js';
+import type { Driver } from './mysql/driver.js';
 import type { RenewalSchedule, Renewable } from './renewals.js';
 import type { HeldTenure, HoldingStore, Observation, ObservedLease } from './store.js';
 
 /** What an election's {@link BatchedStore} needs of its engine. */
 export interface StoreEngine {
+  /** The engine's driver of its `db`. */
+  readonly driver: Driver;
   readonly reads: Batcher<string, Observation>;
   readonly claims: Batcher<ClaimItem, number | undefined>;
   readonly renewals: RenewalSchedule;
@@ -50,8 +53,8 @@ export class BatchedStore implements HoldingStore, Renewable {
   #tenure: HeldTenure | undefined;
   /** A renewal of this election is in a batch now. */
   #inBatch = false;
-  /** Fences waiting for the renewal in a batch to be answered. */
-  #afterBatch: (() => void)[] = [];
+  /** Fences waiting for the renewal in a batch to be answered (made when one waits). */
+  #afterBatch: (() => void)[] | undefined;
   /** A claim of this election ended in doubt: the later ones go apart. */
   #claimInDoubt = false;
   /** From a read to the outcome of the claim it leads to, if any. */
@@ -63,6 +66,11 @@ export class BatchedStore implements HoldingStore, Renewable {
   constructor(engine: StoreEngine, name: string) {
     this.#engine = engine;
     this.name = name;
+  }
+
+  /** The engine's driver, which its elections share. */
+  get driver(): Driver {
+    return this.#engine.driver;
   }
 
   /** Whether a fenced transaction of this election is open or about to open (its renewals then go apart). */
@@ -119,9 +127,9 @@ export class BatchedStore implements HoldingStore, Renewable {
   /** A renewal of this election went into a batch, or its answer came: a fence waits for the one in a batch. */
   inBatch(inFlight: boolean): void {
     this.#inBatch = inFlight;
-    if (inFlight || this.#afterBatch.length === 0) return;
     const waiting = this.#afterBatch;
-    this.#afterBatch = [];
+    if (inFlight || !waiting) return;
+    this.#afterBatch = undefined;
     for (const resolve of waiting) resolve();
   }
 
@@ -141,7 +149,7 @@ export class BatchedStore implements HoldingStore, Renewable {
   async fence<T>(run: () => Promise<T>): Promise<T> {
     this.#fenced++;
     try {
-      if (this.#inBatch) await new Promise<void>((resolve) => this.#afterBatch.push(resolve)); // its outcome is the elector's.
+      if (this.#inBatch) await new Promise<void>((resolve) => (this.#afterBatch ??= []).push(resolve)); // its outcome is the elector's.
       return await run();
     } finally {
       this.#fenced--;

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { CampaignStop } from './campaign-stop.js';
 import { systemClock, type Clock } from './clock.js';
 import { ClosedError, DatabaseError, LeadershipEndedError, MysqlLeaderError, NotLeaderError, QueryTimeoutError, type RevokeReason } from './errors.js';
 import type { LeaderEvents, LeaderInfo } from './events.js';
@@ -27,7 +28,7 @@ interface Watch {
 
 /** The running `acquire()` call: aborting `stop` ends the campaign. */
 interface Campaign {
-  readonly stop: AbortController;
+  readonly stop: CampaignStop;
   readonly done: Promise<void>;
 }
 
@@ -167,7 +168,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#store = store;
     this.#options = options;
     this.#clock = clock;
-    this.#statements = new StatementTimer(clock);
+    // A store that holds leases renews them itself: this elector's statements are few, and keep no controller between them.
+    this.#statements = new StatementTimer(clock, store.hold === undefined);
     this.#work = new LeaderWork({
       clock,
       drainTimeout: options.drainTimeout,
@@ -293,10 +295,13 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (this.#closing) throw new ClosedError('acquire');
     signal?.throwIfAborted();
     if (this.#campaign) throw new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', 'acquire() is already running on this MysqlLeader');
-    const stop = new AbortController();
+    const stop = new CampaignStop((reason) => {
+      this.#endTenure(this.#tenure, reason === CLOSING ? 'closed' : 'aborted');
+      this.#nudge();
+    });
     const onAbort = (): void => stop.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const campaign: Campaign = { stop, done: this.#run(stop.signal) };
+    const campaign: Campaign = { stop, done: this.#run(stop) };
     this.#campaign = campaign;
     try {
       await campaign.done;
@@ -304,7 +309,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       signal?.removeEventListener('abort', onAbort);
       this.#campaign = undefined;
     }
-    if (stop.signal.aborted && stop.signal.reason !== CLOSING) throw stop.signal.reason;
+    if (stop.aborted && stop.reason !== CLOSING) throw stop.reason;
   }
 
   /**
@@ -363,15 +368,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   }
 
   /** The campaign of one `acquire()` call, from the first read to the final release. */
-  async #run(stop: AbortSignal): Promise<void> {
-    stop.addEventListener(
-      'abort',
-      () => {
-        this.#endTenure(this.#tenure, stop.reason === CLOSING ? 'closed' : 'aborted');
-        this.#nudge();
-      },
-      { once: true },
-    );
+  async #run(stop: CampaignStop): Promise<void> {
     this.#nudged = false; // a nudge meant for an earlier campaign.
     let failure: { error: unknown } | undefined; // boxed: whatever the loop threw is rethrown, `undefined` too.
     try {
@@ -392,7 +389,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (failure) throw failure.error;
   }
 
-  async #loop(stop: AbortSignal): Promise<void> {
+  async #loop(stop: CampaignStop): Promise<void> {
     while (!stop.aborted) {
       let pause: Pause;
       const store = this.#store;
@@ -431,7 +428,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   }
 
   /** One follower step: read the row, claim it if vacant; returns how to wait before the next step. */
-  async #follow(stop: AbortSignal): Promise<Pause> {
+  async #follow(stop: CampaignStop): Promise<Pause> {
     const { queryTimeout, nodeName, age } = this.#options;
     const wokenByLock = this.#wokenByLock;
     this.#wokenByLock = false;
@@ -684,6 +681,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         if (this.#tenure !== tenure && !inFlight) finish();
       };
       const held: HeldTenure & { due: number } = {
+        name: store.name,
         term: tenure.term,
         due: this.#clock.now() + ms,
         ask: () => {
@@ -836,7 +834,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    * Waits `ms`, or less if `stop` aborts, `resign()` nudges the loop, or
    * (with `lock`) the hand-over lock is obtained because the leader let go.
    */
-  #pause({ ms, lock = false }: Pause, stop: AbortSignal): Promise<void> {
+  #pause({ ms, lock = false }: Pause, stop: CampaignStop): Promise<void> {
     const nudged = this.#nudged;
     this.#nudged = false;
     if (stop.aborted || nudged) return Promise.resolve();
@@ -854,7 +852,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         // it is then left to finish, within a statement's time limit.
         const limit = ms + this.#options.queryTimeout;
         this.#statements
-          .run('waiting on the hand-over lock', (signal) => handoverLock.wait(ms, signal), limit, stop)
+          .run('waiting on the hand-over lock', (signal) => handoverLock.wait(ms, signal), limit, stop.signal)
           .then(
             (obtained) => {
               if (!obtained) {

@@ -64,7 +64,8 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
    */
   constructor(db: DB, options?: LeasesOptions) {
     const { election, batchWindow, maxBatch } = resolveLeasesOptions(options);
-    const batches = new MysqlBatches(new Driver(db), election.tableName, election.age);
+    const driver = new Driver(db);
+    const batches = new MysqlBatches(driver, election.tableName, election.age);
     const nodeName = election.nodeName;
     this.#db = db;
     this.#options = election;
@@ -88,6 +89,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
     );
     this.#batchers = [reads, claims, renewals, releases];
     this.#engine = {
+      driver,
       reads,
       claims,
       renewals,

@@ -88,6 +88,8 @@ export class RenewalSchedule {
     const leases = this.#slots.get(slot);
     if (leases) leases.push(lease);
     else this.#slots.set(slot, [lease]);
+    // Most holds fall after the slot the timer is armed for: nothing to look at then.
+    if (this.#inFlight || Math.max(slot * this.#pacing.window, this.#lastSent + this.#pacing.window) >= this.#timerAt) return;
     this.#arm();
   }
 
@@ -123,7 +125,9 @@ export class RenewalSchedule {
     if (this.#ready.length > 0) at = this.#lastSent + this.#pacing.window;
     else {
       let first = Infinity;
-      for (const slot of this.#slots.keys()) if (slot < first) first = slot;
+      this.#slots.forEach((_, slot) => {
+        if (slot < first) first = slot;
+      }); // no iterator objects (a few dozen slots, once a batch)
       if (first === Infinity) return;
       at = Math.max(first * this.#pacing.window, this.#lastSent + this.#pacing.window);
     }
@@ -144,15 +148,17 @@ export class RenewalSchedule {
   #flush(): void {
     const now = this.#clock.now();
     const last = Math.floor(now / this.#pacing.window);
-    for (const [slot, leases] of this.#slots) {
-      if (slot > last) continue;
+    this.#slots.forEach((leases, slot) => {
+      if (slot > last) return;
       this.#slots.delete(slot);
-      for (const lease of leases) {
+      for (let i = 0; i < leases.length; i++) {
+        const lease = leases[i] as Renewable;
         lease.slot = undefined;
         this.#ready.push(lease);
       }
-    }
-    const batch: HeldItem[] = [];
+    });
+    // The tenures are the batch's items (name and term): no object per renewal.
+    const batch: HeldTenure[] = [];
     const leases: Renewable[] = [];
     let taken = 0;
     while (taken < this.#ready.length && batch.length < this.#pacing.maxBatch) {
@@ -160,9 +166,9 @@ export class RenewalSchedule {
       const tenure = lease.tenure;
       const limit = tenure?.ask();
       if (tenure === undefined || limit === undefined) continue; // the tenure is over: nothing to send, and it is forgotten.
-      if (lease.fenced) this.#apart(lease, tenure, limit);
+      if (lease.fenced) this.#apart(tenure, limit);
       else {
-        batch.push({ name: lease.name, term: tenure.term });
+        batch.push(tenure);
         leases.push(lease);
       }
     }
@@ -177,12 +183,11 @@ export class RenewalSchedule {
   }
 
   /** Sends one batch within its time limit and tells each tenure its own outcome. */
-  async #send(batch: readonly HeldItem[], leases: readonly Renewable[]): Promise<void> {
+  async #send(batch: readonly HeldTenure[], leases: readonly Renewable[]): Promise<void> {
     const { timeout } = this.#pacing;
-    const tenures = leases.map((lease) => lease.tenure as HeldTenure); // the tenures asked, whatever the leases hold by the answer.
     const controller = new AbortController();
     const timer = this.#clock.setTimeout(() => controller.abort(new QueryTimeoutError('renewing the leases', timeout)), timeout);
-    for (const lease of leases) lease.inBatch(true);
+    for (let i = 0; i < leases.length; i++) (leases[i] as Renewable).inBatch(true);
     let answers: readonly boolean[] | undefined;
     let failure: Error | undefined;
     try {
@@ -192,17 +197,17 @@ export class RenewalSchedule {
     } finally {
       this.#clock.clearTimeout(timer);
     }
-    leases.forEach((lease, i) => {
-      lease.inBatch(false);
-      (tenures[i] as HeldTenure).settle(failure ?? answers?.[i] === true);
-    });
+    for (let i = 0; i < leases.length; i++) {
+      (leases[i] as Renewable).inBatch(false);
+      (batch[i] as HeldTenure).settle(failure ?? answers?.[i] === true);
+    }
   }
 
-  /** Renews `tenure` of `lease` by itself, within `limit` ms. */
-  #apart(lease: Renewable, tenure: HeldTenure, limit: number): void {
+  /** Renews `tenure` by itself, within `limit` ms. */
+  #apart(tenure: HeldTenure, limit: number): void {
     const controller = new AbortController();
     const timer = this.#clock.setTimeout(() => controller.abort(new QueryTimeoutError('renewing the lease', limit)), limit);
-    this.#renewOne({ name: lease.name, term: tenure.term }, controller.signal).then(
+    this.#renewOne(tenure, controller.signal).then(
       (renewed) => {
         this.#clock.clearTimeout(timer);
         tenure.settle(renewed);

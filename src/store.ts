@@ -101,6 +101,8 @@ export interface HoldingStore extends StoreStatements {
  * which the store calls only when the database confirmed that row.
  */
 export interface HeldTenure {
+  /** The election's name (the store's). */
+  readonly name: string;
   /** The term held. */
   readonly term: number;
   /** When the next renewal is due (monotonic ms). */
