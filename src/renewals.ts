@@ -34,7 +34,9 @@ export type RenewOne = (item: HeldItem, signal: AbortSignal) => Promise<boolean>
 /**
  * The renewals of every lease a `Leases` engine holds, on one timer: each
  * held tenure says when its next renewal is due (`HeldTenure.due`), the
- * schedule collects the renewals due by each window's end into one batch,
+ * schedule collects the renewals due by the end of the next window into one
+ * batch (a renewal comes up to a window and a half early, never late: so
+ * leases spread over a tick share about one statement per two windows),
  * asks each tenure for its renewal at that moment (`ask()`: the tenure takes
  * its deadline from then, before the batch is sent) and tells each the
  * outcome of its own row (`settle`). No timer, promise or signal per lease
@@ -78,8 +80,8 @@ export class RenewalSchedule {
   }
 
   /**
-   * Renews `lease.tenure` once when its `due` time comes (within half a
-   * window of it, then paced); the tenure then holds again for the next.
+   * Renews `lease.tenure` once when its `due` time comes (up to a window
+   * and a half early, then paced); the tenure then holds again for the next.
    * A lease is held once at a time (see {@link forget}).
    */
   hold(lease: Renewable): void {
@@ -144,10 +146,10 @@ export class RenewalSchedule {
     );
   }
 
-  /** Moves the entries due by now to `#ready`, and sends the next batch of them. */
+  /** Moves the leases due by the end of the next window to `#ready`, and sends the next batch of them. */
   #flush(): void {
     const now = this.#clock.now();
-    const last = Math.floor(now / this.#pacing.window);
+    const last = Math.floor(now / this.#pacing.window) + 1; // the next window's too: one statement for both
     this.#slots.forEach((leases, slot) => {
       if (slot > last) return;
       this.#slots.delete(slot);

@@ -71,36 +71,38 @@ function lease(subject: RenewalSchedule, clock: FakeClock, name: string, due: nu
 }
 
 describe('RenewalSchedule', () => {
-  it('collects the renewals due in a window into one statement, each asked just before it is sent, on one timer', async () => {
+  it('collects the renewals due by the end of the next window into one statement, each asked just before it is sent, on one timer', async () => {
     const { clock, sent, subject } = schedule();
-    // FakeClock starts at 1000 ms: due at 1100, 1110 and 1140 (rounded to the 50 ms grid: 1100, 1100, 1150).
+    // FakeClock starts at 1000 ms: due at 1100, 1110 and 1190 (rounded to the 50 ms grid: 1100, 1100, 1200).
     const a = lease(subject, clock, 'a', 1100);
     const b = lease(subject, clock, 'b', 1110);
-    const c = lease(subject, clock, 'c', 1140);
+    const c = lease(subject, clock, 'c', 1190);
+    const early = lease(subject, clock, 'early', 1140); // due in the next window: taken with a and b
     assert.equal(clock.pending, 1, 'one timer for every held lease');
     await clock.advance(99);
     assert.equal(sent.length, 0, 'nothing before it is due');
     await clock.advance(1);
     assert.deepEqual(
       sent.map((batch) => batch.items.map((item) => item.name)),
-      [['a', 'b']],
+      [['a', 'b', 'early']],
     );
-    assert.deepEqual([a.asked, b.asked, c.asked], [[1100], [1100], []], 'asked when its batch is made, not before');
+    assert.deepEqual([a.asked, b.asked, early.asked, c.asked], [[1100], [1100], [1100], []], 'asked when its batch is made, not before');
     assert.equal(a.held.inBatchNow, true);
-    sent[0]?.answer([true, true]);
-    await clock.advance(49);
+    early.state.again = false;
+    sent[0]?.answer([true, true, true]);
+    await clock.advance(99);
     assert.equal(sent.length, 1, 'c is not due yet');
-    await clock.advance(51);
+    await clock.advance(1);
     assert.deepEqual(
       sent.map((batch) => batch.items.map((item) => item.name)),
-      [['a', 'b'], ['c']],
+      [['a', 'b', 'early'], ['c']],
     );
-    assert.equal(sent[1]?.at, 1150);
+    assert.equal(sent[1]?.at, 1200);
     assert.equal(a.held.inBatchNow, false);
     assert.deepEqual(a.outcomes, [true]);
     // Held again a tick after their asking: the next batch of a and b comes a second later.
     sent[1]?.answer([true]);
-    await clock.advance(950);
+    await clock.advance(900);
     assert.deepEqual(
       sent[2]?.items.map(({ name, term }) => ({ name, term })),
       [
