@@ -666,7 +666,6 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     const tenure = this.#tenure as LocalTenure;
     const { tick, queryTimeout } = this.#options;
     return new Promise<Pause>((resolve, reject) => {
-      let sent = 0;
       let inFlight = false;
       let over = false;
       const finish = (error?: Error): void => {
@@ -680,19 +679,22 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       const wake = (): void => {
         if (this.#tenure !== tenure && !inFlight) finish();
       };
-      const held: HeldTenure & { due: number } = {
+      // `sent`, a field rather than a variable of the closures: a number field is written in place, where a
+      // closure's variable would take a new heap number per renewal, kept for a tick (old-generation garbage).
+      const held: HeldTenure & { due: number; sent: number } = {
         name: store.name,
         term: tenure.term,
         due: this.#clock.now() + ms,
+        sent: 0.5, // a fraction: the field holds doubles from the start
         ask: () => {
           if (over) return undefined;
           if (this.#liveTenure() !== tenure) {
             finish(); // ended meanwhile (its deadline passed, resigned, stopped).
             return undefined;
           }
-          sent = this.#clock.now();
+          held.sent = this.#clock.now();
           inFlight = true;
-          const left = tenure.deadline - sent;
+          const left = tenure.deadline - held.sent;
           // While this node's own fenced transaction holds the row, its renewal waits for it (see #renew).
           return this.#work.holdingRow ? left : Math.min(queryTimeout, left);
         },
@@ -703,7 +705,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
             finish(outcome);
             return;
           }
-          const deadline = this.#deadlineFrom(sent);
+          const deadline = this.#deadlineFrom(held.sent);
           if (this.#tenure !== tenure) finish();
           else if (!outcome || this.#clock.now() >= deadline) {
             if (!outcome) this.#holdOffUntil = this.#clock.now() + this.#holdOff();
@@ -711,8 +713,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
             finish();
           } else {
             tenure.deadline = deadline;
-            this.#emit('renewed', { term: tenure.term, latencyMs: this.#clock.now() - sent });
-            held.due = sent + tick;
+            this.#emit('renewed', { term: tenure.term, latencyMs: this.#clock.now() - held.sent });
+            held.due = held.sent + tick;
             store.hold(held);
           }
         },

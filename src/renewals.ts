@@ -58,6 +58,8 @@ export class RenewalSchedule {
   readonly #slots = new Map<number, Renewable[]>();
   /** Leases due, waiting for a batch, oldest first (the surplus of a full batch). */
   #ready: Renewable[] = [];
+  /** Emptied slot arrays, for the next slots: an array kept for a tick would be old-generation garbage. */
+  readonly #spare: Renewable[][] = [];
   #timer: unknown;
   /** When the timer fires (monotonic ms). */
   #timerAt = Infinity;
@@ -89,7 +91,11 @@ export class RenewalSchedule {
     lease.slot = slot;
     const leases = this.#slots.get(slot);
     if (leases) leases.push(lease);
-    else this.#slots.set(slot, [lease]);
+    else {
+      const fresh = this.#spare.pop() ?? [];
+      fresh.push(lease);
+      this.#slots.set(slot, fresh);
+    }
     // Most holds fall after the slot the timer is armed for: nothing to look at then.
     if (this.#inFlight || Math.max(slot * this.#pacing.window, this.#lastSent + this.#pacing.window) >= this.#timerAt) return;
     this.#arm();
@@ -158,6 +164,8 @@ export class RenewalSchedule {
         lease.slot = undefined;
         this.#ready.push(lease);
       }
+      leases.length = 0; // keeps its room
+      this.#spare.push(leases);
     });
     // The tenures are the batch's items (name and term): no object per renewal.
     const batch: HeldTenure[] = [];
@@ -174,7 +182,8 @@ export class RenewalSchedule {
         leases.push(lease);
       }
     }
-    this.#ready = taken === this.#ready.length ? [] : this.#ready.slice(taken);
+    if (taken === this.#ready.length) this.#ready.length = 0;
+    else this.#ready = this.#ready.slice(taken);
     if (batch.length > 0) {
       this.#lastSent = now;
       this.#inFlight = this.#send(batch, leases).finally(() => {
