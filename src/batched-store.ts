@@ -1,17 +1,16 @@
 import type { Batcher } from './batcher.js';
 import type { ClaimItem, HeldItem } from './mysql/batches.js';
-import type { LeaseStore, Observation, ObservedLease } from './store.js';
-
-/** A renewal waiting for its batch, with the store it is for (which may send it apart). */
-export interface RenewRequest extends HeldItem {
-  readonly store: BatchedStore;
-}
+import type { Driver } from './mysql/driver.js';
+import type { RenewalSchedule, Renewable } from './renewals.js';
+import type { HeldTenure, HoldingStore, Observation, ObservedLease } from './store.js';
 
 /** What an election's {@link BatchedStore} needs of its engine. */
 export interface StoreEngine {
+  /** The engine's driver of its `db`. */
+  readonly driver: Driver;
   readonly reads: Batcher<string, Observation>;
   readonly claims: Batcher<ClaimItem, number | undefined>;
-  readonly renewals: Batcher<RenewRequest, boolean>;
+  readonly renewals: RenewalSchedule;
   readonly releases: Batcher<HeldItem, boolean>;
   /** Claims by itself, outside the batches. */
   claimOne(item: ClaimItem, signal: AbortSignal): Promise<number | undefined>;
@@ -23,16 +22,18 @@ export interface StoreEngine {
 export type AttemptOutcome = 'busy' | 'lost' | 'failed';
 
 /**
- * The {@link LeaseStore} of one election of a `Leases` engine: its reads,
- * claims, renewals and releases go into the engine's batches, one
- * statement for many elections. The elector above it is the one of a
- * standalone `MysqlLeader`, unchanged, and so is the safety rule: the
- * elector takes its local deadline from the moment it *asked* for a renewal
- * or a claim (`Elector#renew`, `#follow`: `sent` is read before the store
- * is called), which comes before the batch's statement is sent, so the
- * database computed `expires_at` after it. A renewal counts only when the
- * batch says that row was written (see `MysqlBatches`); time spent waiting
- * for a batch counts against the statement's limit (`StatementTimer`).
+ * The {@link HoldingStore} of one election of a `Leases` engine: its reads,
+ * claims and releases go into the engine's batches, one statement for many
+ * elections, and while it leads its elector hands it the tenure, which the
+ * engine's one {@link RenewalSchedule} renews in batches too. The elector
+ * above it is the one of a standalone `MysqlLeader`, and so is the safety
+ * rule: the elector takes its local deadline from the moment the renewal or
+ * the claim was asked for (`HeldTenure.ask`, `Elector#follow`: `sent` is
+ * read before the store is called), which comes before the batch's
+ * statement is sent, so the database computed `expires_at` after it. A
+ * renewal counts only when the batch says that row was written (see
+ * `MysqlBatches`); time spent waiting for a batch counts against a read's
+ * or a claim's limit (`StatementTimer`).
  *
  * Two things go apart, by themselves:
  * - a renewal while a fenced transaction of this election holds its row
@@ -42,13 +43,18 @@ export type AttemptOutcome = 'busy' | 'lost' | 'failed';
  *   a claim in doubt may still land, and only a claim sent alone can tell
  *   its own write from that one (see `MysqlBatches`, which relies on it).
  */
-export class BatchedStore implements LeaseStore {
+export class BatchedStore implements HoldingStore, Renewable {
   readonly name: string;
   readonly #engine: StoreEngine;
   /** Fenced transactions of this election in progress: its renewals go apart meanwhile. */
   #fenced = 0;
-  /** The last renewal (queued, in a batch, apart, or settled). */
-  #renewal: Promise<boolean> | undefined;
+  /** Where the engine's renewal schedule holds this election (the schedule's). */
+  slot: number | undefined;
+  #tenure: HeldTenure | undefined;
+  /** A renewal of this election is in a batch now. */
+  #inBatch = false;
+  /** Fences waiting for the renewal in a batch to be answered (made when one waits). */
+  #afterBatch: (() => void)[] | undefined;
   /** A claim of this election ended in doubt: the later ones go apart. */
   #claimInDoubt = false;
   /** From a read to the outcome of the claim it leads to, if any. */
@@ -60,6 +66,11 @@ export class BatchedStore implements LeaseStore {
   constructor(engine: StoreEngine, name: string) {
     this.#engine = engine;
     this.name = name;
+  }
+
+  /** The engine's driver, which its elections share. */
+  get driver(): Driver {
+    return this.#engine.driver;
   }
 
   /** Whether a fenced transaction of this election is open or about to open (its renewals then go apart). */
@@ -101,10 +112,25 @@ export class BatchedStore implements LeaseStore {
     return term;
   }
 
-  renew(_nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
-    // Kept once settled too (a fence then waits for nothing): no promise of its own on the hot path.
-    this.#renewal = this.#engine.renewals.submit({ name: this.name, term, store: this }, signal);
-    return this.#renewal;
+  /** The tenure the engine's renewal schedule renews, while this election leads. */
+  get tenure(): HeldTenure | undefined {
+    return this.#tenure;
+  }
+
+  hold(tenure: HeldTenure): void {
+    // A new tenure while the last one is still scheduled: the schedule holds a lease once.
+    if (tenure !== this.#tenure && this.slot !== undefined) this.#engine.renewals.forget(this);
+    this.#tenure = tenure;
+    this.#engine.renewals.hold(this);
+  }
+
+  /** A renewal of this election went into a batch, or its answer came: a fence waits for the one in a batch. */
+  inBatch(inFlight: boolean): void {
+    this.#inBatch = inFlight;
+    const waiting = this.#afterBatch;
+    if (inFlight || !waiting) return;
+    this.#afterBatch = undefined;
+    for (const resolve of waiting) resolve();
   }
 
   release(_nodeName: string, term: number, signal: AbortSignal): Promise<boolean> {
@@ -123,7 +149,7 @@ export class BatchedStore implements LeaseStore {
   async fence<T>(run: () => Promise<T>): Promise<T> {
     this.#fenced++;
     try {
-      await this.#renewal?.catch(() => {}); // its outcome is the elector's.
+      if (this.#inBatch) await new Promise<void>((resolve) => (this.#afterBatch ??= []).push(resolve)); // its outcome is the elector's.
       return await run();
     } finally {
       this.#fenced--;

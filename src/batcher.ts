@@ -11,25 +11,10 @@ export interface BatcherOptions {
   readonly maxBatch: number;
   /** Time limit of one batch's statements (ms). */
   readonly timeout: number;
-  /**
-   * After a batch of one, send the next as soon as nothing is in flight
-   * (for the statements a caller waits on: a lone `withLock()` waits for no
-   * window). Without it, never more than one batch per window (renewals,
-   * whose rate then stays bounded however they fall).
-   */
-  readonly eager: boolean;
 }
 
 /** Sends one batch: an answer for each request, in order, or a rejection for all. */
 export type SendBatch<I, R> = (items: readonly I[], signal: AbortSignal) => Promise<readonly R[]>;
-
-/** Requests that must not wait in a batch's statement, sent by themselves instead. */
-export interface SendApart<I, R> {
-  /** Whether `item` goes apart, asked when its batch is made. */
-  readonly test: (item: I) => boolean;
-  /** Sends it, under its own signal, outside the batches' pacing. */
-  readonly send: (item: I, signal: AbortSignal) => Promise<R>;
-}
 
 /** A request waiting for its batch, or in one. */
 interface Pending<I, R> {
@@ -45,10 +30,11 @@ interface Pending<I, R> {
  * `maxBatch` requests in it, and after a batch of more than one request,
  * none before a `window` has passed since it was sent: under load, requests
  * wait up to a window and share a statement, so the statements of a kind
- * stay under one per window. With `eager`, after a batch of one (a quiet
- * batcher, or a lone caller such as a loop of `withLock()` calls), the next
- * goes as soon as nothing is in flight: a request alone waits for nothing.
- * The first request of an idle batcher goes at once either way. Requests made
+ * stay under one per window. After a batch of one (a quiet batcher, or a
+ * lone caller such as a loop of `withLock()` calls), the next goes as soon
+ * as nothing is in flight: a request alone waits for nothing (the renewals,
+ * whose rate must stay bounded however they fall, have a schedule of their
+ * own: `RenewalSchedule`). Requests made
  * in the same turn of the event loop always go together. A burst (10,000
  * elections started together) is sent `maxBatch` at a time, and only its
  * requests wait in memory.
@@ -64,22 +50,20 @@ export class Batcher<I, R> {
   readonly #clock: Clock;
   readonly #options: BatcherOptions;
   readonly #send: SendBatch<I, R>;
-  readonly #apart: SendApart<I, R> | undefined;
   #queue: Pending<I, R>[] = [];
   #inFlight: Promise<void> | undefined;
   #timer: unknown;
   /** A flush is due in a microtask. */
   #soon = false;
   #lastSent = -Infinity;
-  /** Requests in the last batch sent: with `eager`, after a batch of one the next need not wait for the window. */
+  /** Requests in the last batch sent: after a batch of one the next need not wait for the window. */
   #lastSize = 0;
 
-  /** Sends batches with `send`, paced by `options`, timed on `clock`; the requests `apart` tests true for by themselves. */
-  constructor(clock: Clock, options: BatcherOptions, send: SendBatch<I, R>, apart?: SendApart<I, R>) {
+  /** Sends batches with `send`, paced by `options`, timed on `clock`. */
+  constructor(clock: Clock, options: BatcherOptions, send: SendBatch<I, R>) {
     this.#clock = clock;
     this.#options = options;
     this.#send = send;
-    this.#apart = apart;
   }
 
   /** Requests waiting for a batch (aborted ones not yet dropped included). */
@@ -103,10 +87,10 @@ export class Batcher<I, R> {
     }
   }
 
-  /** Arranges the next flush: at once (in a microtask) once a window has passed since the last batch (or, `eager`, after a batch of one), else when it has. */
+  /** Arranges the next flush: at once (in a microtask) once a window has passed since the last batch (or after a batch of one), else when it has. */
   #schedule(): void {
     if (this.#inFlight || this.#soon || this.#timer !== undefined || this.#queue.length === 0) return;
-    const wait = this.#options.eager && this.#lastSize <= 1 ? 0 : this.#lastSent + this.#options.window - this.#clock.now();
+    const wait = this.#lastSize <= 1 ? 0 : this.#lastSent + this.#options.window - this.#clock.now();
     if (wait <= 0) {
       this.#soon = true;
       queueMicrotask(() => {
@@ -129,7 +113,6 @@ export class Batcher<I, R> {
     while (taken < this.#queue.length && batch.length < this.#options.maxBatch) {
       const pending = this.#queue[taken++] as Pending<I, R>;
       if (pending.signal.aborted) pending.reject(pending.signal.reason);
-      else if (this.#apart?.test(pending.item)) this.#apart.send(pending.item, pending.signal).then(pending.resolve, pending.reject);
       else batch.push(pending);
     }
     this.#queue = taken === this.#queue.length ? [] : this.#queue.slice(taken);

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { CampaignStop } from './campaign-stop.js';
 import { systemClock, type Clock } from './clock.js';
 import { ClosedError, DatabaseError, LeadershipEndedError, MysqlLeaderError, NotLeaderError, QueryTimeoutError, type RevokeReason } from './errors.js';
 import type { LeaderEvents, LeaderInfo } from './events.js';
@@ -6,14 +7,15 @@ import { LeaderWork } from './leader-work.js';
 import type { Leader } from './leader.js';
 import type { ResolvedOptions } from './options.js';
 import { StatementTimer } from './statement-timer.js';
-import type { HandoverLock, Lease, LeaseStore, ObservedLease } from './store.js';
+import type { HandoverLock, HeldTenure, HoldingStore, Lease, LeaseStore, ObservedLease } from './store.js';
 import type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
 
 /** This node's own tenure: it leads under `term` until `deadline` (monotonic ms) unless renewed. */
 interface LocalTenure {
   readonly term: number;
   deadline: number;
-  readonly controller: AbortController;
+  /** Made when the tenure's signal is first asked for (see `#signalOf`): many held leases never need one. */
+  controller: AbortController | undefined;
   stepDown: unknown;
 }
 
@@ -26,7 +28,7 @@ interface Watch {
 
 /** The running `acquire()` call: aborting `stop` ends the campaign. */
 interface Campaign {
-  readonly stop: AbortController;
+  readonly stop: CampaignStop;
   readonly done: Promise<void>;
 }
 
@@ -106,7 +108,7 @@ export const TERM_JUMP = 1_000_000;
  * was called; `#work` is the leader-only work a release waits for.
  */
 export class Elector extends EventEmitter<LeaderEvents> implements Leader {
-  readonly #store: LeaseStore;
+  readonly #store: LeaseStore | HoldingStore;
   readonly #options: ResolvedOptions;
   readonly #clock: Clock;
   #tenure: LocalTenure | undefined;
@@ -155,18 +157,19 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #closing: Promise<void> | undefined;
 
   /** @internal Use `MysqlLeader`. */
-  constructor(store: LeaseStore, options: ResolvedOptions, clock: Clock = systemClock) {
+  constructor(store: LeaseStore | HoldingStore, options: ResolvedOptions, clock: Clock = systemClock) {
     super();
     this.#store = store;
     this.#options = options;
     this.#clock = clock;
-    this.#statements = new StatementTimer(clock);
+    // A store that holds leases renews them itself: this elector's statements are few, and keep no controller between them.
+    this.#statements = new StatementTimer(clock, store.hold === undefined);
     this.#work = new LeaderWork({
       clock,
       drainTimeout: options.drainTimeout,
       currentTenure: () => {
         const tenure = this.#liveTenure();
-        return tenure && { term: tenure.term, signal: tenure.controller.signal };
+        return tenure && { term: tenure.term, signal: signalOf(tenure) };
       },
       onTaskError: (term, error) => this.#emit('taskError', { term, error }),
       onDrainTimeout: (pending) =>
@@ -218,7 +221,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    * ends. When not leading, an already aborted signal.
    */
   get signal(): AbortSignal {
-    return this.#liveTenure()?.controller.signal ?? AbortSignal.abort(new NotLeaderError(`${this.nodeName} is not the leader`));
+    const tenure = this.#liveTenure();
+    return tenure ? signalOf(tenure) : AbortSignal.abort(new NotLeaderError(`${this.nodeName} is not the leader`));
   }
 
   /**
@@ -264,7 +268,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (this.#closing) throw new ClosedError(method);
     const tenure = this.#liveTenure();
     if (!tenure) throw new NotLeaderError(`${this.nodeName} does not hold a live lease, so ${method}() did not run`);
-    return await this.#work.fenced(() => run({ term: tenure.term, signal: tenure.controller.signal }));
+    return await this.#work.fenced(() => run({ term: tenure.term, signal: signalOf(tenure) }));
   }
 
   /**
@@ -289,10 +293,13 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (this.#closing) throw new ClosedError('acquire');
     signal?.throwIfAborted();
     if (this.#campaign) throw new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', 'acquire() is already running on this MysqlLeader');
-    const stop = new AbortController();
+    const stop = new CampaignStop((reason) => {
+      this.#endTenure(this.#tenure, reason === CLOSING ? 'closed' : 'aborted');
+      this.#nudge();
+    });
     const onAbort = (): void => stop.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const campaign: Campaign = { stop, done: this.#run(stop.signal) };
+    const campaign: Campaign = { stop, done: this.#run(stop) };
     this.#campaign = campaign;
     try {
       await campaign.done;
@@ -300,7 +307,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       signal?.removeEventListener('abort', onAbort);
       this.#campaign = undefined;
     }
-    if (stop.signal.aborted && stop.signal.reason !== CLOSING) throw stop.signal.reason;
+    if (stop.aborted && stop.reason !== CLOSING) throw stop.reason;
   }
 
   /**
@@ -359,15 +366,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   }
 
   /** The campaign of one `acquire()` call, from the first read to the final release. */
-  async #run(stop: AbortSignal): Promise<void> {
-    stop.addEventListener(
-      'abort',
-      () => {
-        this.#endTenure(this.#tenure, stop.reason === CLOSING ? 'closed' : 'aborted');
-        this.#nudge();
-      },
-      { once: true },
-    );
+  async #run(stop: CampaignStop): Promise<void> {
     this.#nudged = false; // a nudge meant for an earlier campaign.
     let failure: { error: unknown } | undefined; // boxed: whatever the loop threw is rethrown, `undefined` too.
     try {
@@ -388,11 +387,17 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (failure) throw failure.error;
   }
 
-  async #loop(stop: AbortSignal): Promise<void> {
+  async #loop(stop: CampaignStop): Promise<void> {
     while (!stop.aborted) {
       let pause: Pause;
+      const store = this.#store;
       try {
-        pause = this.#tenure ? { ms: await this.#renew() } : await this.#follow(stop);
+        if (this.#tenure) pause = store.hold ? await this.#held(store, 0) : { ms: await this.#renew(store) };
+        else {
+          pause = await this.#follow(stop);
+          // Elected: a store that holds leases renews this one from now on, the first renewal due after the pause.
+          if (this.#tenure && store.hold) pause = await this.#held(store, pause.ms);
+        }
         this.#failures = 0;
         this.#answered = true;
       } catch (caught) {
@@ -421,7 +426,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   }
 
   /** One follower step: read the row, claim it if vacant; returns how to wait before the next step. */
-  async #follow(stop: AbortSignal): Promise<Pause> {
+  async #follow(stop: CampaignStop): Promise<Pause> {
     const { queryTimeout, nodeName, age } = this.#options;
     const wokenByLock = this.#wokenByLock;
     this.#wokenByLock = false;
@@ -589,7 +594,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     // A reply that arrives after the deadline computed from its send time
     // confers nothing; the next step finds the lease ours and releases it.
     if (this.#clock.now() >= deadline) return false;
-    const tenure: LocalTenure = { term, deadline, controller: new AbortController(), stepDown: undefined };
+    const tenure: LocalTenure = { term, deadline, controller: undefined, stepDown: undefined };
     this.#tenure = tenure;
     this.#armStepDown(tenure);
     this.#see({ nodeName: this.#options.nodeName, term, expiresInMs: deadline - this.#clock.now() });
@@ -610,7 +615,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   }
 
   /** One leader step: renew the lease; returns the wait until the next step. */
-  async #renew(): Promise<number> {
+  async #renew(store: LeaseStore): Promise<number> {
     const tenure = this.#tenure as LocalTenure;
     const { tick, queryTimeout, nodeName } = this.#options;
     const sent = this.#clock.now();
@@ -625,7 +630,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       // own fenced transaction holds the row, the renewal waits for it: let
       // it wait as long as the lease allows rather than step down for that.
       const limit = this.#work.holdingRow ? left : Math.min(queryTimeout, left);
-      renewed = await this.#statements.run('renewing the lease', (signal) => this.#store.renew(nodeName, tenure.term, signal), limit);
+      renewed = await this.#statements.run('renewing the lease', (signal) => store.renew(nodeName, tenure.term, signal), limit);
     } catch (error) {
       // The outcome is unknown: step down now, read the row next. (A limit
       // reached at the deadline is the lease running out, as the timer says.)
@@ -646,6 +651,78 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#emit('renewed', { term: tenure.term, latencyMs: this.#clock.now() - sent });
     await this.#holdHandoverLock();
     return Math.max(0, sent + tick - this.#clock.now());
+  }
+
+  /**
+   * The leader's steps on a store that holds leases (a `Leases` engine's):
+   * hands it the live tenure, its first renewal due in `ms`, and waits until
+   * the tenure is over. The store asks for each renewal when it is due and
+   * tells its outcome, which is judged here as `#renew` judges it: the
+   * deadline counts from the moment of the asking, before the statement is
+   * sent, and only a confirmed row renews. Resolves once the tenure is over
+   * (after the renewal in flight, if any: `close()` waits for it); rejects,
+   * the tenure ended, with the error of a renewal whose outcome is unknown.
+   */
+  #held(store: HoldingStore, ms: number): Promise<Pause> {
+    const tenure = this.#tenure as LocalTenure;
+    const { tick, queryTimeout } = this.#options;
+    return new Promise<Pause>((resolve, reject) => {
+      let inFlight = false;
+      let over = false;
+      const finish = (error?: Error): void => {
+        if (over) return;
+        over = true;
+        if (this.#endPause === wake) this.#endPause = undefined;
+        if (error) reject(error);
+        else resolve({ ms: 0 });
+      };
+      // Nudged (resign(), a stop): the tenure has ended; the loop goes on once no renewal is in flight.
+      const wake = (): void => {
+        if (this.#tenure !== tenure && !inFlight) finish();
+      };
+      // `sent`, a field rather than a variable of the closures: a number field is written in place, where a
+      // closure's variable would take a new heap number per renewal, kept for a tick (old-generation garbage).
+      const held: HeldTenure & { due: number; sent: number } = {
+        name: store.name,
+        term: tenure.term,
+        due: this.#clock.now() + ms,
+        sent: 0.5, // a fraction: the field holds doubles from the start
+        ask: () => {
+          if (over) return undefined;
+          if (this.#liveTenure() !== tenure) {
+            finish(); // ended meanwhile (its deadline passed, resigned, stopped).
+            return undefined;
+          }
+          held.sent = this.#clock.now();
+          inFlight = true;
+          const left = tenure.deadline - held.sent;
+          // While this node's own fenced transaction holds the row, its renewal waits for it (see #renew).
+          return this.#work.holdingRow ? left : Math.min(queryTimeout, left);
+        },
+        settle: (outcome) => {
+          inFlight = false;
+          if (outcome instanceof Error) {
+            this.#endTenure(tenure, this.#clock.now() >= tenure.deadline ? 'expired' : 'error', outcome);
+            finish(outcome);
+            return;
+          }
+          const deadline = this.#deadlineFrom(held.sent);
+          if (this.#tenure !== tenure) finish();
+          else if (!outcome || this.#clock.now() >= deadline) {
+            if (!outcome) this.#holdOffUntil = this.#clock.now() + this.#holdOff();
+            this.#endTenure(tenure, outcome ? 'expired' : 'lost');
+            finish();
+          } else {
+            tenure.deadline = deadline;
+            this.#emit('renewed', { term: tenure.term, latencyMs: this.#clock.now() - held.sent });
+            held.due = held.sent + tick;
+            store.hold(held);
+          }
+        },
+      };
+      this.#endPause = wake;
+      store.hold(held);
+    });
   }
 
   /**
@@ -730,7 +807,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#tenure = undefined;
     this.#clock.clearTimeout(tenure.stepDown);
     const error = cause === undefined ? undefined : toError(cause);
-    tenure.controller.abort(new LeadershipEndedError(tenure.term, reason, error && { cause: error }));
+    tenure.controller?.abort(new LeadershipEndedError(tenure.term, reason, error && { cause: error }));
     const routine = reason === 'resigned' || reason === 'closed' || reason === 'aborted';
     this.#log(routine ? 'info' : 'warn', 'stepped down', { term: tenure.term, reason, ...(error && { err: error }) });
     this.#emit('revoked', { term: tenure.term, reason, ...(error && { error }) });
@@ -760,7 +837,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    * Waits `ms`, or less if `stop` aborts, `resign()` nudges the loop, or
    * (with `lock`) the hand-over lock is obtained because the leader let go.
    */
-  #pause({ ms, lock }: Pause, stop: AbortSignal): Promise<void> {
+  #pause({ ms, lock }: Pause, stop: CampaignStop): Promise<void> {
     const nudged = this.#nudged;
     this.#nudged = false;
     if (stop.aborted || nudged) return Promise.resolve();
@@ -779,7 +856,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         const limit = ms + this.#options.queryTimeout;
         const wait = (signal: AbortSignal): Promise<'obtained' | 'held' | 'free'> =>
           lock === 'wait' ? handoverLock.wait(ms, signal).then((obtained) => (obtained ? 'obtained' : 'held')) : handoverLock.waitIfHeld(ms, signal);
-        this.#statements.run('waiting on the hand-over lock', wait, limit, stop).then(
+        this.#statements.run('waiting on the hand-over lock', wait, limit, stop.signal).then(
           (outcome) => {
             if (outcome === 'free') return; // nobody holds it: this pause ends on its timer.
             if (outcome === 'held') {
@@ -842,6 +919,12 @@ export function firstRenewalEarly(leaderName: string, nodeName: string, term: nu
   let hash = 0x811c9dc5; // FNV-1a, 32 bits
   for (const char of `${leaderName}\0${nodeName}\0${term}`) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
   return Math.round((hash / 2 ** 32) * JITTER * tick);
+}
+
+/** The signal of `tenure`, made on first use (it aborts when the tenure ends). */
+function signalOf(tenure: LocalTenure): AbortSignal {
+  tenure.controller ??= new AbortController();
+  return tenure.controller.signal;
 }
 
 function toError(value: unknown): Error {

@@ -24,9 +24,9 @@ export interface LeaderWorkHost {
 export class LeaderWork {
   readonly #host: LeaderWorkHost;
   /** The `runWhileLeader()` registrations, each started at every tenure. */
-  readonly #tasks = new Set<() => void>();
+  #tasks: Set<() => void> | undefined; // made when first needed: many leases of an engine run no task
   /** Leader-only work in progress (task runs, fenced transactions): settled before the lease is released. */
-  readonly #work = new Set<Promise<unknown>>();
+  #work: Set<Promise<unknown>> | undefined;
   /** Fenced transactions in progress, which hold the row this node's renewal updates. */
   #holdingRow = 0;
 
@@ -62,11 +62,11 @@ export class LeaderWork {
         }),
       );
     };
-    this.#tasks.add(start);
+    (this.#tasks ??= new Set()).add(start);
     start();
     const stop = async (): Promise<void> => {
       stopped = true;
-      this.#tasks.delete(start);
+      this.#tasks?.delete(start);
       await running;
     };
     return { stop, [Symbol.asyncDispose]: stop };
@@ -74,7 +74,7 @@ export class LeaderWork {
 
   /** Starts every registered task, for the tenure that has just begun. */
   startTasks(): void {
-    for (const start of this.#tasks) start();
+    if (this.#tasks) for (const start of this.#tasks) start();
   }
 
   /** Runs a fenced transaction, tracked, and counted as holding the row until it settles. */
@@ -89,22 +89,24 @@ export class LeaderWork {
 
   /** Waits for the work in progress to settle, at most `drainTimeout`. */
   async drain(): Promise<void> {
-    if (this.#work.size === 0) return;
+    const work = this.#work;
+    if (!work || work.size === 0) return;
     const { clock, drainTimeout } = this.#host;
     let timer: unknown;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = clock.setTimeout(() => resolve(true), drainTimeout);
     });
-    const settled = Promise.allSettled([...this.#work]).then(() => false);
+    const settled = Promise.allSettled([...work]).then(() => false);
     const late = await Promise.race([settled, timedOut]);
     clock.clearTimeout(timer);
-    if (late) this.#host.onDrainTimeout(this.#work.size);
+    if (late) this.#host.onDrainTimeout(work.size);
   }
 
   /** Adds `work` to what `drain()` waits for, until it settles. */
   #track<T>(work: Promise<T>): Promise<T> {
-    this.#work.add(work);
-    const untrack = (): void => void this.#work.delete(work);
+    const tracked = (this.#work ??= new Set());
+    tracked.add(work);
+    const untrack = (): void => void tracked.delete(work);
     work.then(untrack, untrack);
     return work;
   }

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { BatchedStore, type RenewRequest, type StoreEngine } from './batched-store.js';
+import { BatchedStore, type StoreEngine } from './batched-store.js';
 import { Batcher } from './batcher.js';
 import { systemClock } from './clock.js';
 import { ClosedError, LeadershipEndedError, LockTimeoutError, MysqlLeaderError } from './errors.js';
@@ -19,6 +19,7 @@ import { MysqlBatches, type ClaimItem, type HeldItem } from './mysql/batches.js'
 import { Driver, type Queryable } from './mysql/driver.js';
 import { checkName, type ResolvedOptions } from './options.js';
 import type { Observation } from './store.js';
+import { RenewalSchedule } from './renewals.js';
 import { Semaphore, SLOT_SEPARATOR, checkPermits, checkSemaphoreName } from './semaphore.js';
 import type { LockContext, TenureContext } from './tenure.js';
 
@@ -49,7 +50,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   readonly #names = new LocalNames();
   /** The open elections, by their store. */
   readonly #elections = new Map<BatchedStore, MysqlLeader<DB>>();
-  readonly #batchers: readonly Batcher<never, unknown>[];
+  readonly #batchers: readonly { idle(): Promise<void> }[];
   readonly #engine: StoreEngine;
   #closing: Promise<void> | undefined;
 
@@ -63,36 +64,39 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
    */
   constructor(db: DB, options?: LeasesOptions) {
     const { election, batchWindow, maxBatch } = resolveLeasesOptions(options);
-    const batches = new MysqlBatches(new Driver(db), election.tableName, election.age);
+    const driver = new Driver(db);
+    const batches = new MysqlBatches(driver, election.tableName, election.age);
     const nodeName = election.nodeName;
     this.#db = db;
     this.#options = election;
-    // Renewals are never eager: their rate stays at one statement per window at most, however they fall.
-    const pacing = { window: batchWindow, maxBatch, timeout: election.queryTimeout, eager: true };
+    const pacing = { window: batchWindow, maxBatch, timeout: election.queryTimeout };
     const reads = new Batcher<string, Observation>(systemClock, { ...pacing, what: 'reading the election rows' }, (names, signal) =>
       batches.read(names, signal),
     );
     const claims = new Batcher<ClaimItem, number | undefined>(systemClock, { ...pacing, what: 'claiming the leases' }, (items, signal) =>
       batches.claim(nodeName, items, signal),
     );
-    const renewals = new Batcher<RenewRequest, boolean>(
+    // Every held lease on one schedule: one timer, one statement per window at most, however they fall.
+    const renewals = new RenewalSchedule(
       systemClock,
-      { ...pacing, what: 'renewing the leases', eager: false },
+      pacing,
       (items, signal) => batches.renew(nodeName, items, signal),
       // A lease whose own fenced transaction holds its row waits for it: by itself, not in everyone's batch.
-      { test: (item) => item.store.fenced, send: (item, signal) => batches.renewOne(nodeName, item, signal) },
+      (item, signal) => batches.renewOne(nodeName, item, signal),
     );
     const releases = new Batcher<HeldItem, boolean>(systemClock, { ...pacing, what: 'releasing the leases' }, (items, signal) =>
       batches.release(nodeName, items, signal),
     );
-    this.#batchers = [reads, claims, renewals, releases] as unknown as readonly Batcher<never, unknown>[];
+    this.#batchers = [reads, claims, renewals, releases];
     this.#engine = {
+      driver,
       reads,
       claims,
       renewals,
       releases,
       claimOne: (item, signal) => batches.claimOne(nodeName, item, signal),
       closed: (store) => {
+        renewals.forget(store);
         this.#elections.delete(store);
         this.#names.free(store.name);
       },

@@ -8,7 +8,7 @@ import { resolveSchedule, type ScheduleOptions } from './schedule-options.js';
 import { statements, type Statements } from './mysql/sql.js';
 import { MysqlStore } from './mysql/store.js';
 import { checkName, resolveOptions, type MysqlLeaderOptions, type ResolvedOptions } from './options.js';
-import type { LeaseStore } from './store.js';
+import type { HoldingStore } from './store.js';
 import type { TenureContext } from './tenure.js';
 
 /**
@@ -16,7 +16,9 @@ import type { TenureContext } from './tenure.js';
  * the wrapper its fenced transactions run in.
  * @internal
  */
-export interface EngineStore extends LeaseStore {
+export interface EngineStore extends HoldingStore {
+  /** The engine's driver of its `db`, which the election shares. */
+  readonly driver: Driver;
   /** Runs a fenced transaction of the election (`run`). */
   fence<T>(run: () => Promise<T>): Promise<T>;
 }
@@ -91,9 +93,9 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   /** The engine's store, for an election of a `Leases` engine. */
   readonly #engineStore: EngineStore | undefined;
   /** Drivers of the handles given to `withLeadership()`, made once each. */
-  readonly #drivers = new WeakMap<object, Driver>();
+  #drivers: WeakMap<object, Driver> | undefined;
   /** The jobs of `schedule()` by name, until their `stop()` has resolved. */
-  readonly #jobs = new Map<string, ScheduledJob>();
+  #jobs: Map<string, ScheduledJob> | undefined;
 
   /**
    * Validates everything before anything is sent: a bad option or name
@@ -111,8 +113,8 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
     // An engine's election was named by the engine, which checked the name (and may use the reserved U+0000: a semaphore's permit).
     const name = storeOf ? leaderName : checkName('leaderName', leaderName);
     const resolved = resolveOptions(options);
-    const driver = new Driver(db);
     const engineStore = storeOf?.(name, resolved);
+    const driver = engineStore?.driver ?? new Driver(db);
     super(engineStore ?? new MysqlStore(driver, name, resolved), resolved);
     this.leaderName = name;
     this.#driver = driver;
@@ -181,7 +183,8 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   ): ScheduledJob;
   schedule(name: string, cron: string, fn: (fire: FencedFireContext<never>) => unknown, options?: ScheduleOptions): ScheduledJob {
     const job = resolveSchedule(name, cron, fn, options);
-    if (this.#jobs.has(job.name)) {
+    const jobs = (this.#jobs ??= new Map());
+    if (jobs.has(job.name)) {
       throw new OptionRangeError(['name'], `name: a job "${job.name}" is already scheduled on this MysqlLeader of "${this.leaderName}"; stop() it first`);
     }
     const driver = this.#fenceDriver(job.options.db, 'schedule()');
@@ -203,10 +206,10 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
           return this.#fenced(driver, tenure, work, hooks);
         }),
       stopped: () => {
-        if (this.#jobs.get(job.name) === scheduled) this.#jobs.delete(job.name);
+        if (jobs.get(job.name) === scheduled) jobs.delete(job.name);
       },
     });
-    this.#jobs.set(job.name, scheduled);
+    jobs.set(job.name, scheduled);
     return scheduled;
   }
 
@@ -241,10 +244,11 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
   }
 
   #driverFor(db: Queryable): Driver {
-    let driver = this.#drivers.get(db);
+    const drivers = (this.#drivers ??= new WeakMap());
+    let driver = drivers.get(db);
     if (!driver) {
       driver = new Driver(db, 'options.db');
-      this.#drivers.set(db, driver);
+      drivers.set(db, driver);
     }
     return driver;
   }

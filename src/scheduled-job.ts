@@ -144,7 +144,7 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
   readonly #host: JobHost;
   readonly #fn: (fire: FencedFireContext) => unknown;
   readonly #stop = new AbortController();
-  readonly #statements = new StatementTimer(systemClock);
+  readonly #statements = new StatementTimer(systemClock, true);
   readonly #handle: TaskHandle;
 
   /** @internal Use `MysqlLeader.schedule()`. */

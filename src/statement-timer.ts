@@ -13,12 +13,18 @@ import { QueryTimeoutError } from './errors.js';
  */
 export class StatementTimer {
   readonly #clock: Clock;
-  /** Controllers of statements that settled without aborting, for the next statements. */
-  readonly #controllers: AbortController[] = [];
+  /** Controllers of statements that settled without aborting, for the next statements (none kept without `reuse`). */
+  readonly #controllers: AbortController[] | undefined;
 
-  /** Times statements on `clock`. */
-  constructor(clock: Clock) {
+  /**
+   * Times statements on `clock`. With `reuse` (an elector that sends a
+   * statement every tick), the controllers are kept for the next
+   * statements; without it (an engine's, whose renewals go through the
+   * engine), each statement has its own, and none is kept between them.
+   */
+  constructor(clock: Clock, reuse: boolean) {
     this.#clock = clock;
+    this.#controllers = reuse ? [] : undefined;
   }
 
   /**
@@ -27,7 +33,7 @@ export class StatementTimer {
    * reason); settles as the statement does, or with that reason if first.
    */
   run<T>(what: string, statement: (signal: AbortSignal) => Promise<T>, timeoutMs: number, caller?: AbortSignal): Promise<T> {
-    const controller = this.#controllers.pop() ?? newStatementController();
+    const controller = this.#controllers ? (this.#controllers.pop() ?? newStatementController()) : new AbortController();
     return new Promise<T>((resolve, reject) => {
       const fail = (error: unknown): void => {
         controller.abort(error);
@@ -40,7 +46,7 @@ export class StatementTimer {
         this.#clock.clearTimeout(timer);
         caller?.removeEventListener('abort', onCallerAbort);
         // The store has settled too: nothing of this statement listens to the signal any more.
-        if (!controller.signal.aborted) this.#controllers.push(controller);
+        if (!controller.signal.aborted) this.#controllers?.push(controller);
       };
       statement(controller.signal).then(
         (value) => {

@@ -50,8 +50,8 @@ export interface Observation {
   readonly coordinator: string;
 }
 
-/** The statements of the protocol, for one election. */
-export interface LeaseStore {
+/** The statements of the protocol for one election that every store has; see {@link LeaseStore} and {@link HoldingStore}. */
+export interface StoreStatements {
   /** The election's name, for logs. */
   readonly name: string;
   /** Reads the row (if it exists) and who answered. */
@@ -66,14 +66,56 @@ export interface LeaseStore {
    * written meanwhile (a lost race).
    */
   claim(nodeName: string, seen: ObservedLease | undefined, minTerm: number, signal: AbortSignal): Promise<number | undefined>;
-  /** Extends a lease held by `nodeName` under `term`; `false` when it is no longer held (released, or taken under a newer term). */
-  renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean>;
   /** Releases a lease held by `nodeName` under `term`; `false` when there was none. */
   release(nodeName: string, term: number, signal: AbortSignal): Promise<boolean>;
   /** Frees what the store holds (dedicated connections). The database handle stays the caller's. */
   close(): Promise<void>;
   /** The hand-over lock: how followers learn at once that the leader let go, when the database offers one. */
   readonly handoverLock?: HandoverLock | undefined;
+}
+
+/** The statements of the protocol, for one election, renewed by the elector's own loop. */
+export interface LeaseStore extends StoreStatements {
+  /** Extends a lease held by `nodeName` under `term`; `false` when it is no longer held (released, or taken under a newer term). */
+  renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean>;
+  readonly hold?: undefined;
+}
+
+/**
+ * A store that renews a held lease itself (a `Leases` engine's, whose
+ * renewals share one schedule): between two steps of its loop, the elector
+ * hands it the tenure ({@link HeldTenure}) instead of renewing, and takes it
+ * back when the tenure ends.
+ */
+export interface HoldingStore extends StoreStatements {
+  /** Renews the lease of `tenure` when its renewal is due (`tenure.due`), once: `tenure` hands itself again for the next. */
+  hold(tenure: HeldTenure): void;
+  readonly renew?: undefined;
+}
+
+/**
+ * A tenure handed to a {@link HoldingStore}, as the elector keeps it. The
+ * safety rule is the elector's: it takes the renewal's local deadline from
+ * the moment of `ask()`, which the store calls before the statement that
+ * renews the lease is sent, and counts the renewal only on `settle(true)`,
+ * which the store calls only when the database confirmed that row.
+ */
+export interface HeldTenure {
+  /** The election's name (the store's). */
+  readonly name: string;
+  /** The term held. */
+  readonly term: number;
+  /** When the next renewal is due (monotonic ms). */
+  readonly due: number;
+  /**
+   * The store is about to send the renewal: the tenure reads the time (its
+   * next deadline counts from now) and returns the renewal's time limit in
+   * ms, or `undefined` when it wants none (the tenure is over: nothing is
+   * sent, and `settle` is not called).
+   */
+  ask(): number | undefined;
+  /** The renewal asked for was confirmed (`true`), found the lease no longer held (`false`), or failed: its outcome unknown. */
+  settle(outcome: boolean | Error): void;
 }
 
 /**

@@ -19,7 +19,7 @@ import { HELD, LEASE_COLUMNS, NEXT, NOT_RELEASED, quoteTable } from './sql.js';
 
 /** `?, ?, …`: `item` `n` times, joined by `separator`. */
 function list(n: number, item = '?', separator = ', '): string {
-  return Array.from({ length: n }, () => item).join(separator);
+  return n <= 0 ? '' : item + (separator + item).repeat(n - 1);
 }
 
 /** The batch statements of one election table, built per batch size. */

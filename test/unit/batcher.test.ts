@@ -6,26 +6,18 @@ import { QueryTimeoutError } from '../../src/errors.js';
 import { FakeClock, flush } from '../support/fake-clock.js';
 
 /** A batcher whose batches are answered when the test says so. */
-function batcher(options: { window?: number; maxBatch?: number; timeout?: number; eager?: boolean; apart?: (item: number) => boolean } = {}) {
+function batcher(options: { window?: number; maxBatch?: number; timeout?: number } = {}) {
   const clock = new FakeClock();
   const sent: { items: readonly number[]; at: number; answer: () => void; fail: (error: Error) => void; signal: AbortSignal }[] = [];
-  const apart: number[] = [];
   const subject = new Batcher<number, number>(
     clock,
-    { what: 'testing', window: options.window ?? 50, maxBatch: options.maxBatch ?? 100, timeout: options.timeout ?? 1000, eager: options.eager ?? true },
+    { what: 'testing', window: options.window ?? 50, maxBatch: options.maxBatch ?? 100, timeout: options.timeout ?? 1000 },
     (items, signal) =>
       new Promise((resolve, reject) => {
         sent.push({ items, at: clock.now(), answer: () => resolve(items.map((item) => item * 10)), fail: reject, signal });
       }),
-    options.apart && {
-      test: options.apart,
-      send: async (item) => {
-        apart.push(item);
-        return -item;
-      },
-    },
   );
-  return { clock, sent, apart, subject };
+  return { clock, sent, subject };
 }
 
 const live = new AbortController().signal;
@@ -68,19 +60,6 @@ describe('Batcher', () => {
     void subject.submit(6, live);
     await flush();
     assert.deepEqual(sent[3]?.items, [6], 'after a batch of one, the next goes at once');
-  });
-
-  it('without eager, sends one batch per window at most, batches of one too', async () => {
-    const { clock, sent, subject } = batcher({ window: 50, eager: false });
-    void subject.submit(1, live);
-    await flush();
-    assert.equal(sent.length, 1, 'the first request of an idle batcher goes at once');
-    sent[0]?.answer();
-    void subject.submit(2, live);
-    await clock.advance(49);
-    assert.equal(sent.length, 1);
-    await clock.advance(1);
-    assert.deepEqual(sent[1]?.items, [2]);
   });
 
   it('sends a burst maxBatch at a time, one batch per window', async () => {
@@ -128,15 +107,5 @@ describe('Batcher', () => {
     assert.ok(sent[1]?.signal.reason instanceof QueryTimeoutError);
     sent[1]?.fail(sent[1].signal.reason);
     await slowRejects;
-  });
-
-  it('sends the requests it is told to apart, outside the batch', async () => {
-    const { sent, apart, subject } = batcher({ apart: (item) => item === 2 });
-    const answers = [subject.submit(1, live), subject.submit(2, live), subject.submit(3, live)];
-    await flush();
-    assert.deepEqual(sent[0]?.items, [1, 3]);
-    assert.deepEqual(apart, [2]);
-    sent[0]?.answer();
-    assert.deepEqual(await Promise.all(answers), [10, -2, 30]);
   });
 });
