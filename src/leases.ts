@@ -14,12 +14,14 @@ import {
   type LockOptions,
 } from './leases-options.js';
 import { LocalNames } from './local-names.js';
-import { electionOfEngine, type ConnectionOf, type MysqlLeader } from './mysql-leader.js';
+import { electionOfEngine, type ConnectionOf, type EngineStore, type MysqlLeader } from './mysql-leader.js';
 import { MysqlBatches, type ClaimItem, type HeldItem } from './mysql/batches.js';
 import { Driver, type Queryable } from './mysql/driver.js';
 import { checkName, type ResolvedOptions } from './options.js';
 import type { Observation } from './store.js';
 import { Semaphore, SLOT_SEPARATOR, checkPermits, checkSemaphoreName } from './semaphore.js';
+import { Share, checkShare, type ShareTask } from './share.js';
+import { CandidateRegistry, type Candidate } from './mysql/candidates.js';
 import type { LockContext, TenureContext } from './tenure.js';
 
 /**
@@ -51,6 +53,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   readonly #elections = new Map<BatchedStore, MysqlLeader<DB>>();
   readonly #batchers: readonly Batcher<never, unknown>[];
   readonly #engine: StoreEngine;
+  readonly #candidates: CandidateRegistry;
   #closing: Promise<void> | undefined;
 
   /**
@@ -67,6 +70,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
     const nodeName = election.nodeName;
     this.#db = db;
     this.#options = election;
+    this.#candidates = new CandidateRegistry(new Driver(db), election.tableName);
     // Renewals are never eager: their rate stays at one statement per window at most, however they fall.
     const pacing = { window: batchWindow, maxBatch, timeout: election.queryTimeout, eager: true };
     const reads = new Batcher<string, Observation>(systemClock, { ...pacing, what: 'reading the election rows' }, (names, signal) =>
@@ -210,6 +214,67 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   }
 
   /**
+   * Shares `keys` among the live members of `group`: every process (engine)
+   * that calls `share()` with the same group and keys is a member, each key
+   * is owned by one member at a time, and `task({ key, term, signal })` runs
+   * on its owner for each tenure of the key (see {@link Share}). Each member
+   * holds ⌊M/N⌋ or ⌈M/N⌉ of the M keys once the N live members agree on who
+   * is alive; after a join, a leave or a crash, within about `age` +
+   * 2 × `tick`. A member over its share gives keys up gracefully: the
+   * tenure ends (`signal` aborts), the task settles, then the key is
+   * released, so the next owner never overlaps it.
+   *
+   * The member registers as the row `group` + U+0000 + `@` + `nodeName`
+   * (see {@link listCandidates}); key `K` is the row `group` + U+0000 +
+   * `k:` + `K`. Every member must pass the same keys.
+   *
+   * Throws `OptionTypeError`/`OptionRangeError` naming `group`, `keys` (a
+   * non-empty array of distinct strings, or a whole number of shards
+   * `'0'`…`String(keys - 1)`, at most 100,000), `keys[i]`, `task` or an
+   * option (`drainTimeout`, `onError`, `logger`), a `MysqlLeaderError` with code
+   * `ERR_MYSQL_LEADER_BUSY` when this engine has an open share of `group`,
+   * and `ClosedError` after `close()`; nothing is written then.
+   */
+  share(group: string, keys: readonly string[] | number, task: ShareTask, options?: LeaseOptions): Share<DB> {
+    if (this.#closing) throw new ClosedError('share', 'Leases');
+    const checked = checkShare(group, keys, task, this.#options.nodeName);
+    const resolved = resolveLeaseOptions(this.#options, options);
+    const own = `${checked.group}\u0000share`; // taken while the share is open: one per group per engine (no row has this name).
+    if (this.#names.has(own))
+      throw new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', `this Leases engine already has an open share of "${checked.group}": close it first`);
+    this.#names.take(own);
+    return new Share<DB>(checked.group, checked.keys, task, {
+      options: resolved,
+      open: (name, gate) => {
+        if (this.#closing || this.#names.has(name)) return undefined;
+        this.#names.take(name);
+        return this.#build(name, resolved, gate);
+      },
+      candidates: (name, signal) => this.#candidates.live(name, signal),
+      closing: () => this.#closing !== undefined,
+      closed: () => this.#names.free(own),
+    });
+  }
+
+  /**
+   * The live candidates of the election (or share group) `name`: the nodes
+   * registered as its participants whose registration has not run out by
+   * the database clock, by node name, each with when it was last seen. A
+   * member of a share registers as one of `group`'s candidates; a node that
+   * crashed drops out once its registration's lease has run out (about
+   * `age`), one that left at once. One statement, limited by `queryTimeout`.
+   *
+   * Throws `OptionTypeError`/`OptionRangeError` naming `name`.
+   */
+  async listCandidates(name: string, signal?: AbortSignal): Promise<Candidate[]> {
+    if (this.#closing) throw new ClosedError('listCandidates', 'Leases');
+    const checked = checkName('name', name);
+    signal?.throwIfAborted();
+    const timeout = AbortSignal.timeout(this.#options.queryTimeout);
+    return this.#candidates.live(checked, signal ? AbortSignal.any([signal, timeout]) : timeout);
+  }
+
+  /**
    * Closes every election of the engine (each steps down and releases its
    * lease, as `MysqlLeader.close()` does) and waits for the last batches.
    * Idempotent. The database handle stays the caller's.
@@ -228,9 +293,12 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   }
 
   /** An election of the engine under `name` (already taken in `#names`). */
-  #build(name: string, options: ResolvedOptions): { election: MysqlLeader<DB>; store: BatchedStore } {
+  #build(name: string, options: ResolvedOptions, gate?: (store: BatchedStore) => EngineStore): { election: MysqlLeader<DB>; store: BatchedStore } {
     let store: BatchedStore | undefined;
-    const election = electionOfEngine(this.#db, name, asOptions(options), (leaderName) => (store = new BatchedStore(this.#engine, leaderName)));
+    const election = electionOfEngine(this.#db, name, asOptions(options), (leaderName) => {
+      store = new BatchedStore(this.#engine, leaderName);
+      return gate ? gate(store) : store;
+    });
     const built = store as unknown as BatchedStore;
     this.#elections.set(built, election);
     return { election, store: built };
