@@ -42,6 +42,7 @@ import type { EngineStore, MysqlLeader } from './mysql-leader.js';
 import type { Queryable } from './mysql/driver.js';
 import { CANDIDATE_MARK, candidateRowName, type Candidate } from './mysql/candidates.js';
 import type { ResolvedOptions } from './options.js';
+import type { LockContext } from './tenure.js';
 
 /** The most keys a share has: each is an election on every member. */
 export const MAX_KEYS = 100_000;
@@ -49,20 +50,22 @@ export const MAX_KEYS = 100_000;
 /** Separates a group's name from a key in its key rows' names. */
 export const KEY_MARK = '\u0000k:';
 
+/** A read of the group this recent (ms) counts as fresh: a refused claim asks for a new one only past it. */
+const FRESH = 100;
+
 /** `VARCHAR(255)` counts characters (code points). */
 const MAX_NAME = 255;
 
 const show = (value: unknown): string => inspect(value, { breakLength: Infinity, maxStringLength: 80 });
 const length = (text: string): number => [...text].length;
 
-/** What a share's task gets for each tenure of a key. */
-export interface ShareTaskContext {
+/**
+ * What a share's task gets for each tenure of a key: the key, and the
+ * tenure's `term`, `signal` and `remainingMs`, as a lock's.
+ */
+export interface ShareTaskContext extends LockContext {
   /** The key this member now owns. */
   readonly key: string;
-  /** The fencing token of this tenure of the key (it only grows, from one owner to the next). */
-  readonly term: number;
-  /** Aborts the moment the tenure ends (given up, lost, expired, closed): stop working on the key then. */
-  readonly signal: AbortSignal;
 }
 
 /**
@@ -117,8 +120,6 @@ interface Key {
   term: number | undefined;
   /** A `resign()` of it is under way (its tenure has ended; the row is released once its task settled). */
   resigning: boolean;
-  /** When its claim was first refused for not being this member's first choice (monotonic ms). */
-  deferredSince: number | undefined;
   /** The campaign, until it ends (closed). */
   done: Promise<void>;
 }
@@ -154,6 +155,14 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
   #member: MysqlLeader<DB> | undefined;
   /** The live members by node name, as last read (this member included once it is registered). */
   #members: readonly string[] = [];
+  /** The last read of the group: its live candidates, and when it was sent (monotonic ms). */
+  #read: { readonly candidates: readonly Candidate[]; readonly at: number } = { candidates: [], at: -Infinity };
+  /**
+   * Members that let a key's lease run out (a claim of this member found it
+   * unchanged for a full age, not released), by when that was seen
+   * (monotonic ms): counted out until a read shows them renewed since.
+   */
+  readonly #suspects = new Map<string, number>();
   /** Claims let through and not yet settled (their tenure, if won, not yet counted). */
   #pending = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -244,12 +253,11 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
     const opened = this.#engine.open(`${this.group}${KEY_MARK}${name}`, (store) => this.#gated(name, store));
     if (!opened) return;
     const election = opened.election;
-    const key: Key = { key: name, election, term: undefined, resigning: false, deferredSince: undefined, done: Promise.resolve() };
+    const key: Key = { key: name, election, term: undefined, resigning: false, done: Promise.resolve() };
     this.#keys.set(name, key);
     election.on('error', (error) => this.#error(error));
     election.on('elected', ({ term }) => {
       key.term = term;
-      key.deferredSince = undefined;
       this.#emit('acquired', { key: name, term });
       this.#rebalance();
     });
@@ -259,7 +267,14 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
     });
     election.on('taskError', ({ term, error }) => this.#emit('taskError', { key: name, term, error }));
     election.runWhileLeader(async ({ term, signal }) => {
-      await this.#task({ key: name, term, signal });
+      await this.#task({
+        key: name,
+        term,
+        signal,
+        get remainingMs() {
+          return election.term === term ? election.remainingMs : 0;
+        },
+      });
     });
     key.done = election.acquire().then(
       () => undefined,
@@ -273,8 +288,9 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
       name: store.name,
       read: (signal) => store.read(signal),
       claim: async (nodeName, seen, minTerm, signal) => {
-        if (!this.#mayClaim(name)) return undefined; // to the election, a lost race: it reads again, then asks again a tick later.
-        this.#pending++;
+        // Vacant by the election's rule, not released: its holder has not renewed it for a full age.
+        if (seen && !seen.released && seen.nodeName !== this.nodeName) this.#suspect(seen.nodeName);
+        if (!(await this.#mayClaim(name))) return undefined; // to the election, a lost race: it reads again, then asks again a tick later.
         try {
           return await store.claim(nodeName, seen, minTerm, signal);
         } finally {
@@ -289,16 +305,54 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
     };
   }
 
-  /** Whether this member may claim `name` now: registered, under its target, and the key its first choice (or deferred for a tick). */
-  #mayClaim(name: string): boolean {
-    if (this.#closing || this.#engine.closing()) return false;
+  /**
+   * Whether this member may claim `name` now: registered, under its target
+   * (by a view of the group read for the purpose when the last one says no),
+   * and the key its first choice, or still under its target a quarter of a
+   * tick later. Counts the claim as pending when it says yes. Decides within
+   * half the statement's time limit (the election times the claim from
+   * before this wait: a late claim only shortens the tenure).
+   */
+  async #mayClaim(name: string): Promise<boolean> {
+    const { tick, queryTimeout } = this.#engine.options;
+    const deadline = performance.now() + Math.min(tick, queryTimeout) / 2;
+    let verdict = this.#verdict(name, true);
+    if (verdict === 'full') {
+      await this.#freshView(deadline);
+      verdict = this.#verdict(name, true);
+    }
+    if (verdict === 'later') {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(tick / 4, deadline - performance.now()))));
+      verdict = this.#verdict(name, false);
+    }
+    if (verdict !== 'yes') return false;
+    this.#pending++;
+    return true;
+  }
+
+  /** `yes`, `no`, `full` (at its target by the last view), or `later` (not its first choice). */
+  #verdict(name: string, firstOnly: boolean): 'yes' | 'no' | 'full' | 'later' {
+    if (this.#closing || this.#engine.closing() || !this.registered) return 'no';
     const key = this.#keys.get(name);
-    if (!key || key.resigning) return false;
-    if (this.#ownedCount() + this.#pending >= this.target) return false;
-    if (this.#firstChoice(name)) return true;
-    const now = performance.now();
-    key.deferredSince ??= now;
-    return now - key.deferredSince >= this.#engine.options.tick;
+    if (!key || key.resigning) return 'no';
+    if (this.#ownedCount() + this.#pending >= this.target) return 'full';
+    return firstOnly && !this.#firstChoice(name) ? 'later' : 'yes';
+  }
+
+  /** Waits (until `deadline` at most) for a read of the group sent from now on, unless the last one is a few ms old. */
+  async #freshView(deadline: number): Promise<void> {
+    if (performance.now() - this.#read.at < FRESH) return;
+    const reading = this.#readNow();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([reading, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - performance.now()))))]);
+    clearTimeout(timer);
+  }
+
+  /** `node` let a key's lease run out: count it out of the group until it is seen renewing its registration. */
+  #suspect(node: string): void {
+    if (this.#suspects.has(node) || !this.#members.includes(node)) return;
+    this.#suspects.set(node, performance.now());
+    this.#view();
   }
 
   /** Whether this member ranks first for `key` among the live members (rendezvous hashing). */
@@ -318,30 +372,50 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
   #schedule(ms: number): void {
     if (this.#closing || this.#engine.closing()) return;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#reading ??= this.#read().finally(() => {
-        this.#reading = undefined;
-        this.#schedule(this.#engine.options.tick);
-      });
-    }, ms);
+    this.#timer = setTimeout(() => void this.#readNow(), ms);
     this.#timer.unref(); // the elections keep the process alive while they campaign, not this.
   }
 
+  /** Reads the group now, unless a read is under way: resolves when it is over. The next one comes a tick later. */
+  #readNow(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#reading ??= this.#readGroup().finally(() => {
+      this.#reading = undefined;
+      this.#schedule(this.#engine.options.tick);
+    });
+    return this.#reading;
+  }
+
   /** One read of the group's members (one statement), then the give-ups it calls for. */
-  async #read(): Promise<void> {
+  async #readGroup(): Promise<void> {
     const { queryTimeout } = this.#engine.options;
+    const at = performance.now();
     try {
       const candidates = await this.#engine.candidates(this.group, AbortSignal.timeout(queryTimeout));
       if (this.#closing) return;
-      const members = new Set(candidates.map((candidate) => candidate.nodeName));
-      // This member counts itself while its registration is live, whatever the read saw (it may predate the claim).
-      if (this.registered) members.add(this.nodeName);
-      else members.delete(this.nodeName);
-      this.#members = Object.freeze([...members].sort(byCodePoint));
+      this.#read = { candidates, at };
     } catch (error) {
       this.#error(error);
       return;
     }
+    this.#view();
+  }
+
+  /** The live members by the last read, less the suspects it does not clear, plus this member while registered. */
+  #view(): void {
+    const { candidates, at } = this.#read;
+    const members = new Set<string>();
+    for (const candidate of candidates) {
+      const suspected = this.#suspects.get(candidate.nodeName);
+      // Renewed after it was suspected (by the database's clock from the read's send time): alive after all.
+      if (suspected !== undefined && at - candidate.lastSeenMsAgo > suspected) this.#suspects.delete(candidate.nodeName);
+      if (!this.#suspects.has(candidate.nodeName)) members.add(candidate.nodeName);
+    }
+    for (const node of this.#suspects.keys()) if (!candidates.some((candidate) => candidate.nodeName === node)) this.#suspects.delete(node);
+    // This member counts itself while its registration is live, whatever the read saw (it may predate the claim).
+    if (this.registered) members.add(this.nodeName);
+    else members.delete(this.nodeName);
+    this.#members = Object.freeze([...members].sort(byCodePoint));
     this.#rebalance();
   }
 
@@ -351,7 +425,9 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
     const excess = this.#ownedCount() - this.target;
     if (excess <= 0) return;
     const held = [...this.#keys.values()].filter((key) => key.term !== undefined && !key.resigning);
-    held.sort((a, b) => score(a.key, this.nodeName) - score(b.key, this.nodeName));
+    // First the keys another member ranks first (most likely the one under its target), then by this member's rank.
+    const rank = (key: Key): number => (this.#firstChoice(key.key) ? 2 ** 32 : 0) + score(key.key, this.nodeName);
+    held.sort((a, b) => rank(a) - rank(b));
     for (const key of held.slice(0, excess)) {
       key.resigning = true;
       // resign(): the tenure ends (the task's signal aborts), the task drains, then the row is released.
