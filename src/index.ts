@@ -49,3 +49,4 @@ export { LockTimeoutError, PermitTimeoutError } from './errors.js';
 export { Semaphore, type Permit, type PermitEvent, type SemaphoreEvents } from './semaphore.js';
 export { Share, type KeyEvent, type ShareEvents, type ShareTask, type ShareTaskContext } from './share.js';
 export type { Candidate } from './mysql/candidates.js';
+export type { LeaderOptions } from './candidates.js';

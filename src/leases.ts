@@ -21,7 +21,8 @@ import { checkName, type ResolvedOptions } from './options.js';
 import type { Observation } from './store.js';
 import { Semaphore, SLOT_SEPARATOR, checkPermits, checkSemaphoreName } from './semaphore.js';
 import { Share, checkShare, type ShareTask } from './share.js';
-import { CandidateRegistry, type Candidate } from './mysql/candidates.js';
+import { CandidateRegistry, candidateRowName, type Candidate } from './mysql/candidates.js';
+import { registerWhileCampaigning, takeCandidate, type LeaderOptions } from './candidates.js';
 import type { LockContext, TenureContext } from './tenure.js';
 
 /**
@@ -119,21 +120,34 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
    * the engine's batches. Nothing happens until its `acquire()` is called;
    * its `close()` frees the name in the engine again.
    *
+   * With `options.candidate`, each campaign registers this node as a
+   * candidate of the election while it runs (see {@link listCandidates}).
+   *
    * Throws a `MysqlLeaderError` with code `ERR_MYSQL_LEADER_BUSY` when this
    * engine has an open election (or a lock) of that name, and `ClosedError`
    * after `close()`.
    *
    * @param name The election, 1 to 255 characters.
    */
-  leader(name: string, options?: LeaseOptions): MysqlLeader<DB> {
+  leader(name: string, options?: LeaderOptions): MysqlLeader<DB> {
     if (this.#closing) throw new ClosedError('leader', 'Leases');
     const leaderName = checkName('name', name);
-    const resolved = resolveLeaseOptions(this.#options, options);
+    const { candidate, rest } = takeCandidate(leaderName, this.#options.nodeName, options);
+    const resolved = resolveLeaseOptions(this.#options, rest);
     if (this.#names.has(leaderName)) {
       throw new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', `this Leases engine already has an open election or lock "${leaderName}": close it first`);
     }
     this.#names.take(leaderName);
-    return this.#build(leaderName, resolved).election;
+    const election = this.#build(leaderName, resolved).election;
+    if (candidate) {
+      const row = candidateRowName(leaderName, this.#options.nodeName);
+      registerWhileCampaigning(election, () => {
+        if (this.#closing || this.#names.has(row)) return undefined;
+        this.#names.take(row);
+        return this.#build(row, resolved).election;
+      });
+    }
+    return election;
   }
 
   /**
@@ -260,7 +274,8 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
    * The live candidates of the election (or share group) `name`: the nodes
    * registered as its participants whose registration has not run out by
    * the database clock, by node name, each with when it was last seen. A
-   * member of a share registers as one of `group`'s candidates; a node that
+   * member of a share registers as one of `group`'s candidates, an election
+   * of `leader(name, { candidate: true })` while it campaigns; a node that
    * crashed drops out once its registration's lease has run out (about
    * `age`), one that left at once. One statement, limited by `queryTimeout`.
    *

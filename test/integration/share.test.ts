@@ -193,6 +193,45 @@ describe('share', () => {
     );
   });
 
+  it('listCandidates() of an election: the nodes of leader(name, { candidate: true }) while they campaign; without it, nobody', async (t) => {
+    const name = groupName();
+    const [a, b, c] = [engine(t, 'cand-a'), engine(t, 'cand-b'), engine(t, 'cand-c')];
+    const first = a.leader(name, { candidate: true });
+    const second = b.leader(name, { candidate: true });
+    const quiet = c.leader(name); // not registered
+    const elected = new Promise((resolve) => [first, second, quiet].forEach((election) => election.once('elected', resolve)));
+    const campaigns = [first.acquire(), second.acquire(), quiet.acquire()];
+    await elected;
+    await delay(TICK);
+    assert.deepEqual(
+      (await c.listCandidates(name)).map((candidate) => candidate.nodeName),
+      ['cand-a', 'cand-b'],
+      'leader and follower alike, not the one without candidate',
+    );
+    assert.equal(
+      [first, second, quiet].filter((election) => election.leading).length,
+      1,
+      'the registration is a row of its own: the election itself is unchanged',
+    );
+    await second.close();
+    assert.deepEqual(
+      (await c.listCandidates(name)).map((candidate) => candidate.nodeName),
+      ['cand-a'],
+      'deregistered when its campaign ended',
+    );
+    await Promise.all([first.close(), quiet.close()]);
+    await Promise.all(campaigns);
+    assert.deepEqual(await c.listCandidates(name), []);
+    assert.throws(
+      () => c.leader(groupName(), { candidate: 'yes' } as never),
+      (error: unknown) => error instanceof OptionTypeError && error.options[0] === 'options.candidate',
+    );
+    assert.throws(
+      () => c.leader('y'.repeat(250), { candidate: true }),
+      (error: unknown) => error instanceof OptionRangeError && error.options[0] === 'name',
+    );
+  });
+
   it('refuses bad arguments with typed errors naming them, writing nothing; a second share of a group in one engine; after close()', async (t) => {
     const leases = engine(t, 'checker');
     const task = (): void => {};
@@ -217,7 +256,7 @@ describe('share', () => {
     for (const [group, keys, fn, type, named] of cases) {
       assert.throws(
         () => leases.share(group as string, keys as number, fn as () => void),
-        (error: unknown) => error instanceof type && (error).options[0] === named && error.message.startsWith(named),
+        (error: unknown) => error instanceof type && error.options[0] === named && error.message.startsWith(named),
         `share(${String(group).slice(0, 20)}, ${String(keys).slice(0, 20)}) names ${named}`,
       );
     }
