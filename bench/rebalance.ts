@@ -39,7 +39,7 @@ interface Member {
 export async function rebalance(context: BenchContext): Promise<ScenarioResult> {
   const program = compileChild(SOURCE);
   const group = electionName('rebalance');
-  const rounds = context.quick ? 1 : 3;
+  const rounds = context.quick ? 1 : 5;
   const members: Member[] = [];
   const waiters = new Set<() => void>();
   let spawned = 0;

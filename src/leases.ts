@@ -244,7 +244,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
    *
    * Throws `OptionTypeError`/`OptionRangeError` naming `group`, `keys` (a
    * non-empty array of distinct strings, or a whole number of shards
-   * `'0'`…`String(keys - 1)`, at most 100,000), `keys[i]`, `task` or an
+   * `'0'`…`String(keys - 1)`, at most 10,000), `keys[i]`, `task` or an
    * option (`drainTimeout`, `onError`, `logger`), a `MysqlLeaderError` with code
    * `ERR_MYSQL_LEADER_BUSY` when this engine has an open share of `group`,
    * and `ClosedError` after `close()`; nothing is written then.

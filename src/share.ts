@@ -44,8 +44,8 @@ import { CANDIDATE_MARK, candidateRowName, type Candidate } from './mysql/candid
 import type { ResolvedOptions } from './options.js';
 import type { LockContext } from './tenure.js';
 
-/** The most keys a share has: each is an election on every member. */
-export const MAX_KEYS = 100_000;
+/** The most keys a share has: each is an election on every member (a whole elector each: about 8 KB of heap). */
+export const MAX_KEYS = 10_000;
 
 /** Separates a group's name from a key in its key rows' names. */
 export const KEY_MARK = '\u0000k:';
@@ -83,14 +83,26 @@ export interface KeyEvent {
   readonly term: number;
 }
 
+/** Payload of a {@link Share}'s `released` event. */
+export interface KeyReleasedEvent extends KeyEvent {
+  /** Why the tenure ended: `resigned` (given up for the balance), `closed`, or `lost`, `expired`, `error`. */
+  readonly reason: RevokeReason;
+}
+
+/** Payload of a {@link Share}'s `taskError` event. */
+export interface KeyTaskErrorEvent extends KeyEvent {
+  /** What the task threw. */
+  readonly error: unknown;
+}
+
 /** The events of a {@link Share}. */
 export interface ShareEvents {
   /** This member now owns `key`: its task starts. */
   acquired: [KeyEvent];
   /** This member's tenure of `key` ended (its task's signal aborted): given up (`resigned`), `closed`, or lost (`lost`, `expired`, `error`). */
-  released: [KeyEvent & { readonly reason: RevokeReason }];
+  released: [KeyReleasedEvent];
   /** A task threw (other than by aborting with its signal). */
-  taskError: [KeyEvent & { readonly error: unknown }];
+  taskError: [KeyTaskErrorEvent];
   /** A read of the group's members or a key's statement failed (the share goes on; the engine's `onError` decides for the elections). */
   error: [Error];
 }

@@ -243,7 +243,7 @@ describe('share', () => {
       ['x'.repeat(254), 3, task, OptionRangeError, 'group'],
       ['bad-1', 0, task, OptionRangeError, 'keys'],
       ['bad-2', 1.5, task, OptionTypeError, 'keys'],
-      ['bad-3', 100_001, task, OptionRangeError, 'keys'],
+      ['bad-3', 10_001, task, OptionRangeError, 'keys'],
       ['bad-4', [], task, OptionRangeError, 'keys'],
       ['bad-5', 'abc', task, OptionTypeError, 'keys'],
       ['bad-6', ['a', 7], task, OptionTypeError, 'keys[1]'],
