@@ -19,7 +19,11 @@
  * while this member watched it), by a compare-and-set. Balance only decides
  * *whether* a member may claim: each key's election asks this file, through
  * a gate on its store's `claim`, and a claim it refuses is a lost race to
- * the election (it reads again, and asks again a `tick` later).
+ * the election (it reads again, and asks again a `tick` later). The gate
+ * may hold a claim for up to half its statement's time limit before it
+ * decides (waiting for a fresh read of the group, for this member's claims
+ * in flight, or for its first choices): the election's deadline is counted
+ * from before, so a held claim only shortens the tenure.
  *
  * Balance: every member reads the group's member rows once per `tick`
  * (one statement), counts the live ones (by the database clock), sorts
@@ -31,8 +35,11 @@
  * row, so the next owner never overlaps it. Which keys: each member ranks
  * the keys by a hash of (key, member) (rendezvous hashing); a member claims
  * a key it ranks first among the live members at once, any other one a
- * `tick` later, and gives up the keys it ranks lowest first. Members that
- * claim at once therefore rarely collide, and a join or a leave moves few keys.
+ * quarter of a `tick` later if it is still short, and gives up first the
+ * keys another member ranks first. Members that claim at once therefore
+ * rarely collide, and a join or a leave moves few keys. A member whose key
+ * lease ran out (found vacant, not released, by a claim here) is counted
+ * out at once, until a read shows its registration renewed since.
  */
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
@@ -177,6 +184,8 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
   readonly #suspects = new Map<string, number>();
   /** Claims let through and not yet settled (their tenure, if won, not yet counted). */
   #pending = 0;
+  /** Claims waiting for a claim in flight to settle (see `#mayClaim`). */
+  readonly #settled = new Set<() => void>();
   #timer: NodeJS.Timeout | undefined;
   #reading: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -307,7 +316,12 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
           return await store.claim(nodeName, seen, minTerm, signal);
         } finally {
           // Counted until the election has started its tenure (or not), a few turns of promises later.
-          setImmediate(() => this.#pending--);
+          setImmediate(() => {
+            this.#pending--;
+            const waiters = [...this.#settled];
+            this.#settled.clear();
+            for (const waiter of waiters) waiter();
+          });
         }
       },
       renew: (nodeName, term, signal) => store.renew(nodeName, term, signal),
@@ -318,28 +332,50 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
   }
 
   /**
-   * Whether this member may claim `name` now: registered, under its target
-   * (by a view of the group read for the purpose when the last one says no),
+   * Whether this member may claim `name` now: registered, under its target,
    * and the key its first choice, or still under its target a quarter of a
-   * tick later. Counts the claim as pending when it says yes. Decides within
-   * half the statement's time limit (the election times the claim from
-   * before this wait: a late claim only shortens the tenure).
+   * tick later. At its target with claims in flight, it waits for them (one
+   * may lose its race); at its target without, it reads the group once for
+   * the purpose (a member may have gone). Counts the claim as pending when
+   * it says yes. Decides within half the statement's time limit (the
+   * election times the claim from before this wait: a late claim only
+   * shortens the tenure).
    */
   async #mayClaim(name: string): Promise<boolean> {
     const { tick, queryTimeout } = this.#engine.options;
-    const deadline = performance.now() + Math.min(tick, queryTimeout) / 2;
-    let verdict = this.#verdict(name, true);
-    if (verdict === 'full') {
-      await this.#freshView(deadline);
-      verdict = this.#verdict(name, true);
+    const started = performance.now();
+    const deadline = started + Math.min(tick, queryTimeout) / 2;
+    const later = started + tick / 4;
+    let read = false;
+    for (;;) {
+      const now = performance.now();
+      const verdict = this.#verdict(name, now < later);
+      if (verdict === 'yes') {
+        this.#pending++;
+        return true;
+      }
+      if (verdict === 'no' || now >= deadline) return false;
+      if (verdict === 'later') await sleep(Math.min(later, deadline) - now);
+      else if (this.#pending > 0 && this.#ownedCount() < this.target) await this.#settling(deadline);
+      else if (read) return false;
+      else {
+        read = true;
+        await this.#freshView(deadline);
+      }
     }
-    if (verdict === 'later') {
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(tick / 4, deadline - performance.now()))));
-      verdict = this.#verdict(name, false);
-    }
-    if (verdict !== 'yes') return false;
-    this.#pending++;
-    return true;
+  }
+
+  /** Resolves when a claim in flight settles, or at `deadline`. */
+  #settling(deadline: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#settled.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, deadline - performance.now()));
+      this.#settled.add(done);
+    });
   }
 
   /** `yes`, `no`, `full` (at its target by the last view), or `later` (not its first choice). */
@@ -481,6 +517,10 @@ export function score(key: string, nodeName: string): number {
   hash = Math.imul(hash, 0xc2b2ae35) >>> 0;
   hash ^= hash >>> 16;
   return hash >>> 0;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
 function byCodePoint(a: string, b: string): number {
