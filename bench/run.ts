@@ -27,6 +27,7 @@ import { jobLateness } from './job-lateness.js';
 import { locks } from './locks.js';
 import { manyElections } from './many-elections.js';
 import { manyLeases } from './many-leases.js';
+import { rebalance } from './rebalance.js';
 import { formatTable } from './report.js';
 import type { BenchContext, Scenario, ScenarioResult } from './scenario.js';
 import { steadyState } from './steady-state.js';
@@ -41,6 +42,7 @@ const SCENARIOS: Readonly<Record<string, Scenario>> = {
   'many-leases': manyLeases,
   locks,
   'job-lateness': jobLateness,
+  rebalance,
 };
 
 const AGE = 2000;

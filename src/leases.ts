@@ -14,13 +14,16 @@ import {
   type LockOptions,
 } from './leases-options.js';
 import { LocalNames } from './local-names.js';
-import { electionOfEngine, type ConnectionOf, type MysqlLeader } from './mysql-leader.js';
+import { electionOfEngine, type ConnectionOf, type EngineStore, type MysqlLeader } from './mysql-leader.js';
 import { MysqlBatches, type ClaimItem, type HeldItem } from './mysql/batches.js';
 import { Driver, type Queryable } from './mysql/driver.js';
 import { checkName, type ResolvedOptions } from './options.js';
 import type { Observation } from './store.js';
 import { RenewalSchedule } from './renewals.js';
 import { Semaphore, SLOT_SEPARATOR, checkPermits, checkSemaphoreName } from './semaphore.js';
+import { Share, checkShare, type ShareTask } from './share.js';
+import { CandidateRegistry, candidateRowName, type Candidate } from './mysql/candidates.js';
+import { registerWhileCampaigning, takeCandidate, type LeaderOptions } from './candidates.js';
 import type { LockContext, TenureContext } from './tenure.js';
 
 /**
@@ -52,6 +55,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   readonly #elections = new Map<BatchedStore, MysqlLeader<DB>>();
   readonly #batchers: readonly { idle(): Promise<void> }[];
   readonly #engine: StoreEngine;
+  readonly #candidates: CandidateRegistry;
   #closing: Promise<void> | undefined;
 
   /**
@@ -69,6 +73,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
     const nodeName = election.nodeName;
     this.#db = db;
     this.#options = election;
+    this.#candidates = new CandidateRegistry(driver, election.tableName);
     const pacing = { window: batchWindow, maxBatch, timeout: election.queryTimeout };
     const reads = new Batcher<string, Observation>(systemClock, { ...pacing, what: 'reading the election rows' }, (names, signal) =>
       batches.read(names, signal),
@@ -119,21 +124,34 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
    * the engine's batches. Nothing happens until its `acquire()` is called;
    * its `close()` frees the name in the engine again.
    *
+   * With `options.candidate`, each campaign registers this node as a
+   * candidate of the election while it runs (see {@link listCandidates}).
+   *
    * Throws a `MysqlLeaderError` with code `ERR_MYSQL_LEADER_BUSY` when this
    * engine has an open election (or a lock) of that name, and `ClosedError`
    * after `close()`.
    *
    * @param name The election, 1 to 255 characters.
    */
-  leader(name: string, options?: LeaseOptions): MysqlLeader<DB> {
+  leader(name: string, options?: LeaderOptions): MysqlLeader<DB> {
     if (this.#closing) throw new ClosedError('leader', 'Leases');
     const leaderName = checkName('name', name);
-    const resolved = resolveLeaseOptions(this.#options, options);
+    const { candidate, rest } = takeCandidate(leaderName, this.#options.nodeName, options);
+    const resolved = resolveLeaseOptions(this.#options, rest);
     if (this.#names.has(leaderName)) {
       throw new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', `this Leases engine already has an open election or lock "${leaderName}": close it first`);
     }
     this.#names.take(leaderName);
-    return this.#build(leaderName, resolved).election;
+    const election = this.#build(leaderName, resolved).election;
+    if (candidate) {
+      const row = candidateRowName(leaderName, this.#options.nodeName);
+      registerWhileCampaigning(election, () => {
+        if (this.#closing || this.#names.has(row)) return undefined;
+        this.#names.take(row);
+        return this.#build(row, resolved).election;
+      });
+    }
+    return election;
   }
 
   /**
@@ -214,6 +232,68 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   }
 
   /**
+   * Shares `keys` among the live members of `group`: every process (engine)
+   * that calls `share()` with the same group and keys is a member, each key
+   * is owned by one member at a time, and `task({ key, term, signal })` runs
+   * on its owner for each tenure of the key (see {@link Share}). Each member
+   * holds ⌊M/N⌋ or ⌈M/N⌉ of the M keys once the N live members agree on who
+   * is alive; after a join, a leave or a crash, within about `age` +
+   * 2 × `tick`. A member over its share gives keys up gracefully: the
+   * tenure ends (`signal` aborts), the task settles, then the key is
+   * released, so the next owner never overlaps it.
+   *
+   * The member registers as the row `group` + U+0000 + `@` + `nodeName`
+   * (see {@link listCandidates}); key `K` is the row `group` + U+0000 +
+   * `k:` + `K`. Every member must pass the same keys.
+   *
+   * Throws `OptionTypeError`/`OptionRangeError` naming `group`, `keys` (a
+   * non-empty array of distinct strings, or a whole number of shards
+   * `'0'`…`String(keys - 1)`, at most 10,000), `keys[i]`, `task` or an
+   * option (`drainTimeout`, `onError`, `logger`), a `MysqlLeaderError` with code
+   * `ERR_MYSQL_LEADER_BUSY` when this engine has an open share of `group`,
+   * and `ClosedError` after `close()`; nothing is written then.
+   */
+  share(group: string, keys: readonly string[] | number, task: ShareTask, options?: LeaseOptions): Share<DB> {
+    if (this.#closing) throw new ClosedError('share', 'Leases');
+    const checked = checkShare(group, keys, task, this.#options.nodeName);
+    const resolved = resolveLeaseOptions(this.#options, options);
+    const own = `${checked.group}\u0000share`; // taken while the share is open: one per group per engine (no row has this name).
+    if (this.#names.has(own))
+      throw new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', `this Leases engine already has an open share of "${checked.group}": close it first`);
+    this.#names.take(own);
+    return new Share<DB>(checked.group, checked.keys, task, {
+      options: resolved,
+      open: (name, gate) => {
+        if (this.#closing || this.#names.has(name)) return undefined;
+        this.#names.take(name);
+        return this.#build(name, resolved, gate);
+      },
+      candidates: (name, signal) => this.#candidates.live(name, signal),
+      closing: () => this.#closing !== undefined,
+      closed: () => this.#names.free(own),
+    });
+  }
+
+  /**
+   * The live candidates of the election (or share group) `name`: the nodes
+   * registered as its participants whose registration has not run out by
+   * the database clock, by node name, each with when it was last seen. A
+   * member of a share registers as one of `group`'s candidates, an election
+   * of `leader(name, { candidate: true })` while it campaigns; a node that
+   * crashed drops out once its registration's lease has run out (about
+   * `age`), one that left at once. One statement, limited by `queryTimeout`.
+   *
+   * Throws `OptionTypeError`/`OptionRangeError` naming `name`.
+   */
+  async listCandidates(name: string, signal?: AbortSignal): Promise<Candidate[]> {
+    if (this.#closing) throw new ClosedError('listCandidates', 'Leases');
+    const checked = checkName('name', name);
+    signal?.throwIfAborted();
+    const timeout = AbortSignal.timeout(this.#options.queryTimeout);
+    return this.#candidates.live(checked, signal ? AbortSignal.any([signal, timeout]) : timeout);
+  }
+
+  /**
    * Closes every election of the engine (each steps down and releases its
    * lease, as `MysqlLeader.close()` does) and waits for the last batches.
    * Idempotent. The database handle stays the caller's.
@@ -232,9 +312,12 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   }
 
   /** An election of the engine under `name` (already taken in `#names`). */
-  #build(name: string, options: ResolvedOptions): { election: MysqlLeader<DB>; store: BatchedStore } {
+  #build(name: string, options: ResolvedOptions, gate?: (store: BatchedStore) => EngineStore): { election: MysqlLeader<DB>; store: BatchedStore } {
     let store: BatchedStore | undefined;
-    const election = electionOfEngine(this.#db, name, asOptions(options), (leaderName) => (store = new BatchedStore(this.#engine, leaderName)));
+    const election = electionOfEngine(this.#db, name, asOptions(options), (leaderName) => {
+      store = new BatchedStore(this.#engine, leaderName);
+      return gate ? gate(store) : store;
+    });
     const built = store as unknown as BatchedStore;
     this.#elections.set(built, election);
     return { election, store: built };

@@ -24,6 +24,8 @@ const expected: Record<string, RegExp> = {
   'examples/recipes/fencing-token.ts': /^leader: 200 stored\nstale leader: 409 stale fencing token 0, already saw 1$/m,
   'examples/recipes/scheduled-job.ts': /^report for \S+ written under term 1$/m,
   'examples/recipes/many-leases.ts': /^leading ingest-eu, ingest-us, ingest-ap\ninvoice run: 3 invoices under term 1$/m,
+  'examples/recipes/shared-keys.ts':
+    /^replica-a owns 8 partitions\nreplica-a owns (\d,){3}\d; replica-b owns (\d,){3}\d\nmembers: replica-a, replica-b\nreplica-b left: replica-a owns 8 partitions$/m,
   'examples/recipes/semaphore.ts': /^(exporting (eu|us|ap) on permit [01]\n){3}both permits held \(terms \d+, \d+\): ERR_MYSQL_LEADER_PERMIT_TIMEOUT$/m,
 };
 

@@ -9,11 +9,15 @@ import type * as mysql2 from 'mysql2';
 import type * as mysql2Promise from 'mysql2/promise';
 import {
   AlwaysLeader,
+  Leases,
   MysqlLeader,
+  type Share,
   NotLeaderError,
   nodeSet,
   type ConnectionOf,
+  type Candidate,
   type ElectedEvent,
+  type KeyReleasedEvent,
   type Lease,
   type Leader,
   type LeaderInfo,
@@ -21,6 +25,7 @@ import {
   type NodeSet,
   type Queryable,
   type RevokeReason,
+  type ShareTaskContext,
   type TaskHandle,
   type TenureContext,
 } from 'mysql-leader';
@@ -210,4 +215,32 @@ export async function nodeSets(): Promise<void> {
   nodeSet([mysql2Connection]);
   // @ts-expect-error not an option
   nodeSet([mysql2Pool], { interval: 500 });
+}
+
+// Leases.share(): keys as a list or a count, a task per tenure of a key, events with the key.
+export async function shares(): Promise<void> {
+  const leases = new Leases(mysql2Pool, { nodeName: 'a' });
+  const share = leases.share('orders', 16, async (context) => {
+    expectType<ShareTaskContext>(context);
+    expectType<string>(context.key);
+    expectType<number>(context.term);
+    expectType<AbortSignal>(context.signal);
+    expectType<number>(context.remainingMs);
+  });
+  expectType<Share<typeof mysql2Pool>>(share);
+  expectType<string[]>(share.owned);
+  expectType<readonly string[]>(share.members);
+  expectType<number>(share.target);
+  share.on('released', (event) => expectType<KeyReleasedEvent>(event) && expectType<RevokeReason>(event.reason));
+  leases.share('tenants', ['acme', 'globex'], () => {}, { drainTimeout: 5_000 });
+  const candidates = await leases.listCandidates('orders');
+  expectType<Candidate[]>(candidates);
+  expectType<Date | undefined>(candidates[0]?.lastSeen);
+  leases.leader('x', { candidate: true });
+  // @ts-expect-error keys are strings or a count
+  leases.share('bad', [1, 2], () => {});
+  // @ts-expect-error the engine's options are not a share's
+  leases.share('bad', 3, () => {}, { tick: 500 });
+  await using _left = share;
+  await leases.close();
 }
