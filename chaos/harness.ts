@@ -183,7 +183,13 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
       nodes: nodes.map((n) => n.name),
       kinds: options.kinds,
       ended: since(sharedNow()),
-      reports: reports.map((r) => ({ ...r, mono: since(r.mono), ...(r.until !== undefined && { until: since(r.until) }) })),
+      reports: reports.map((r) => ({
+        ...r,
+        mono: since(r.mono),
+        ...(r.until !== undefined && { until: since(r.until) }),
+        // A keys run's renewals: [key, term, until] each.
+        ...(r.event === 'key-renewed' && { renewed: (r['renewed'] as [string, number, number][]).map(([key, term, until]) => [key, term, since(until)]) }),
+      })),
       faults: faults.map((f) => ({
         ...f,
         start: since(f.start),
