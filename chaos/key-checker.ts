@@ -30,7 +30,7 @@
  */
 import { coveredTime, findOverlaps, findTermDisorder, type Tenure, type Violation } from './checker.js';
 import { TASK_DRAIN_MS } from './keys.js';
-import type { ChaosReport, FaultRecord, RunLog } from './records.js';
+import type { ChaosReport, FaultKind, FaultRecord, RunLog } from './records.js';
 
 /** One believed tenure of a key, by one process of one participant. */
 export interface KeyTenure extends Tenure {
@@ -68,11 +68,27 @@ export interface Balance {
   readonly problem: string | undefined;
 }
 
+/**
+ * How long the keys took to balance again after one heal, when no other
+ * fault was in force then: measured up to the next fault's start (or the
+ * stop). A figure, not a rule: only the last heal is bound ({@link Balance}).
+ */
+export interface Rebalance {
+  readonly fault: number;
+  readonly kind: FaultKind;
+  readonly heal: number;
+  /** From the heal until the keys were balanced and stayed so until the next fault; `undefined` if they were not before it. */
+  readonly ms: number | undefined;
+  /** From the heal to the next fault's start (or the stop). */
+  readonly windowMs: number;
+}
+
 /** What the keys checker found. */
 export interface KeyVerdict {
   readonly tenures: readonly KeyTenure[];
   readonly tasks: readonly TaskRun[];
   readonly balance: Balance | undefined;
+  readonly rebalances: readonly Rebalance[];
   readonly violations: readonly Violation[];
 }
 
@@ -102,7 +118,7 @@ export const balanceBound = (age: number, tick: number): number => 2 * age + 2 *
 
 /** Checks the keys of a run (`log.keys` absent: nothing to check). */
 export function checkKeys(log: RunLog): KeyVerdict {
-  if (!log.keys) return { tenures: [], tasks: [], balance: undefined, violations: [] };
+  if (!log.keys) return { tenures: [], tasks: [], balance: undefined, rebalances: [], violations: [] };
   const tenures = keyTenuresOf(log.reports, log.ended);
   const tasks = taskRunsOf(log.reports);
   const byKey = groupBy(tenures, (t) => t.key);
@@ -116,7 +132,7 @@ export function checkKeys(log: RunLog): KeyVerdict {
     ...findTaskOverlaps(log, tasks, tenures),
     ...(balance.ms === undefined || balance.ms > balance.bound ? [unbalanced(balance)] : []),
   ];
-  return { tenures, tasks, balance, violations };
+  return { tenures, tasks, balance, rebalances: rebalancesOf(log, tenures), violations };
 }
 
 /** Every believed tenure of a key, each process on its own (see the header). */
@@ -232,11 +248,29 @@ export function findTaskOverlaps(log: RunLog, tasks: readonly TaskRun[], tenures
   });
 }
 
-/** How the keys came to balance after the last heal (see the header). */
-export function balanceOf(log: RunLog, tenures: readonly KeyTenure[]): Balance {
-  const count = log.keys?.count ?? 0;
+/** For each heal with no other fault in force then, how long the keys took to balance again before the next fault. */
+export function rebalancesOf(log: RunLog, tenures: readonly KeyTenure[]): Rebalance[] {
   const stop = log.keys?.stoppedAt ?? log.ended;
-  const from = Math.max(0, ...log.faults.map((f) => f.heal));
+  return log.faults.flatMap((fault) => {
+    if (log.faults.some((f) => f !== fault && f.start <= fault.heal && f.heal > fault.heal)) return [];
+    const to = Math.min(stop, ...log.faults.filter((f) => f.start > fault.heal).map((f) => f.start));
+    const { ms } = balanceOf(log, tenures, fault.heal, to);
+    return [{ fault: fault.id, kind: fault.kind, heal: fault.heal, ms, windowMs: to - fault.heal }];
+  });
+}
+
+/**
+ * How the keys came to balance from `from` (by default the last heal) to
+ * `to` (by default the stop): from when on they stayed balanced until `to`
+ * (see the header).
+ */
+export function balanceOf(
+  log: RunLog,
+  tenures: readonly KeyTenure[],
+  from = Math.max(0, ...log.faults.map((f) => f.heal)),
+  stop = log.keys?.stoppedAt ?? log.ended,
+): Balance {
+  const count = log.keys?.count ?? 0;
   const bound = balanceBound(log.age, log.tick);
   const processes = [...groupBy(log.reports, (r) => `${r.node}\u0000${r.run}`).values()].map((own) => ({
     node: own[0]?.node ?? '',
@@ -299,6 +333,9 @@ function late(at: number, task: TaskRun, message: string): Violation {
 
 const exitOf = (log: RunLog, node: string, run: number): number =>
   log.reports.find((r) => r.event === 'exited' && r.node === node && r.run === run)?.mono ?? log.ended;
+
+/** How much of `[from, to]` a fault kept `node` paused (SIGSTOP). */
+export const pausedTime = (faults: readonly FaultRecord[], node: string, from: number, to: number): number => coveredTime(pausesOf(faults, node), from, to);
 
 /** The spans during which a fault kept `node` paused (SIGSTOP). */
 const pausesOf = (faults: readonly FaultRecord[], node: string): (readonly [number, number])[] =>

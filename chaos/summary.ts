@@ -4,7 +4,7 @@
  */
 import { coveredTime, handoverBoundOf, inLossWindow, lossWindowsOf, percentile, type Verdict, type ViolationKind } from './checker.js';
 import { CLAIM_BOUND, type JobTally } from './job-checker.js';
-import { TASK_SLACK } from './key-checker.js';
+import { TASK_SLACK, pausedTime } from './key-checker.js';
 import { TASK_DRAIN_MS } from './keys.js';
 import { isNodeFault, kindsOf, type ClusterMode, type FaultKind, type RunLog } from './records.js';
 
@@ -121,7 +121,8 @@ export interface Summary {
   /**
    * A keys run (`--keys`) only: the keys' tenures and how they ended, the
    * highest term of a key, the tasks (the longest from a tenure's end to its
-   * task's abort, and from the abort to the task's return), and the balance
+   * task's abort, and from the abort to the task's return, less the time
+   * their process was paused by a fault meanwhile), and the balance
    * after the last heal against its bound; each member's last view.
    */
   readonly keys?: {
@@ -134,6 +135,14 @@ export interface Summary {
     readonly abortLagMaxMs: number | undefined;
     readonly drainMaxMs: number | undefined;
     readonly taskBoundWhy: string;
+    /** After each heal with no other fault in force: how long until the keys were balanced and stayed so until the next fault (`undefined`: not before it). */
+    readonly rebalance: {
+      readonly measured: number;
+      readonly notBeforeNextFault: number;
+      readonly p50Ms: number | undefined;
+      readonly maxMs: number | undefined;
+      readonly byKind: Partial<Record<FaultKind, { readonly count: number; readonly maxMs: number | undefined }>>;
+    };
     readonly balance: {
       readonly lastHealMs: number;
       readonly balancedAtMs: number | undefined;
@@ -287,16 +296,19 @@ export function summarize(log: RunLog, verdict: Verdict): Summary {
 
 /** The keys part of the summary. */
 function keysSummary(log: RunLog, verdict: Verdict): NonNullable<Summary['keys']> {
-  const { tenures, tasks, balance } = verdict.keys;
+  const { tenures, tasks, balance, rebalances } = verdict.keys;
+  const rebalanced = rebalances.flatMap((r) => (r.ms === undefined ? [] : [r]));
   const round = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.round(ms));
   const endedBy: Record<string, number> = {};
   for (const t of tenures) endedBy[t.reason ?? 'no report'] = (endedBy[t.reason ?? 'no report'] ?? 0) + 1;
   const tenureEnd = new Map(tenures.map((t) => [`${t.node}\u0000${t.run}\u0000${t.key}\u0000${t.term}`, t.end]));
   const lags = tasks.flatMap((task) => {
     const end = tenureEnd.get(`${task.node}\u0000${task.run}\u0000${task.key}\u0000${task.term}`);
-    return task.aborted === undefined || end === undefined ? [] : [task.aborted - end];
+    return task.aborted === undefined || end === undefined ? [] : [task.aborted - end - pausedTime(log.faults, task.node, end, task.aborted)];
   });
-  const drains = tasks.flatMap((task) => (task.aborted === undefined || task.ended === undefined ? [] : [task.ended - task.aborted]));
+  const drains = tasks.flatMap((task) =>
+    task.aborted === undefined || task.ended === undefined ? [] : [task.ended - task.aborted - pausedTime(log.faults, task.node, task.aborted, task.ended)],
+  );
   const lastViews: Record<string, { owned: number; target: number; members: readonly string[] }> = {};
   for (const r of log.reports) {
     if (r.event === 'key-view') lastViews[r.node] = { owned: Number(r['owned']), target: Number(r['target']), members: r['members'] as string[] };
@@ -311,6 +323,28 @@ function keysSummary(log: RunLog, verdict: Verdict): NonNullable<Summary['keys']
     abortLagMaxMs: round(percentile(lags, 100)),
     drainMaxMs: round(percentile(drains, 100)),
     taskBoundWhy: `a task's signal aborts within ${TASK_SLACK} ms of its tenure's end, and the task returns within its ${TASK_DRAIN_MS} ms drain and ${TASK_SLACK} ms of the abort (time paused by a fault added)`,
+    rebalance: {
+      measured: rebalanced.length,
+      notBeforeNextFault: rebalances.length - rebalanced.length,
+      p50Ms: round(
+        percentile(
+          rebalanced.map((r) => r.ms ?? 0),
+          50,
+        ),
+      ),
+      maxMs: round(
+        percentile(
+          rebalanced.map((r) => r.ms ?? 0),
+          100,
+        ),
+      ),
+      byKind: Object.fromEntries(
+        [...new Set(rebalanced.map((r) => r.kind))].map((kind) => {
+          const own = rebalanced.filter((r) => r.kind === kind).map((r) => r.ms ?? 0);
+          return [kind, { count: own.length, maxMs: round(percentile(own, 100)) }];
+        }),
+      ),
+    },
     balance: {
       lastHealMs: Math.round(balance?.from ?? 0),
       balancedAtMs: round(balance?.balancedAt),
@@ -380,10 +414,14 @@ function formatKeys(keys: NonNullable<Summary['keys']>): string[] {
   const ends = Object.entries(keys.endedBy)
     .map(([reason, n]) => `${reason} ${n}`)
     .join(', ');
-  const { balance } = keys;
+  const { balance, rebalance } = keys;
+  const byKind = Object.entries(rebalance.byKind)
+    .map(([kind, r]) => `${kind} ${ms(r.maxMs)}`)
+    .join(', ');
   return [
     `  keys:        ${keys.count}; ${keys.tenures} tenures (ended: ${ends || 'none'}), highest term ${keys.highestTerm ?? '–'}; ${keys.overlaps} overlaps of believed ownership`,
-    `  key tasks:   ${keys.tasks}; abort at most ${ms(keys.abortLagMaxMs)} after its tenure's end, return at most ${ms(keys.drainMaxMs)} after the abort`,
+    `  key tasks:   ${keys.tasks}; abort at most ${ms(keys.abortLagMaxMs)} after its tenure's end, return at most ${ms(keys.drainMaxMs)} after the abort (time paused by a fault left out)`,
+    `  rebalance:   after ${rebalance.measured} heals, p50 ${ms(rebalance.p50Ms)}, max ${ms(rebalance.maxMs)} (max by kind: ${byKind || '–'}); ${rebalance.notBeforeNextFault} not before the next fault`,
     `  balance:     ${balance.balancedAtMs === undefined ? 'not balanced at the stop' : `balanced ${ms(balance.ms)} after the last heal (at ${(balance.lastHealMs / 1000).toFixed(1)} s)`}; bound ${balance.boundMs} ms`,
     `  key views:   ${Object.entries(keys.lastViews)
       .map(([node, view]) => `${node} ${view.owned}/${view.target} of ${view.members.length}`)

@@ -108,6 +108,9 @@ describe('chaos keys checker', () => {
     assert.equal(summary.keys?.overlaps, 0);
     assert.deepEqual(summary.keys?.endedBy, { closed: 4, resigned: 2 });
     assert.equal(summary.keys?.balance.ms, 1700);
+    // The pause is the one heal: the keys were balanced again 1.7 s after it, before the stop.
+    assert.deepEqual(verdict.keys.rebalances, [{ fault: 1, kind: 'pause', heal: 1500, ms: 1700, windowMs: STOP - 1500 }]);
+    assert.equal(summary.keys?.rebalance.maxMs, 1700);
     assert.ok(formatSummary(summary).some((line) => line.includes('0 overlaps of believed ownership')));
   });
 
