@@ -187,8 +187,10 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
         ...r,
         mono: since(r.mono),
         ...(r.until !== undefined && { until: since(r.until) }),
-        // A keys run's renewals: [key, term, until] each.
-        ...(r.event === 'key-renewed' && { renewed: (r['renewed'] as [string, number, number][]).map(([key, term, until]) => [key, term, since(until)]) }),
+        // A keys run's renewals: [key, term, until] each, and 'expired' after those found passed.
+        ...(r.event === 'key-renewed' && {
+          renewed: (r['renewed'] as [string, number, number, ...unknown[]][]).map(([key, term, until, ...flag]) => [key, term, since(until), ...flag]),
+        }),
       })),
       faults: faults.map((f) => ({
         ...f,

@@ -8,7 +8,11 @@
  * last local deadline (`until` of the acquisition or of a renewal: the
  * longest it could have believed it owned the key without a further
  * renewal), and its process's exit. All on the machine's shared monotonic
- * clock, so the tenures of different processes compare.
+ * clock, so the tenures of different processes compare. A deadline the
+ * participant found already passed when it looked (`expired`: a pause
+ * fell between the election setting it and the participant reading
+ * `remainingMs`, in one synchronous run) extends nothing: no task, no
+ * other callback ran in between, so the member could not act on it.
  * - `key-overlap`: two tenures of one key at the same instant.
  * - `key-term-order`: a key's tenure (by start) whose term is not above the
  *   one before.
@@ -145,11 +149,12 @@ export function keyTenuresOf(reports: readonly ChaosReport[], ended: number): Ke
     for (const r of own) {
       if (r.event === 'key-acquired' && r.term !== undefined) {
         const key = String(r['key']);
-        open.set(id(key, r.term), { node: r.node, run: r.run, key, term: r.term, start: r.mono, until: r.until ?? r.mono });
+        const until = r['expired'] === true ? r.mono : (r.until ?? r.mono);
+        open.set(id(key, r.term), { node: r.node, run: r.run, key, term: r.term, start: r.mono, until });
       } else if (r.event === 'key-renewed') {
-        for (const [key, term, until] of r['renewed'] as [string, number, number][]) {
+        for (const [key, term, until, expired] of r['renewed'] as [string, number, number, 'expired'?][]) {
           const tenure = open.get(id(key, term));
-          if (tenure) tenure.until = Math.max(tenure.until, until);
+          if (tenure && expired === undefined) tenure.until = Math.max(tenure.until, until);
         }
       } else if (r.event === 'key-released' && r.term !== undefined) {
         const tenure = open.get(id(String(r['key']), r.term));

@@ -10,7 +10,10 @@
  * - `key-acquired` (`key`, `term`, `until`: the tenure's local deadline on
  *   the shared clock) as the tenure begins, before its task starts;
  *   `key-renewed` (`renewed`: a list of `[key, term, until]`) for the
- *   renewals of the keys, a line per turn of the event loop; `key-released`
+ *   renewals of the keys, a line per turn of the event loop; either with
+ *   `expired` (a fourth element of the list, a field of `key-acquired`) when
+ *   the deadline had passed already as the participant looked, `until` then
+ *   being that instant; `key-released`
  *   (`key`, `term`, `reason`) as the tenure ends (the task's signal aborts).
  * - `task-start` (`key`, `term`); `task-abort` (`key`, `term`, `reason`) the
  *   instant the task sees its signal abort; `task-end` (`key`, `term`) once
@@ -22,10 +25,12 @@
  * share does not hand its elections out, so the participant listens to the
  * events every `MysqlLeader` of the process emits (a read-only wrapper of
  * `emit`) and keeps those of the group's key rows. Each is reported with the
- * deadline the election holds at that instant (`remainingMs` is exact), so
- * a member that is paused right after a renewal still has its new deadline
- * in the log once it runs again, and one killed has its tenures cut at its
- * exit.
+ * deadline the election holds at that instant (`remainingMs` is exact, and
+ * read before the clock, so that a pause between the two can only make the
+ * deadline later), so a member that is paused right after a renewal still
+ * has its new deadline in the log once it runs again, and one killed has
+ * its tenures cut at its exit. A pause between the election's own check and
+ * the participant's look finds the deadline passed: `expired`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'mysql2/promise';
@@ -60,8 +65,13 @@ export function shareKeys(
   report: (fields: Record<string, unknown>) => void,
 ): { close(): Promise<void> } {
   const elections = new Map<string, MysqlLeader>();
-  const deadline = (key: string): number => mono() + (elections.get(key)?.remainingMs ?? 0);
-  let renewed: [string, number, number][] = [];
+  /** The deadline of `election`'s tenure on the shared clock, or the instant it was found passed. */
+  const deadline = (election: MysqlLeader | undefined): { until: number; expired?: true } => {
+    const left = election?.remainingMs ?? 0;
+    const now = mono();
+    return left > 0 ? { until: now + left } : { until: now, expired: true };
+  };
+  let renewed: [string, number, number, 'expired'?][] = [];
   const flush = (): void => {
     if (renewed.length > 0) report({ event: 'key-renewed', renewed });
     renewed = [];
@@ -76,7 +86,8 @@ export function shareKeys(
       const term = (args[0] as { term: number }).term;
       if (event === 'renewed') {
         if (renewed.length === 0) setImmediate(flush);
-        renewed.push([key, term, mono() + this.remainingMs]);
+        const { until, expired } = deadline(this);
+        renewed.push(expired ? [key, term, until, 'expired'] : [key, term, until]);
       }
     }
     return emit.call(this, event, ...args);
@@ -97,7 +108,7 @@ export function shareKeys(
     await sleep(TASK_DRAIN_MS);
     report({ event: 'task-end', key, term });
   });
-  share.on('acquired', ({ key, term }) => report({ event: 'key-acquired', key, term, until: deadline(key) }));
+  share.on('acquired', ({ key, term }) => report({ event: 'key-acquired', key, term, ...deadline(elections.get(key)) }));
   share.on('released', ({ key, term, reason }) => report({ event: 'key-released', key, term, reason }));
   share.on('taskError', ({ key, term, error }) => report({ event: 'key-task-error', key, term, message: String(error) }));
   share.on('error', (error) => report({ event: 'key-error', message: error.message }));
