@@ -137,9 +137,25 @@ describe('chaos keys checker', () => {
     assert.ok(!kinds(logOf(parts)).includes('key-overlap'));
     parts.reports[5] = tenure('node-2', '1', 2, 3900, STOP, 'closed');
     assert.ok(kinds(logOf(parts)).includes('key-overlap'));
+    // A renewal found already expired when the participant looked (at 4.5 s, after a pause) extends nothing.
+    parts.reports[4] = [...silent, at('node-1', 4500, 'key-renewed', { renewed: [['1', 1, 4500, 'expired']] })];
+    parts.reports[5] = tenure('node-2', '1', 2, 4100, STOP, 'closed');
+    assert.ok(!kinds(logOf(parts)).includes('key-overlap'));
+    parts.reports[4] = [...silent, at('node-1', 4500, 'key-renewed', { renewed: [['1', 1, 4500]] })];
+    assert.ok(kinds(logOf(parts)).includes('key-overlap'));
+    parts.reports[4] = silent;
+    parts.reports[5] = tenure('node-2', '1', 2, 3900, STOP, 'closed');
     // Its process exited at 3.5 s: the tenure ends there, and an owner from 3.9 s is no overlap.
     parts.reports.push([at('node-1', 3500, 'exited', { reason: 'SIGKILL', expected: true })]);
     assert.ok(!kinds(logOf(parts)).includes('key-overlap'));
+  });
+
+  it('ends a tenure acquired already expired where it began', () => {
+    const log = changed(4, [at('node-1', 100, 'key-acquired', { key: '1', term: 1, until: 100, expired: true })]);
+    assert.deepEqual(
+      check(log).keys.tenures.find((t) => t.key === '1' && t.node === 'node-1'),
+      { node: 'node-1', run: 1, key: '1', term: 1, start: 100, end: 100, reason: undefined },
+    );
   });
 
   it('catches a key whose term goes back', () => {
