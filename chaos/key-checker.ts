@@ -149,8 +149,8 @@ export function keyTenuresOf(reports: readonly ChaosReport[], ended: number): Ke
     for (const r of own) {
       if (r.event === 'key-acquired' && r.term !== undefined) {
         const key = String(r['key']);
-        const until = r['expired'] === true ? r.mono : (r.until ?? r.mono);
-        open.set(id(key, r.term), { node: r.node, run: r.run, key, term: r.term, start: r.mono, until });
+        // Found expired already, `until` is the instant it was looked at: the tenure ends where it began.
+        open.set(id(key, r.term), { node: r.node, run: r.run, key, term: r.term, start: r.mono, until: r.until ?? r.mono });
       } else if (r.event === 'key-renewed') {
         for (const [key, term, until, expired] of r['renewed'] as [string, number, number, 'expired'?][]) {
           const tenure = open.get(id(key, term));

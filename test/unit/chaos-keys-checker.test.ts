@@ -150,14 +150,6 @@ describe('chaos keys checker', () => {
     assert.ok(!kinds(logOf(parts)).includes('key-overlap'));
   });
 
-  it('ends a tenure acquired already expired where it began', () => {
-    const log = changed(4, [at('node-1', 100, 'key-acquired', { key: '1', term: 1, until: 100, expired: true })]);
-    assert.deepEqual(
-      check(log).keys.tenures.find((t) => t.key === '1' && t.node === 'node-1'),
-      { node: 'node-1', run: 1, key: '1', term: 1, start: 100, end: 100, reason: undefined },
-    );
-  });
-
   it('catches a key whose term goes back', () => {
     // node-2 takes key 1 after node-1 let it go, under term 1 again (node-1 had term 1).
     const log = changed(5, tenure('node-2', '1', 1, 3200, STOP, 'closed'));
