@@ -11,10 +11,14 @@
  * before: the hand-over the harness asks for after heals (a `resign()` in
  * a quiet moment, chaos/probe.ts) is as fast as on a healthy server. A jobs
  * run adds the rules of chaos/job-checker.ts: no slot ran twice, every slot
- * due in a healthy tenure ran, every other one is accounted for.
+ * due in a healthy tenure ran, every other one is accounted for. A keys
+ * run adds those of chaos/key-checker.ts: no key with two believed owners at
+ * once, each key's terms growing, no task on past its abort, the keys
+ * balanced after the last heal.
  */
 import { tenuresOf, type Tenure } from '../src/cli/harness/tenures.js';
 import { checkJobs, type JobVerdict } from './job-checker.js';
+import { checkKeys, type KeyVerdict } from './key-checker.js';
 import type { ChaosReport, FaultKind, FaultRecord, LogRow, ProbeRecord, RunLog, WritePhase } from './records.js';
 
 export type { Tenure } from '../src/cli/harness/tenures.js';
@@ -50,7 +54,17 @@ export type ViolationKind =
   /** A jobs run: a slot due inside a healthy tenure that did not run, or a fenced claim recorded done without its row. */
   | 'lost-slot'
   /** A jobs run: a slot that did not run, and that no policy accounts for. */
-  | 'unaccounted-slot';
+  | 'unaccounted-slot'
+  /** A keys run: two participants believed they owned one key at the same instant. */
+  | 'key-overlap'
+  /** A keys run: a key's tenure whose term is not greater than that key's previous tenure's. */
+  | 'key-term-order'
+  /** A keys run: a task that ran on past its signal's abort, or whose signal aborted late after its tenure ended. */
+  | 'late-task'
+  /** A keys run: a task of a key given up still running when another member's tenure of the key began. */
+  | 'task-overlap'
+  /** A keys run: the keys not all owned and balanced within the bound after the last heal. */
+  | 'unbalanced';
 
 /** One violation, placed in time (shared monotonic clock, ms) and on the participants involved. */
 export interface Violation {
@@ -118,6 +132,8 @@ export interface Verdict {
   readonly handovers: readonly Handover[];
   /** A jobs run: each job's slots (chaos/job-checker.ts); no tallies otherwise. */
   readonly jobs: JobVerdict;
+  /** A keys run: each key's tenures, the tasks, the balance (chaos/key-checker.ts); empty otherwise. */
+  readonly keys: KeyVerdict;
   readonly violations: readonly Violation[];
 }
 
@@ -129,6 +145,7 @@ export function check(log: RunLog): Verdict {
   const handoverBound = handoverBoundOf(log);
   const handovers = handoversOf(log.probes, log.reports);
   const jobs = checkJobs(log, tenures);
+  const keys = checkKeys(log);
   const violations = [
     ...findOverlaps(tenures),
     ...findTermDisorder(tenures),
@@ -139,8 +156,9 @@ export function check(log: RunLog): Verdict {
     ...findStuckResigns(log),
     ...handovers.filter((h) => h.ms === undefined || h.ms > handoverBound).map((h) => slowHandover(h, log.faults, handoverBound)),
     ...jobs.violations,
+    ...keys.violations,
   ].sort((a, b) => a.at - b.at);
-  return { tenures, writes, recoveries, handovers, jobs, violations };
+  return { tenures, writes, recoveries, handovers, jobs, keys, violations };
 }
 
 /**

@@ -6,7 +6,8 @@
  * participant processes each behind its own fault proxy, seeded faults for
  * the duration (each heal followed by a hand-over probe, chaos/probe.ts),
  * then everything stopped and the log table read (with `--jobs`, the fires
- * table and the fenced job's rows too). Whatever happens (an
+ * table and the fenced job's rows too; with `--keys`, the participants also
+ * share keys, chaos/keys.ts). Whatever happens (an
  * error, Ctrl-C), no participant, proxy or server is left behind, and the
  * server's (or the cluster's) folder is removed.
  */
@@ -44,6 +45,8 @@ export interface ChaosOptions {
   readonly writeEvery: number;
   /** The jobs workload (chaos/jobs.ts): each participant also schedules its jobs; one server only. */
   readonly jobs: boolean;
+  /** The keys workload (chaos/keys.ts): each participant also shares this many keys (0: none); one server only. */
+  readonly keys: number;
   /** Ctrl-C: stop at once, clean up, and reject with the signal's reason. */
   readonly signal: AbortSignal;
   /** Progress lines. */
@@ -113,7 +116,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     await prepareTables(adminPort, galera, options.jobs);
     const dbOffset = options.jobs ? (await databaseClockOffset(adminPort)) + started : 0;
 
-    const settings = { url, election: ELECTION, age, tick, writeEvery: options.writeEvery, jobs: options.jobs };
+    const settings = { url, election: ELECTION, age, tick, writeEvery: options.writeEvery, jobs: options.jobs, keys: options.keys };
     // Stopped at the end of the run (or by Ctrl-C), whatever it is waiting for.
     const stopProbing = new AbortController();
     const probe = new HandoverProbe(nodes, tick, age + tick + 1_000, AbortSignal.any([signal, stopProbing.signal]), (record) => {
@@ -136,7 +139,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
     }
     await firstElection(nodes, signal);
 
-    const until = started + options.duration - settleTime(age, tick);
+    const until = started + options.duration - settleTime(age, tick, options.keys > 0);
     const context = {
       server,
       cluster,
@@ -180,7 +183,15 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
       nodes: nodes.map((n) => n.name),
       kinds: options.kinds,
       ended: since(sharedNow()),
-      reports: reports.map((r) => ({ ...r, mono: since(r.mono), ...(r.until !== undefined && { until: since(r.until) }) })),
+      reports: reports.map((r) => ({
+        ...r,
+        mono: since(r.mono),
+        ...(r.until !== undefined && { until: since(r.until) }),
+        // A keys run's renewals: [key, term, until] each, and 'expired' after those found passed.
+        ...(r.event === 'key-renewed' && {
+          renewed: (r['renewed'] as [string, number, number, ...unknown[]][]).map(([key, term, until, ...flag]) => [key, term, since(until), ...flag]),
+        }),
+      })),
       faults: faults.map((f) => ({
         ...f,
         start: since(f.start),
@@ -194,6 +205,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunLog> {
       probes: probes.map((p) => ({ ...p, sent: since(p.sent) })),
       rows,
       ...(jobs && { jobs }),
+      ...(options.keys > 0 && { keys: { count: options.keys, stoppedAt: stoppedAt - started } }),
     };
   } finally {
     await Promise.all(nodes.map((node) => node.retire()));

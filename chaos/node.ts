@@ -25,6 +25,8 @@ export interface NodeSettings {
   readonly writeEvery: number;
   /** Whether the participants also run the jobs workload. */
   readonly jobs: boolean;
+  /** The keys workload: how many keys the participants share (0: none). */
+  readonly keys: number;
 }
 
 /** One participant: start, kill, pause, restart with a skewed clock. */

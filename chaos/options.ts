@@ -5,6 +5,8 @@
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { ChaosOptions } from './harness.js';
+import { balanceBound } from './key-checker.js';
+import { DEFAULT_KEY_COUNT } from './keys.js';
 import { CLUSTER_MODES, NODE_FAULT_KINDS, REPLICATED_FAULT_KINDS, SINGLE_FAULT_KINDS, kindsOf, type FaultKind } from './records.js';
 
 /** A mistake in the command line: printed with the usage, exit code 2. */
@@ -53,6 +55,15 @@ Exits 1 on any violation.
                        and the checker proves no slot ran twice and every slot due
                        in a healthy tenure ran (one server only; defaults
                        --participants 3 --interval 5000)
+  --keys               the keys workload: each participant also shares the same
+                       keys (Leases share()), and the checker proves no key ever
+                       had two believed owners, each key's terms only grow, every
+                       key is owned and the members hold floor(M/N) or ceil(M/N)
+                       within 2 x age + 2 x tick + 2 s of the last heal, and no
+                       task ran on past its signal's abort (one server only;
+                       defaults --participants 4 --interval 4000, and the last
+                       2 x age + 2 x tick + 4 s inject nothing)
+  --key-count M        with --keys: how many keys (default ${DEFAULT_KEY_COUNT})
   --out DIR            write timeline.svg, summary.json and run-log.json there
   --soak               the long run: --duration 10m --interval 1500 --concurrency 3
                        (flags given as well still win)
@@ -63,9 +74,10 @@ Exits 1 on any violation.
 /**
  * The time left at the end of a run without new faults, so that the
  * recovery from the last ones can be seen: a lease, a tick, and a margin
- * for a restarted process or server.
+ * for a restarted process or server. A keys run leaves the balance bound
+ * (chaos/key-checker.ts) and 2 s more, to see the keys balanced and staying so.
  */
-export const settleTime = (age: number, tick: number): number => age + tick + 2_000;
+export const settleTime = (age: number, tick: number, keys = false): number => (keys ? balanceBound(age, tick) + 2_000 : age + tick + 2_000);
 
 const FLAGS = {
   cluster: { type: 'string' },
@@ -82,6 +94,8 @@ const FLAGS = {
   replay: { type: 'string' },
   soak: { type: 'boolean' },
   jobs: { type: 'boolean' },
+  keys: { type: 'boolean' },
+  'key-count': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -92,6 +106,11 @@ const SOAK = { duration: '10m', interval: '1500', concurrency: '3' };
  * apart, so that healthy tenures (which owe their slots) come between them.
  */
 const JOBS = { participants: '3', interval: '5000' };
+/**
+ * The keys workload: four members (64 keys: 16 each, 21 or 22 while one is
+ * down), and faults apart enough that the keys can settle between them.
+ */
+const KEYS = { participants: '4', interval: '4000' };
 
 /** Parses `argv` (without node and the script); throws {@link UsageError}. */
 export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
@@ -103,13 +122,18 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
   }
   if (values.help) return 'help';
   const jobs = values.jobs ?? false;
+  const keyed = values.keys ?? false;
+  if (jobs && keyed) throw new UsageError('--jobs and --keys are two workloads: choose one');
+  if (!keyed && values['key-count'] !== undefined) throw new UsageError('--key-count needs --keys');
   const given: Record<string, string | undefined> = {
     ...DEFAULTS,
     ...(jobs ? JOBS : {}),
+    ...(keyed ? KEYS : {}),
     ...(values.soak ? SOAK : {}),
     ...values,
     soak: undefined,
     jobs: undefined,
+    keys: undefined,
     help: undefined,
   };
   const flag = (name: string): string => given[name] ?? '';
@@ -122,6 +146,8 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
   const cluster = CLUSTER_MODES.find((mode) => mode === flag('cluster'));
   if (cluster === undefined) throw new UsageError(`--cluster must be single, galera or replicated, received "${flag('cluster')}"`);
   if (jobs && cluster !== 'single') throw new UsageError(`--jobs runs on one server only, received --cluster ${cluster}`);
+  if (keyed && cluster !== 'single') throw new UsageError(`--keys runs on one server only, received --cluster ${cluster}`);
+  const keys = keyed ? whole('key-count', given['key-count'] ?? String(DEFAULT_KEY_COUNT), 1, 10_000) : 0;
   const available = kindsOf(cluster);
   const kinds = flag('faults')
     ? flag('faults')
@@ -134,8 +160,8 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
     }
   }
   const length = duration(flag('duration'));
-  if (length < settleTime(age, tick) + 5_000)
-    throw new UsageError(`--duration must leave at least 5 s of faults before the last ${settleTime(age, tick)} ms; received ${length} ms`);
+  const settle = settleTime(age, tick, keys > 0);
+  if (length < settle + 5_000) throw new UsageError(`--duration must leave at least 5 s of faults before the last ${settle} ms; received ${length} ms`);
   return {
     cluster,
     duration: length,
@@ -148,6 +174,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosArgs | 'help' {
     concurrency,
     writeEvery: whole('write-every', flag('write-every'), 1),
     jobs,
+    keys,
     out: given['out'] ?? given['replay'],
     replay: given['replay'],
   };

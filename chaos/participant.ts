@@ -12,6 +12,8 @@
  * SIGKILL loses nothing that happened.
  *
  * With `jobs`, it also schedules the jobs of chaos/jobs.ts and reports their fires.
+ * With `keys` (a count), it also runs a `Leases` engine sharing that many keys
+ * (chaos/keys.ts) and reports each key's tenures and tasks.
  *
  * Config: the CHAOS_PARTICIPANT environment variable (JSON, see {@link Config}).
  * Commands: a line `resign` on standard input calls `leader.resign()` (the
@@ -24,6 +26,7 @@ import { createPool } from 'mysql2/promise';
 import { CommitUnknownError, MysqlLeader } from '../src/index.js';
 import { sharedNow as mono } from '../src/cli/shared-clock.js';
 import { scheduleJobs } from './jobs.js';
+import { shareKeys } from './keys.js';
 import type { ResignPhase, WritePhase } from './records.js';
 
 /** What the harness passes in CHAOS_PARTICIPANT. */
@@ -42,6 +45,8 @@ export interface Config {
   readonly firstSeq: number;
   /** Whether it also schedules the jobs of the jobs workload (chaos/jobs.ts). */
   readonly jobs: boolean;
+  /** The keys workload (chaos/keys.ts): how many keys it shares; 0 for none. */
+  readonly keys: number;
 }
 
 const config = JSON.parse(process.env['CHAOS_PARTICIPANT'] ?? '{}') as Config;
@@ -56,6 +61,8 @@ const electionPool = createPool({ uri: config.url, connectionLimit: 3 });
 const writePool = createPool({ uri: config.url, connectionLimit: 2 });
 // The jobs' fenced transactions get theirs too (their autocommit statements use the election's, as the library does).
 const jobPool = config.jobs ? createPool({ uri: config.url, connectionLimit: 3 }) : undefined;
+// The keys' engine too: its batches never queue behind the election's or the writes'.
+const keyPool = config.keys > 0 ? createPool({ uri: config.url, connectionLimit: 3 }) : undefined;
 const leader = new MysqlLeader(electionPool, config.election, {
   nodeName: config.name,
   age: config.age,
@@ -132,6 +139,7 @@ async function writeLoop(): Promise<void> {
 report({ event: 'ready' });
 watchLock();
 const jobs = jobPool ? scheduleJobs(leader, jobPool, config.name, report) : [];
+const keys = keyPool ? shareKeys(keyPool, { nodeName: config.name, age: config.age, tick: config.tick, count: config.keys }, report) : undefined;
 leader.acquire().catch((error: unknown) => report({ event: 'failed', message: String(error) }));
 const writing = writeLoop();
 
@@ -142,8 +150,8 @@ const close = (): Promise<void> =>
     clearTimeout(lockTimer);
     await writing;
     await Promise.all(jobs.map((job) => job.stop()));
-    await leader.close();
-    await Promise.all([electionPool.end(), writePool.end(), jobPool?.end()]);
+    await Promise.all([leader.close(), keys?.close()]);
+    await Promise.all([electionPool.end(), writePool.end(), jobPool?.end(), keyPool?.end()]);
     report({ event: 'closed' });
     process.exit(0);
   })());

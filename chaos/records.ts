@@ -61,7 +61,9 @@ export const isNodeFault = (kind: FaultKind): boolean => (NODE_FAULT_KINDS as re
  * `term` and `handoverLock`, then `done` or `failed`); `lock` (`active`:
  * each change of `handoverLockActive`); `error`; `exited`
  * (the process is gone). A jobs run adds `fire-start`, `fire-end`, `fire`,
- * `missed` and `job-error` (see chaos/jobs.ts).
+ * `missed` and `job-error` (see chaos/jobs.ts). A keys run adds
+ * `key-acquired`, `key-renewed`, `key-released`, `task-start`, `task-abort`,
+ * `task-end`, `key-view`, `key-task-error` and `key-error` (see chaos/keys.ts).
  */
 export interface ChaosReport extends Report {
   readonly run: number;
@@ -168,6 +170,14 @@ export interface JobsRecord {
   readonly rows: readonly JobRow[];
 }
 
+/** What a keys run (`--keys`) adds to its log. */
+export interface KeysRecord {
+  /** How many keys the participants shared (`'0'` … `String(count - 1)`). */
+  readonly count: number;
+  /** When the harness began stopping the participants (run time): the keys are judged balanced up to it. */
+  readonly stoppedAt: number;
+}
+
 /** Everything a run recorded. */
 export interface RunLog {
   /** `galera` or `replicated` for those `--cluster` modes; absent in runs on one server (and in logs from before the modes). */
@@ -189,4 +199,6 @@ export interface RunLog {
   readonly rows: readonly LogRow[];
   /** A jobs run (`--jobs`) only: the fires table, the fenced job's rows, the database clock. */
   readonly jobs?: JobsRecord;
+  /** A keys run (`--keys`) only: the number of keys, and when the participants were stopped. */
+  readonly keys?: KeysRecord;
 }

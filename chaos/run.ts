@@ -59,7 +59,7 @@ process.once('SIGINT', interrupt);
 process.once('SIGTERM', interrupt);
 
 write(
-  `chaos: ${{ single: 'one server', galera: 'a 3-node Galera cluster', replicated: 'a primary that fails over' }[args.cluster]}, seed ${args.seed}, ${args.participants} participants, ${args.duration / 1000} s, faults ${args.kinds.join(',')}`,
+  `chaos: ${{ single: 'one server', galera: 'a 3-node Galera cluster', replicated: 'a primary that fails over' }[args.cluster]}, seed ${args.seed}, ${args.participants} participants, ${args.duration / 1000} s, faults ${args.kinds.join(',')}${args.keys > 0 ? `, ${args.keys} keys shared` : ''}`,
 );
 try {
   const log = await runChaos({ ...args, signal: controller.signal, write });

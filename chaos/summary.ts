@@ -4,6 +4,8 @@
  */
 import { coveredTime, handoverBoundOf, inLossWindow, lossWindowsOf, percentile, type Verdict, type ViolationKind } from './checker.js';
 import { CLAIM_BOUND, type JobTally } from './job-checker.js';
+import { TASK_SLACK, pausedTime } from './key-checker.js';
+import { TASK_DRAIN_MS } from './keys.js';
 import { isNodeFault, kindsOf, type ClusterMode, type FaultKind, type RunLog } from './records.js';
 
 /** What `summary.json` holds. */
@@ -115,6 +117,40 @@ export interface Summary {
   readonly jobs?: {
     readonly owedWhy: string;
     readonly byJob: readonly JobTally[];
+  };
+  /**
+   * A keys run (`--keys`) only: the keys' tenures and how they ended, the
+   * highest term of a key, the tasks (the longest from a tenure's end to its
+   * task's abort, and from the abort to the task's return, less the time
+   * their process was paused by a fault meanwhile), and the balance
+   * after the last heal against its bound; each member's last view.
+   */
+  readonly keys?: {
+    readonly count: number;
+    readonly tenures: number;
+    readonly endedBy: Readonly<Record<string, number>>;
+    readonly highestTerm: number | undefined;
+    readonly overlaps: number;
+    readonly tasks: number;
+    readonly abortLagMaxMs: number | undefined;
+    readonly drainMaxMs: number | undefined;
+    readonly taskBoundWhy: string;
+    /** After each heal with no other fault in force: how long until the keys were balanced and stayed so until the next fault (`undefined`: not before it). */
+    readonly rebalance: {
+      readonly measured: number;
+      readonly notBeforeNextFault: number;
+      readonly p50Ms: number | undefined;
+      readonly maxMs: number | undefined;
+      readonly byKind: Partial<Record<FaultKind, { readonly count: number; readonly maxMs: number | undefined }>>;
+    };
+    readonly balance: {
+      readonly lastHealMs: number;
+      readonly balancedAtMs: number | undefined;
+      readonly ms: number | undefined;
+      readonly boundMs: number;
+      readonly boundWhy: string;
+    };
+    readonly lastViews: Readonly<Record<string, { readonly owned: number; readonly target: number; readonly members: readonly string[] }>>;
   };
   readonly details: readonly { readonly kind: ViolationKind; readonly atMs: number; readonly message: string }[];
 }
@@ -253,7 +289,71 @@ export function summarize(log: RunLog, verdict: Verdict): Summary {
         byJob: verdict.jobs.tallies,
       },
     }),
+    ...(log.keys && { keys: keysSummary(log, verdict) }),
     details: verdict.violations.map((v) => ({ kind: v.kind, atMs: Math.round(v.at), message: v.message })),
+  };
+}
+
+/** The keys part of the summary. */
+function keysSummary(log: RunLog, verdict: Verdict): NonNullable<Summary['keys']> {
+  const { tenures, tasks, balance, rebalances } = verdict.keys;
+  const rebalanced = rebalances.flatMap((r) => (r.ms === undefined ? [] : [r]));
+  const round = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.round(ms));
+  const endedBy: Record<string, number> = {};
+  for (const t of tenures) endedBy[t.reason ?? 'no report'] = (endedBy[t.reason ?? 'no report'] ?? 0) + 1;
+  const tenureEnd = new Map(tenures.map((t) => [`${t.node}\u0000${t.run}\u0000${t.key}\u0000${t.term}`, t.end]));
+  const lags = tasks.flatMap((task) => {
+    const end = tenureEnd.get(`${task.node}\u0000${task.run}\u0000${task.key}\u0000${task.term}`);
+    return task.aborted === undefined || end === undefined ? [] : [task.aborted - end - pausedTime(log.faults, task.node, end, task.aborted)];
+  });
+  const drains = tasks.flatMap((task) =>
+    task.aborted === undefined || task.ended === undefined ? [] : [task.ended - task.aborted - pausedTime(log.faults, task.node, task.aborted, task.ended)],
+  );
+  const lastViews: Record<string, { owned: number; target: number; members: readonly string[] }> = {};
+  for (const r of log.reports) {
+    if (r.event === 'key-view') lastViews[r.node] = { owned: Number(r['owned']), target: Number(r['target']), members: r['members'] as string[] };
+  }
+  return {
+    count: log.keys?.count ?? 0,
+    tenures: tenures.length,
+    endedBy,
+    highestTerm: tenures.reduce<number | undefined>((high, t) => Math.max(high ?? 0, t.term), undefined),
+    overlaps: verdict.violations.filter((v) => v.kind === 'key-overlap').length,
+    tasks: tasks.length,
+    abortLagMaxMs: round(percentile(lags, 100)),
+    drainMaxMs: round(percentile(drains, 100)),
+    taskBoundWhy: `a task's signal aborts within ${TASK_SLACK} ms of its tenure's end, and the task returns within its ${TASK_DRAIN_MS} ms drain and ${TASK_SLACK} ms of the abort (time paused by a fault added)`,
+    rebalance: {
+      measured: rebalanced.length,
+      notBeforeNextFault: rebalances.length - rebalanced.length,
+      p50Ms: round(
+        percentile(
+          rebalanced.map((r) => r.ms ?? 0),
+          50,
+        ),
+      ),
+      maxMs: round(
+        percentile(
+          rebalanced.map((r) => r.ms ?? 0),
+          100,
+        ),
+      ),
+      byKind: Object.fromEntries(
+        [...new Set(rebalanced.map((r) => r.kind))].map((kind) => {
+          const own = rebalanced.filter((r) => r.kind === kind).map((r) => r.ms ?? 0);
+          return [kind, { count: own.length, maxMs: round(percentile(own, 100)) }];
+        }),
+      ),
+    },
+    balance: {
+      lastHealMs: Math.round(balance?.from ?? 0),
+      balancedAtMs: round(balance?.balancedAt),
+      ms: round(balance?.ms),
+      boundMs: balance?.bound ?? 0,
+      boundWhy:
+        'age + 2 × tick, plus an age for a member restarted under its old name (it watches its old rows a full age), plus 2 s for a process start on busy cores',
+    },
+    lastViews,
   };
 }
 
@@ -295,6 +395,7 @@ export function formatSummary(summary: Summary): string[] {
     `  tenures:     ${summary.tenures}, last term ${summary.lastTerm ?? '–'}`,
     `  writes:      ${writes.attempted} attempted, ${writes.acked} acknowledged, ${writes.rejected} refused, ${writes.unknown} unknown; ${writes.rows} rows`,
     ...(summary.jobs ? summary.jobs.byJob.map(formatJob) : []),
+    ...(summary.keys ? formatKeys(summary.keys) : []),
     `  violations:  ${summary.violations}${
       summary.violations > 0
         ? ` (${Object.entries(summary.violationsByKind)
@@ -304,6 +405,27 @@ export function formatSummary(summary: Summary): string[] {
     }`,
     ...summary.details.slice(0, 20).map((d) => `    ${(d.atMs / 1000).toFixed(2)}s ${d.kind}: ${d.message}`),
     ...(summary.details.length > 20 ? [`    … and ${summary.details.length - 20} more in summary.json`] : []),
+  ];
+}
+
+/** The keys' lines: tenures, tasks, balance. */
+function formatKeys(keys: NonNullable<Summary['keys']>): string[] {
+  const ms = (value: number | undefined): string => (value === undefined ? '–' : `${value} ms`);
+  const ends = Object.entries(keys.endedBy)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+  const { balance, rebalance } = keys;
+  const byKind = Object.entries(rebalance.byKind)
+    .map(([kind, r]) => `${kind} ${ms(r.maxMs)}`)
+    .join(', ');
+  return [
+    `  keys:        ${keys.count}; ${keys.tenures} tenures (ended: ${ends || 'none'}), highest term ${keys.highestTerm ?? '–'}; ${keys.overlaps} overlaps of believed ownership`,
+    `  key tasks:   ${keys.tasks}; abort at most ${ms(keys.abortLagMaxMs)} after its tenure's end, return at most ${ms(keys.drainMaxMs)} after the abort (time paused by a fault left out)`,
+    `  rebalance:   after ${rebalance.measured} heals, p50 ${ms(rebalance.p50Ms)}, max ${ms(rebalance.maxMs)} (max by kind: ${byKind || '–'}); ${rebalance.notBeforeNextFault} not before the next fault`,
+    `  balance:     ${balance.balancedAtMs === undefined ? 'not balanced at the stop' : `balanced ${ms(balance.ms)} after the last heal (at ${(balance.lastHealMs / 1000).toFixed(1)} s)`}; bound ${balance.boundMs} ms`,
+    `  key views:   ${Object.entries(keys.lastViews)
+      .map(([node, view]) => `${node} ${view.owned}/${view.target} of ${view.members.length}`)
+      .join(', ')}`,
   ];
 }
 
