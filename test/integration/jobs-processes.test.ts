@@ -154,7 +154,9 @@ describe('scheduled jobs in processes', { concurrency: 3 }, () => {
       assert.ok(own.length >= 2, `${node} fired: ${JSON.stringify(recorded)}`);
       for (const row of own) {
         assert.ok(row.late_ms >= 0, `${node} claimed ${row.slot} no earlier than it was due (${row.late_ms} ms)`);
-        assert.ok(row.late_ms < 1000, `${node} claimed ${row.slot} within a second (${row.late_ms} ms), not an hour off`);
+        // Not an hour off. A job's first fire may be a slot that came due up to its misfire threshold before
+        // schedule() (measured 25–362 ms quiet, 1014 ms on a loaded CI run), so the bound is loose.
+        assert.ok(row.late_ms < 60_000, `${node} claimed ${row.slot} within a minute (${row.late_ms} ms), not an hour off`);
       }
     }
     const slots = recorded.map((row) => row.slot);
