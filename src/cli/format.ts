@@ -62,3 +62,21 @@ export function electionJson(name: string, status: ElectionStatus | undefined): 
     expiresInMs: Math.round(status.expiresInMs),
   };
 }
+
+/**
+ * An election row's name as the `status` table shows it: the rows the lease
+ * engine keeps under a name with U+0000 (which no election name has) read as
+ * what they are, `NAME [permit K]` for a semaphore's permit, `GROUP [member
+ * NODE]` and `GROUP [key KEY]` for a share's rows; any other U+0000 is shown
+ * as ␀. `--json` keeps the row's name as it is.
+ */
+export function rowLabel(name: string): string {
+  const at = name.indexOf('\u0000');
+  if (at < 0) return name;
+  const base = name.slice(0, at);
+  const rest = name.slice(at + 1);
+  if (/^\d+$/u.test(rest)) return `${base} [permit ${rest}]`;
+  if (rest.startsWith('@')) return `${base} [member ${rest.slice(1)}]`;
+  if (rest.startsWith('k:')) return `${base} [key ${rest.slice(2)}]`;
+  return name.replaceAll('\u0000', '\u2400');
+}

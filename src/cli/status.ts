@@ -2,7 +2,7 @@
 import { listElections, readElection, type ElectionStatus } from '../index.js';
 import { electionArgument, write, type Command } from './command.js';
 import { DATABASE_OPTIONS, DATABASE_USAGE, openDatabase, target } from './database.js';
-import { columns, duration, electionJson, type ElectionJson } from './format.js';
+import { columns, duration, electionJson, rowLabel, type ElectionJson } from './format.js';
 
 /** `mysql-leader status`. */
 export const statusCommand: Command = {
@@ -12,7 +12,9 @@ export const statusCommand: Command = {
 Shows every election of the table, or the election NAME: its state (held: a
 live lease; expired: the last lease lapsed or was released; none: never
 elected), the node and term of the last lease, when the lease expires (or
-expired) by the database clock, and when the tenure began.
+expired) by the database clock, and when the tenure began. The lease engine's
+own rows show as NAME [permit K] (a semaphore's permit), GROUP [member NODE]
+and GROUP [key KEY] (a share's registration and keys).
 
 Options:
   --json         print JSON: an array of elections, or one object for NAME, each
@@ -45,7 +47,7 @@ Exit codes: 0 success, 1 error (database unreachable, missing table…), 2 usage
 function table(elections: readonly ElectionJson[]): string {
   const rows = [
     ['ELECTION', 'STATE', 'NODE', 'TERM', 'EXPIRES', 'ACQUIRED'],
-    ...elections.map((e) => [e.name, e.state, e.node ?? '-', e.term === null ? '-' : String(e.term), expires(e.expiresInMs), e.acquiredAt ?? '-']),
+    ...elections.map((e) => [rowLabel(e.name), e.state, e.node ?? '-', e.term === null ? '-' : String(e.term), expires(e.expiresInMs), e.acquiredAt ?? '-']),
   ];
   return columns(rows);
 }

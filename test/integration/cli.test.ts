@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { createMysqlLeaderTable } from '../../src/index.js';
+import { Leases, createMysqlLeaderTable } from '../../src/index.js';
 import { oneLine, runCli, startCli, waitFor, type CliProcess, type CliResult } from '../support/cli.js';
 import { adminQuery, useDatabase } from '../support/database.js';
 import { alive } from '../support/processes.js';
@@ -175,6 +175,31 @@ describe('cli: run', () => {
 });
 
 describe('cli: status, watch, release', () => {
+  it("status names the lease engine's own rows for what they are: a semaphore's permit, a share's member and key", async () => {
+    const tableName = 'engine_rows';
+    await createMysqlLeaderTable(db.pool, { tableName });
+    const leases = new Leases(db.pool, { nodeName: 'eng', tableName, age: AGE, tick: TICK });
+    try {
+      const permit = await leases.semaphore('exports', 2).acquire();
+      const share = leases.share('orders', ['eu'], async ({ signal }) => {
+        while (!signal.aborted) await delay(50);
+      });
+      await waitFor(() => (share.owned.length === 1 ? true : undefined), 20_000, 'the share owns its key');
+      const { stdout } = await runCli(['status', '--table', tableName], ENV);
+      for (const label of ['exports [permit 0]', 'orders [member eng]', 'orders [key eu]'])
+        assert.match(stdout, new RegExp(`^${label.replace(/[[\]]/g, '\\$&')} +held +eng `, 'm'), stdout);
+      assert.ok(!stdout.includes('\u0000'), 'no raw U+0000 in the table');
+      const json = JSON.parse((await runCli(['status', '--table', tableName, '--json'], ENV)).stdout) as { name: string }[];
+      assert.ok(
+        json.some((row) => row.name === 'exports\u00000'),
+        '--json keeps the row names as they are',
+      );
+      await permit.release();
+    } finally {
+      await leases.close();
+    }
+  });
+
   it("status --json reports the leader and term; release --force frees a stuck leader's lease for the other node; watch prints each change", async (t) => {
     // A longer lease here: the release must come (a CLI process starting) while the stuck leader's lease lives.
     const age = 6000;
