@@ -380,11 +380,14 @@ describe('share across processes', () => {
     t.diagnostic(`balanced again ${Math.round(measured)} ms after the SIGKILL of a member (bound age + 2 × tick = ${BOUND} ms)`);
     assert.ok(balanced >= 0);
     assert.ok(measured >= AGE - TICK - 200, 'no key moved before its lease ran out');
-    assert.deepEqual(
-      (await watcher.listCandidates(group)).map((candidate) => candidate.nodeName),
-      ['p2', 'p3', 'p4'],
-      'the killed member drops out once its registration ran out',
-    );
+    // Its registration's lease runs out by itself, up to a tick apart from its keys' (each renews on its own phase).
+    let listed = (await watcher.listCandidates(group)).map((candidate) => candidate.nodeName);
+    while (listed.includes('p1') && performance.now() - killedAt < AGE + TICK + SLACK) {
+      await delay(50);
+      listed = (await watcher.listCandidates(group)).map((candidate) => candidate.nodeName);
+    }
+    t.diagnostic(`the killed member left the candidates ${Math.round(performance.now() - killedAt)} ms after the SIGKILL`);
+    assert.deepEqual(listed, ['p2', 'p3', 'p4'], 'the killed member drops out once its registration ran out');
     await closeAll(rest);
     assertExclusive(beliefsOf(processes));
   });
