@@ -71,7 +71,8 @@ const leader = new MysqlLeader(electionPool, config.election, {
 });
 
 // The last instant this node would have said it leads, on the shared clock.
-const until = (): number => mono() + leader.remainingMs;
+// remainingMs read first: a pause between the two reads can only make the deadline reported later, never earlier than the real one.
+const until = (): number => leader.remainingMs + mono();
 leader.on('elected', ({ term }) => report({ event: 'elected', term, until: until() }));
 leader.on('renewed', ({ term }) => report({ event: 'renewed', term, until: until() }));
 leader.on('revoked', ({ term, reason }) => report({ event: 'revoked', term, reason }));
