@@ -18,6 +18,13 @@ export interface StoreEngine {
   closed(store: BatchedStore): void;
 }
 
+/**
+ * Decides, before each claim of an election, whether it goes out: `claim`
+ * sends it; resolving `undefined` without calling it refuses it, which the
+ * elector takes for a lost race (see `Leases.share`).
+ */
+export type ClaimGate = (seen: ObservedLease | undefined, claim: () => Promise<number | undefined>) => Promise<number | undefined>;
+
 /** What a waiting lock learns of each attempt to take the lease (see `Leases.withLock`). */
 export type AttemptOutcome = 'busy' | 'lost' | 'failed';
 
@@ -61,6 +68,8 @@ export class BatchedStore implements HoldingStore, Renewable {
   #attempting = false;
   /** Told how each attempt to take the lease ends, when it does not win (a waiting lock). */
   onAttempt: ((outcome: AttemptOutcome) => void) | undefined;
+  /** Asked before each claim of this election, when set (a share's balance). */
+  claimGate: ClaimGate | undefined;
 
   /** The election `name` of `engine`. */
   constructor(engine: StoreEngine, name: string) {
@@ -101,7 +110,8 @@ export class BatchedStore implements HoldingStore, Renewable {
     const item: ClaimItem = { name: this.name, seen, minTerm };
     let term: number | undefined;
     try {
-      term = await (this.#claimInDoubt ? this.#engine.claimOne(item, signal) : this.#engine.claims.submit(item, signal));
+      const send = (): Promise<number | undefined> => (this.#claimInDoubt ? this.#engine.claimOne(item, signal) : this.#engine.claims.submit(item, signal));
+      term = await (this.claimGate ? this.claimGate(seen, send) : send());
     } catch (error) {
       this.#claimInDoubt = true;
       this.#endAttempt('failed');

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { BatchedStore, type StoreEngine } from './batched-store.js';
+import { BatchedStore, type ClaimGate, type StoreEngine } from './batched-store.js';
 import { Batcher } from './batcher.js';
 import { systemClock } from './clock.js';
 import { ClosedError, LeadershipEndedError, LockTimeoutError, MysqlLeaderError } from './errors.js';
@@ -14,7 +14,7 @@ import {
   type LockOptions,
 } from './leases-options.js';
 import { LocalNames } from './local-names.js';
-import { electionOfEngine, type ConnectionOf, type EngineStore, type MysqlLeader } from './mysql-leader.js';
+import { electionOfEngine, type ConnectionOf, type MysqlLeader } from './mysql-leader.js';
 import { MysqlBatches, type ClaimItem, type HeldItem } from './mysql/batches.js';
 import { Driver, type Queryable } from './mysql/driver.js';
 import { checkName, type ResolvedOptions } from './options.js';
@@ -312,11 +312,12 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   }
 
   /** An election of the engine under `name` (already taken in `#names`). */
-  #build(name: string, options: ResolvedOptions, gate?: (store: BatchedStore) => EngineStore): { election: MysqlLeader<DB>; store: BatchedStore } {
+  #build(name: string, options: ResolvedOptions, gate?: ClaimGate): { election: MysqlLeader<DB>; store: BatchedStore } {
     let store: BatchedStore | undefined;
     const election = electionOfEngine(this.#db, name, asOptions(options), (leaderName) => {
       store = new BatchedStore(this.#engine, leaderName);
-      return gate ? gate(store) : store;
+      store.claimGate = gate;
+      return store;
     });
     const built = store as unknown as BatchedStore;
     this.#elections.set(built, election);

@@ -43,12 +43,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import type { BatchedStore } from './batched-store.js';
+import type { ClaimGate } from './batched-store.js';
 import { ClosedError, OptionRangeError, OptionTypeError, type RevokeReason } from './errors.js';
-import type { EngineStore, MysqlLeader } from './mysql-leader.js';
+import type { MysqlLeader } from './mysql-leader.js';
 import type { Queryable } from './mysql/driver.js';
 import { CANDIDATE_MARK, candidateRowName, type Candidate } from './mysql/candidates.js';
 import type { ResolvedOptions } from './options.js';
+import type { ObservedLease } from './store.js';
 import type { LockContext } from './tenure.js';
 
 /** The most keys a share has: each is an election on every member (a whole elector each: about 8 KB of heap). */
@@ -122,7 +123,7 @@ export interface ShareEngine<DB extends Queryable> {
   /** The engine's options (its `nodeName`, `tick`, `queryTimeout`), with the share's own `drainTimeout`, `onError`, `logger`. */
   readonly options: ResolvedOptions;
   /** An election of the engine under `name`, not campaigning yet, its store's claims through `gate`; `undefined` once the engine closes. */
-  open(name: string, gate?: (store: BatchedStore) => EngineStore): { readonly election: MysqlLeader<DB> } | undefined;
+  open(name: string, gate?: ClaimGate): { readonly election: MysqlLeader<DB> } | undefined;
   /** The live candidates of `name`. */
   candidates(name: string, signal: AbortSignal): Promise<Candidate[]>;
   /** Whether the engine is closing. */
@@ -271,7 +272,7 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
 
   /** Campaigns for `key`, its claims gated by the balance. */
   #campaign(name: string): void {
-    const opened = this.#engine.open(`${this.group}${KEY_MARK}${name}`, (store) => this.#gated(name, store));
+    const opened = this.#engine.open(`${this.group}${KEY_MARK}${name}`, (seen, claim) => this.#gatedClaim(name, seen, claim));
     if (!opened) return;
     const election = opened.election;
     const key: Key = { key: name, election, term: undefined, resigning: false, done: Promise.resolve() };
@@ -303,33 +304,22 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
     );
   }
 
-  /** The store of `name`'s election, whose claims go through only while this member may take one more key. */
-  #gated(name: string, store: BatchedStore): EngineStore {
-    return {
-      name: store.name,
-      driver: store.driver,
-      read: (signal) => store.read(signal),
-      claim: async (nodeName, seen, minTerm, signal) => {
-        // Vacant by the election's rule, not released: its holder has not renewed it for a full age.
-        if (seen && !seen.released && seen.nodeName !== this.nodeName) this.#suspect(seen.nodeName);
-        if (!(await this.#mayClaim(name))) return undefined; // to the election, a lost race: it reads again, then asks again a tick later.
-        try {
-          return await store.claim(nodeName, seen, minTerm, signal);
-        } finally {
-          // Counted until the election has started its tenure (or not), a few turns of promises later.
-          setImmediate(() => {
-            this.#pending--;
-            const waiters = [...this.#settled];
-            this.#settled.clear();
-            for (const waiter of waiters) waiter();
-          });
-        }
-      },
-      hold: (tenure) => store.hold(tenure),
-      release: (nodeName, term, signal) => store.release(nodeName, term, signal),
-      close: () => store.close(),
-      fence: (run) => store.fence(run),
-    };
+  /** The claims of `name`'s election go out only while this member may take one more key. */
+  async #gatedClaim(name: string, seen: ObservedLease | undefined, claim: () => Promise<number | undefined>): Promise<number | undefined> {
+    // Vacant by the election's rule, not released: its holder has not renewed it for a full age.
+    if (seen && !seen.released && seen.nodeName !== this.nodeName) this.#suspect(seen.nodeName);
+    if (!(await this.#mayClaim(name))) return undefined; // to the election, a lost race: it reads again, then asks again a tick later.
+    try {
+      return await claim();
+    } finally {
+      // Counted until the election has started its tenure (or not), a few turns of promises later.
+      setImmediate(() => {
+        this.#pending--;
+        const waiters = [...this.#settled];
+        this.#settled.clear();
+        for (const waiter of waiters) waiter();
+      });
+    }
   }
 
   /**
