@@ -2,12 +2,15 @@ import type { Batcher } from './batcher.js';
 import type { ClaimItem, HeldItem } from './mysql/batches.js';
 import type { Driver } from './mysql/driver.js';
 import type { RenewalSchedule, Renewable } from './renewals.js';
+import type { StatementTimer } from './statement-timer.js';
 import type { HeldTenure, HoldingStore, Observation, ObservedLease } from './store.js';
 
 /** What an election's {@link BatchedStore} needs of its engine. */
 export interface StoreEngine {
   /** The engine's driver of its `db`. */
   readonly driver: Driver;
+  /** The timer of every statement of the engine's elections. */
+  readonly statements: StatementTimer;
   readonly reads: Batcher<string, Observation>;
   readonly claims: Batcher<ClaimItem, number | undefined>;
   readonly renewals: RenewalSchedule;
@@ -80,6 +83,11 @@ export class BatchedStore implements HoldingStore, Renewable {
   /** The engine's driver, which its elections share. */
   get driver(): Driver {
     return this.#engine.driver;
+  }
+
+  /** The engine's statement timer, which its elections share. */
+  get statements(): StatementTimer {
+    return this.#engine.statements;
   }
 
   /** Whether a fenced transaction of this election is open or about to open (its renewals then go apart). */

@@ -6,7 +6,7 @@ import type { LeaderEvents, LeaderInfo } from './events.js';
 import { LeaderWork } from './leader-work.js';
 import type { Leader } from './leader.js';
 import type { ResolvedOptions } from './options.js';
-import { StatementTimer } from './statement-timer.js';
+import { SPARE_CONTROLLERS, StatementTimer } from './statement-timer.js';
 import type { HandoverLock, HeldTenure, HoldingStore, Lease, LeaseStore, ObservedLease } from './store.js';
 import type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
 
@@ -150,8 +150,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   #failures = 0;
   /** The database has answered this campaign (a read, or a whole step): it was reachable and the table usable. */
   #answered = false;
-  /** Leader-only work: the `runWhileLeader()` tasks and the work a release waits for. */
-  readonly #work: LeaderWork;
+  /** Leader-only work: the `runWhileLeader()` tasks and the work a release waits for; made when first needed (many leases of an engine have none). */
+  #work: LeaderWork | undefined;
   /** Times every statement sent to the store. */
   readonly #statements: StatementTimer;
   #closing: Promise<void> | undefined;
@@ -162,22 +162,9 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#store = store;
     this.#options = options;
     this.#clock = clock;
-    // A store that holds leases renews them itself: this elector's statements are few, and keep no controller between them.
-    this.#statements = new StatementTimer(clock, store.hold === undefined);
-    this.#work = new LeaderWork({
-      clock,
-      drainTimeout: options.drainTimeout,
-      currentTenure: () => {
-        const tenure = this.#liveTenure();
-        return tenure && { term: tenure.term, signal: signalOf(tenure) };
-      },
-      onTaskError: (term, error) => this.#emit('taskError', { term, error }),
-      onDrainTimeout: (pending) =>
-        this.#log('warn', 'leader-only work outlived drainTimeout; releasing the lease anyway', { drainTimeout: options.drainTimeout, pending }),
-    });
-    // An `error` event without a listener would throw; errors also reach
-    // `onError` and `acquire()`, so a silent default is safe.
-    this.on('error', () => {});
+    // An engine's elections share its timer (see `HoldingStore.statements`).
+    this.#statements = store.statements ?? new StatementTimer(clock, SPARE_CONTROLLERS);
+    this.on('error', ignore);
   }
 
   /** This participant's name, as stored in the row while it leads. */
@@ -256,7 +243,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    */
   runWhileLeader(task: TenureTask): TaskHandle {
     if (this.#closing) throw new ClosedError('runWhileLeader');
-    return this.#work.register(task);
+    return this.#workOf().register(task);
   }
 
   /**
@@ -268,7 +255,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     if (this.#closing) throw new ClosedError(method);
     const tenure = this.#liveTenure();
     if (!tenure) throw new NotLeaderError(`${this.nodeName} does not hold a live lease, so ${method}() did not run`);
-    return await this.#work.fenced(() => run({ term: tenure.term, signal: signalOf(tenure) }));
+    return await this.#workOf().fenced(() => run({ term: tenure.term, signal: signalOf(tenure) }));
   }
 
   /**
@@ -289,25 +276,20 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    * aborts, or with the error `onError` returned. In each case it has
    * stepped down and released the lease before settling.
    */
-  async acquire(signal?: AbortSignal): Promise<void> {
-    if (this.#closing) throw new ClosedError('acquire');
-    signal?.throwIfAborted();
-    if (this.#campaign) throw new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', 'acquire() is already running on this MysqlLeader');
+  acquire(signal?: AbortSignal): Promise<void> {
+    if (this.#closing) return Promise.reject(new ClosedError('acquire'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#campaign) return Promise.reject(new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', 'acquire() is already running on this MysqlLeader'));
     const stop = new CampaignStop((reason) => {
       this.#endTenure(this.#tenure, reason === CLOSING ? 'closed' : 'aborted');
       this.#nudge();
     });
     const onAbort = (): void => stop.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const campaign: Campaign = { stop, done: this.#run(stop) };
+    // No async frame of its own: a campaign waits in #run only (an engine's 10,000 campaigns wait at once).
+    const campaign: Campaign = { stop, done: this.#run(stop, () => signal?.removeEventListener('abort', onAbort)) };
     this.#campaign = campaign;
-    try {
-      await campaign.done;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      this.#campaign = undefined;
-    }
-    if (stop.aborted && stop.reason !== CLOSING) throw stop.reason;
+    return campaign.done;
   }
 
   /**
@@ -361,68 +343,74 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       campaign.stop.abort(CLOSING);
       // acquire() reports a failure of the campaign to its own caller; it has drained.
       await campaign.done.catch(() => {});
-    } else await this.#work.drain();
+    } else await this.#work?.drain();
     await this.#store.close();
   }
 
-  /** The campaign of one `acquire()` call, from the first read to the final release. */
-  async #run(stop: CampaignStop): Promise<void> {
+  /**
+   * The campaign of one `acquire()` call, from the first read to the final
+   * release: the loop of steps (follower or leader) and their pauses; then
+   * `done` (the caller's clean-up), and it settles as `acquire()` does.
+   */
+  async #run(stop: CampaignStop, done: () => void): Promise<void> {
     this.#nudged = false; // a nudge meant for an earlier campaign.
     let failure: { error: unknown } | undefined; // boxed: whatever the loop threw is rethrown, `undefined` too.
     try {
-      await this.#loop(stop);
+      while (!stop.aborted) {
+        let pause: Pause;
+        const store = this.#store;
+        try {
+          if (this.#tenure) pause = store.hold ? await this.#held(store, 0) : { ms: await this.#renew(store) };
+          else {
+            pause = await this.#follow(stop);
+            // Elected: a store that holds leases renews this one from now on, the first renewal due after the pause.
+            if (this.#tenure && store.hold) pause = await this.#held(store, pause.ms);
+          }
+          this.#failures = 0;
+          this.#answered = true;
+        } catch (caught) {
+          const error = toError(caught);
+          this.#emit('error', error);
+          this.#settleResign(error);
+          if (stop.aborted) break;
+          if (error instanceof DatabaseError && error.errno !== undefined) this.#answered = true; // the server answered, with an error.
+          // A transient error (a lost or refused connection, a cluster node
+          // not ready or cut off, a lock wait) never stops a campaign that the
+          // database has answered (with rows or an error: a node not ready
+          // answers); a time-out never stops one at all. Before the first
+          // answer, a connection that cannot be made at all (refused, no such
+          // host) is more likely a wrong address: onError judges it, and the
+          // rest (a missing table, no permission, a read-only server).
+          const unreachable = error instanceof DatabaseError && error.errno === undefined && CONNECT_FAILURES.has(error.sqlCode ?? '');
+          if (!(error instanceof QueryTimeoutError || (error instanceof DatabaseError && error.transient && (this.#answered || !unreachable)))) {
+            const verdict = await this.#options.onError(error);
+            if (verdict) throw verdict;
+          }
+          // Read the row again at once (a renewal in doubt), then back off.
+          pause = { ms: this.#failures++ === 0 ? 0 : this.#jitteredTick() };
+        }
+        await this.#pause(pause, stop);
+      }
     } catch (error) {
       failure = { error };
       this.#endTenure(this.#tenure, 'error', error);
     }
-    await this.#work.drain(); // also the work of a tenure that ended earlier (lost, expired).
     try {
-      if (this.#heldTerm !== undefined) await this.#release(this.#heldTerm);
-      this.#settleResign();
-    } catch (error) {
-      this.#emit('error', toError(error));
-      this.#settleResign(error);
-    }
-    await this.#dropHandoverLock();
-    if (failure) throw failure.error;
-  }
-
-  async #loop(stop: CampaignStop): Promise<void> {
-    while (!stop.aborted) {
-      let pause: Pause;
-      const store = this.#store;
+      await this.#work?.drain(); // also the work of a tenure that ended earlier (lost, expired).
       try {
-        if (this.#tenure) pause = store.hold ? await this.#held(store, 0) : { ms: await this.#renew(store) };
-        else {
-          pause = await this.#follow(stop);
-          // Elected: a store that holds leases renews this one from now on, the first renewal due after the pause.
-          if (this.#tenure && store.hold) pause = await this.#held(store, pause.ms);
-        }
-        this.#failures = 0;
-        this.#answered = true;
-      } catch (caught) {
-        const error = toError(caught);
-        this.#emit('error', error);
+        if (this.#heldTerm !== undefined) await this.#release(this.#heldTerm);
+        this.#settleResign();
+      } catch (error) {
+        this.#emit('error', toError(error));
         this.#settleResign(error);
-        if (stop.aborted) return;
-        if (error instanceof DatabaseError && error.errno !== undefined) this.#answered = true; // the server answered, with an error.
-        // A transient error (a lost or refused connection, a cluster node
-        // not ready or cut off, a lock wait) never stops a campaign that the
-        // database has answered (with rows or an error: a node not ready
-        // answers); a time-out never stops one at all. Before the first
-        // answer, a connection that cannot be made at all (refused, no such
-        // host) is more likely a wrong address: onError judges it, and the
-        // rest (a missing table, no permission, a read-only server).
-        const unreachable = error instanceof DatabaseError && error.errno === undefined && CONNECT_FAILURES.has(error.sqlCode ?? '');
-        if (!(error instanceof QueryTimeoutError || (error instanceof DatabaseError && error.transient && (this.#answered || !unreachable)))) {
-          const verdict = await this.#options.onError(error);
-          if (verdict) throw verdict;
-        }
-        // Read the row again at once (a renewal in doubt), then back off.
-        pause = { ms: this.#failures++ === 0 ? 0 : this.#jitteredTick() };
       }
-      await this.#pause(pause, stop);
+      await this.#dropHandoverLock();
+    } finally {
+      done();
+      this.#campaign = undefined;
     }
+    if (failure) throw failure.error;
+    if (stop.aborted && stop.reason !== CLOSING) throw stop.reason;
   }
 
   /** One follower step: read the row, claim it if vacant; returns how to wait before the next step. */
@@ -600,7 +588,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     this.#see({ nodeName: this.#options.nodeName, term, expiresInMs: deadline - this.#clock.now() });
     this.#log('info', 'elected', { term });
     this.#emit('elected', { term });
-    this.#work.startTasks();
+    this.#work?.startTasks();
     return true;
   }
 
@@ -629,7 +617,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       // Never wait for a reply past the local deadline. While this node's
       // own fenced transaction holds the row, the renewal waits for it: let
       // it wait as long as the lease allows rather than step down for that.
-      const limit = this.#work.holdingRow ? left : Math.min(queryTimeout, left);
+      const limit = this.#work?.holdingRow === true ? left : Math.min(queryTimeout, left);
       renewed = await this.#statements.run('renewing the lease', (signal) => store.renew(nodeName, tenure.term, signal), limit);
     } catch (error) {
       // The outcome is unknown: step down now, read the row next. (A limit
@@ -697,7 +685,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
           inFlight = true;
           const left = tenure.deadline - held.sent;
           // While this node's own fenced transaction holds the row, its renewal waits for it (see #renew).
-          return this.#work.holdingRow ? left : Math.min(queryTimeout, left);
+          return this.#work?.holdingRow === true ? left : Math.min(queryTimeout, left);
         },
         settle: (outcome) => {
           inFlight = false;
@@ -714,7 +702,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
             finish();
           } else {
             tenure.deadline = deadline;
-            this.#emit('renewed', { term: tenure.term, latencyMs: this.#clock.now() - held.sent });
+            // No event object for nobody: 10,000 leases of an engine renew 10,000 times a second.
+            if (this.listenerCount('renewed') > 0) this.#emit('renewed', { term: tenure.term, latencyMs: this.#clock.now() - held.sent });
             held.due = held.sent + tick;
             store.hold(held);
           }
@@ -777,9 +766,25 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
 
   /** Releases a lease of ours, once the work of the tenure has settled (the next leader must not overlap it). */
   async #release(term: number): Promise<void> {
-    await this.#work.drain();
+    await this.#work?.drain();
     await this.#statements.run('releasing the lease', (signal) => this.#store.release(this.#options.nodeName, term, signal), this.#options.queryTimeout);
     if (this.#heldTerm === term) this.#heldTerm = undefined;
+  }
+
+  /** The leader-only work of this elector, made on first use. */
+  #workOf(): LeaderWork {
+    this.#work ??= new LeaderWork({
+      clock: this.#clock,
+      drainTimeout: this.#options.drainTimeout,
+      currentTenure: () => {
+        const tenure = this.#liveTenure();
+        return tenure && { term: tenure.term, signal: signalOf(tenure) };
+      },
+      onTaskError: (term, error) => this.#emit('taskError', { term, error }),
+      onDrainTimeout: (pending) =>
+        this.#log('warn', 'leader-only work outlived drainTimeout; releasing the lease anyway', { drainTimeout: this.#options.drainTimeout, pending }),
+    });
+    return this.#work;
   }
 
   /** The tenure, if its deadline has not passed; ends it on the spot if it has. */
@@ -920,6 +925,9 @@ export function firstRenewalEarly(leaderName: string, nodeName: string, term: nu
   for (const char of `${leaderName}\0${nodeName}\0${term}`) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
   return Math.round((hash / 2 ** 32) * JITTER * tick);
 }
+
+/** The default `error` listener of every elector (one function for all: an engine may have 10,000 electors). */
+function ignore(): void {}
 
 /** The signal of `tenure`, made on first use (it aborts when the tenure ends). */
 function signalOf(tenure: LocalTenure): AbortSignal {

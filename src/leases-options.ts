@@ -111,8 +111,8 @@ export function resolveLeaseOptions(engine: ResolvedOptions, options: LeaseOptio
   return resolveOptions({ ...asOptions(engine), ...options });
 }
 
-/** Resolved options as options again (a `MysqlLeader` resolves its own). */
-export function asOptions(resolved: ResolvedOptions): MysqlLeaderOptions {
+/** Resolved options as options again, to resolve them with a lease's own. */
+function asOptions(resolved: ResolvedOptions): MysqlLeaderOptions {
   const { logger, ...rest } = resolved;
   return logger === undefined ? rest : { ...rest, logger };
 }

@@ -4,7 +4,6 @@ import { Batcher } from './batcher.js';
 import { systemClock } from './clock.js';
 import { ClosedError, LeadershipEndedError, LockTimeoutError, MysqlLeaderError } from './errors.js';
 import {
-  asOptions,
   checkWait,
   resolveLeaseOptions,
   resolveLeasesOptions,
@@ -20,6 +19,7 @@ import { Driver, type Queryable } from './mysql/driver.js';
 import { checkName, type ResolvedOptions } from './options.js';
 import type { Observation } from './store.js';
 import { RenewalSchedule } from './renewals.js';
+import { StatementTimer } from './statement-timer.js';
 import { Semaphore, SLOT_SEPARATOR, checkPermits, checkSemaphoreName } from './semaphore.js';
 import { Share, checkShare, type ShareTask } from './share.js';
 import { CandidateRegistry, candidateRowName, type Candidate } from './mysql/candidates.js';
@@ -95,6 +95,8 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
     this.#batchers = [reads, claims, renewals, releases];
     this.#engine = {
       driver,
+      // One free list of statement controllers for every election, up to a batch of them.
+      statements: new StatementTimer(systemClock, pacing.maxBatch),
       reads,
       claims,
       renewals,
@@ -314,7 +316,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   /** An election of the engine under `name` (already taken in `#names`). */
   #build(name: string, options: ResolvedOptions, gate?: ClaimGate): { election: MysqlLeader<DB>; store: BatchedStore } {
     let store: BatchedStore | undefined;
-    const election = electionOfEngine(this.#db, name, asOptions(options), (leaderName) => {
+    const election = electionOfEngine(this.#db, name, options, (leaderName) => {
       store = new BatchedStore(this.#engine, leaderName);
       store.claimGate = gate;
       return store;

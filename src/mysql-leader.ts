@@ -29,18 +29,18 @@ export interface EngineStore extends HoldingStore {
  */
 export type EngineStoreOf = (leaderName: string, options: ResolvedOptions) => EngineStore;
 
-/** The store source of the `MysqlLeader` being built by {@link electionOfEngine}, for its constructor only. */
-let buildingFor: EngineStoreOf | undefined;
+/** The store source and the options of the `MysqlLeader` being built by {@link electionOfEngine}, for its constructor only. */
+let buildingFor: { readonly storeOf: EngineStoreOf; readonly options: ResolvedOptions } | undefined;
 
 /**
  * Builds an election of a `Leases` engine: a `MysqlLeader` whose store is
  * the engine's (`storeOf`), leaving the public constructor as it is.
  * @internal
  */
-export function electionOfEngine<DB extends Queryable>(db: DB, leaderName: string, options: MysqlLeaderOptions, storeOf: EngineStoreOf): MysqlLeader<DB> {
-  buildingFor = storeOf;
+export function electionOfEngine<DB extends Queryable>(db: DB, leaderName: string, options: ResolvedOptions, storeOf: EngineStoreOf): MysqlLeader<DB> {
+  buildingFor = { storeOf, options };
   try {
-    return new MysqlLeader(db, leaderName, options);
+    return new MysqlLeader(db, leaderName);
   } finally {
     buildingFor = undefined;
   }
@@ -108,12 +108,13 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
    * @param leaderName The election, 1 to 255 characters.
    */
   constructor(db: DB, leaderName: string, options?: MysqlLeaderOptions) {
-    const storeOf = buildingFor;
+    const building = buildingFor;
     buildingFor = undefined; // for this election only, not for one its options' getters might build.
-    // An engine's election was named by the engine, which checked the name (and may use the reserved U+0000: a semaphore's permit).
-    const name = storeOf ? leaderName : checkName('leaderName', leaderName);
-    const resolved = resolveOptions(options);
-    const engineStore = storeOf?.(name, resolved);
+    // An engine's election was named by the engine, which checked the name (and may use the reserved U+0000: a semaphore's permit),
+    // and its options were resolved by the engine: one frozen object for all the elections of the same options.
+    const name = building ? leaderName : checkName('leaderName', leaderName);
+    const resolved = building?.options ?? resolveOptions(options);
+    const engineStore = building?.storeOf(name, resolved);
     const driver = engineStore?.driver ?? new Driver(db);
     super(engineStore ?? new MysqlStore(driver, name, resolved), resolved);
     this.leaderName = name;

@@ -38,7 +38,7 @@ import type { FenceHooks } from './mysql/fence.js';
 import type { ClaimResult, FireLog, FireOutcome, JobClock } from './mysql/fires.js';
 import type { ResolvedScheduleOptions } from './schedule-options.js';
 import { plan, type Slots } from './slots.js';
-import { StatementTimer } from './statement-timer.js';
+import { SPARE_CONTROLLERS, StatementTimer } from './statement-timer.js';
 import type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
 
 /** What `fn` of a scheduled job receives for each fire. */
@@ -144,7 +144,7 @@ export class ScheduledJob extends EventEmitter<JobEvents> implements AsyncDispos
   readonly #host: JobHost;
   readonly #fn: (fire: FencedFireContext) => unknown;
   readonly #stop = new AbortController();
-  readonly #statements = new StatementTimer(systemClock, true);
+  readonly #statements = new StatementTimer(systemClock, SPARE_CONTROLLERS);
   readonly #handle: TaskHandle;
 
   /** @internal Use `MysqlLeader.schedule()`. */

@@ -1,6 +1,9 @@
 import type { Clock } from './clock.js';
 import { QueryTimeoutError } from './errors.js';
 
+/** The controllers an elector or a job keeps for its next statements, which come one after the other. */
+export const SPARE_CONTROLLERS = 4;
+
 /**
  * Runs the statements of one elector, each with a time limit: when the limit
  * passes (or the caller's signal aborts) the statement's signal aborts, so
@@ -13,18 +16,21 @@ import { QueryTimeoutError } from './errors.js';
  */
 export class StatementTimer {
   readonly #clock: Clock;
-  /** Controllers of statements that settled without aborting, for the next statements (none kept without `reuse`). */
-  readonly #controllers: AbortController[] | undefined;
+  /** Controllers of statements that settled without aborting, for the next statements. */
+  readonly #controllers: AbortController[] = [];
+  /** The most controllers kept for the next statements. */
+  readonly #keep: number;
 
   /**
-   * Times statements on `clock`. With `reuse` (an elector that sends a
-   * statement every tick), the controllers are kept for the next
-   * statements; without it (an engine's, whose renewals go through the
-   * engine), each statement has its own, and none is kept between them.
+   * Times statements on `clock`, keeping up to `keep` controllers for the
+   * next statements: a few for one elector or job (its statements come one
+   * after the other); a batch's worth for a `Leases` engine, whose
+   * elections share one timer (one free list for 10,000 elections, rather
+   * than one controller kept per election, or a new one per statement).
    */
-  constructor(clock: Clock, reuse: boolean) {
+  constructor(clock: Clock, keep: number) {
     this.#clock = clock;
-    this.#controllers = reuse ? [] : undefined;
+    this.#keep = keep;
   }
 
   /**
@@ -33,7 +39,7 @@ export class StatementTimer {
    * reason); settles as the statement does, or with that reason if first.
    */
   run<T>(what: string, statement: (signal: AbortSignal) => Promise<T>, timeoutMs: number, caller?: AbortSignal): Promise<T> {
-    const controller = this.#controllers ? (this.#controllers.pop() ?? newStatementController()) : new AbortController();
+    const controller = this.#controllers.pop() ?? newStatementController();
     return new Promise<T>((resolve, reject) => {
       const fail = (error: unknown): void => {
         controller.abort(error);
@@ -46,7 +52,7 @@ export class StatementTimer {
         this.#clock.clearTimeout(timer);
         caller?.removeEventListener('abort', onCallerAbort);
         // The store has settled too: nothing of this statement listens to the signal any more.
-        if (!controller.signal.aborted) this.#controllers?.push(controller);
+        if (!controller.signal.aborted && this.#controllers.length < this.#keep) this.#controllers.push(controller);
       };
       statement(controller.signal).then(
         (value) => {
@@ -63,8 +69,7 @@ export class StatementTimer {
 }
 
 /**
- * A controller for the statements of one elector, reused from one statement
- * to the next. Its signal keeps a listener of its own: without it, Node
+ * A controller for statements, reused from one statement to the next. Its signal keeps a listener of its own: without it, Node
  * deletes and re-creates the signal's listener list whenever a statement's
  * listener is removed, which allocates in V8's old generation each time
  * (a third of the old-generation growth of 1,000 elections, measured).

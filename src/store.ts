@@ -5,7 +5,7 @@
  * limit passes, after which the store abandons it (and its connection).
  * Once a statement has settled, its signal may serve the elector's next
  * one: a store removes the listeners it added to it before it settles.
- */
+ */ import type { StatementTimer } from './statement-timer.js';
 
 /** One election row as the database sees it now. */
 export interface Lease {
@@ -79,6 +79,7 @@ export interface LeaseStore extends StoreStatements {
   /** Extends a lease held by `nodeName` under `term`; `false` when it is no longer held (released, or taken under a newer term). */
   renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean>;
   readonly hold?: undefined;
+  readonly statements?: undefined;
 }
 
 /**
@@ -91,6 +92,8 @@ export interface HoldingStore extends StoreStatements {
   /** Renews the lease of `tenure` when its renewal is due (`tenure.due`), once: `tenure` hands itself again for the next. */
   hold(tenure: HeldTenure): void;
   readonly renew?: undefined;
+  /** The timer of the statements of every election of the store's engine, if they share one (the elector then times its statements with it). */
+  readonly statements?: StatementTimer;
 }
 
 /**
