@@ -11,10 +11,10 @@
  * Config: the BENCH_LEASES environment variable, a {@link ManyLeasesConfig} as JSON.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { createPool, type Pool, type RowDataPacket } from 'mysql2/promise';
-import { continueOnError, Leases } from '../src/index.js';
-import { summarize, type Summary } from './stats.js';
+import { continueOnError, Leases, type RenewedEvent, type RevokedEvent } from '../src/index.js';
+import { summarize, summarizeHistogram, type Summary } from './stats.js';
 
 /** What the parent passes in BENCH_LEASES. */
 export interface ManyLeasesConfig {
@@ -89,19 +89,22 @@ async function hold(pool: Pool, status: Pool): Promise<ManyLeasesReport> {
   const startSampler = setInterval(() => startRss.push(process.memoryUsage().rss), 100);
   const startedAt = performance.now();
   const leases = new Leases(pool, { age: config.age, tick: config.tick, onError: continueOnError });
-  const renewals: number[] = [];
+  // The renewal latencies in a histogram of fixed size (µs), not an array of 600,000 samples that the measure would count.
+  const renewals = createHistogram();
   let elected = 0;
+  // One listener of each kind for all the leases, as an application would have.
+  const onElected = (): void => void elected++;
+  const onRenewed = ({ latencyMs }: RenewedEvent): void => renewals.record(Math.max(1, Math.round(latencyMs * 1000)));
+  const onRevoked = ({ reason }: RevokedEvent): void => {
+    if (reason !== 'closed') counts.revoked++;
+  };
+  const onError = (error: Error): void => {
+    counts.errors++;
+    counts.firstError ??= error.message;
+  };
   const leaders = Array.from({ length: config.count }, (_, i) => {
     const leader = leases.leader(`${config.prefix}-${i}`);
-    leader.on('elected', () => elected++);
-    leader.on('renewed', ({ latencyMs }) => renewals.push(latencyMs));
-    leader.on('revoked', ({ reason }) => {
-      if (reason !== 'closed') counts.revoked++;
-    });
-    leader.on('error', (error) => {
-      counts.errors++;
-      counts.firstError ??= error.message;
-    });
+    leader.on('elected', onElected).on('renewed', onRenewed).on('revoked', onRevoked).on('error', onError);
     void leader.acquire();
     return leader;
   });
@@ -118,7 +121,7 @@ async function hold(pool: Pool, status: Pool): Promise<ManyLeasesReport> {
   loopDelay.enable();
   const rss: number[] = [];
   const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 100);
-  renewals.length = 0;
+  renewals.reset();
   counts.errors = 0;
   counts.revoked = 0;
   const questionsBefore = await questions(status);
@@ -141,8 +144,8 @@ async function hold(pool: Pool, status: Pool): Promise<ManyLeasesReport> {
     },
     // The status query after the window counts itself.
     statementsPerSecond: (questionsAfter - questionsBefore - 1) / (windowMs / 1000),
-    renewalsPerSecond: renewals.length / (windowMs / 1000),
-    renewalLatencyMs: summarize(renewals),
+    renewalsPerSecond: renewals.count / (windowMs / 1000),
+    renewalLatencyMs: summarizeHistogram(renewals, 1000),
     eventLoopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6 },
     leadingAtEnd: leaders.filter((leader) => leader.leading).length,
     revoked: counts.revoked,

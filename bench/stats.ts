@@ -1,4 +1,5 @@
 /** Summary statistics of the benchmark samples. */
+import type { RecordableHistogram } from 'node:perf_hooks';
 
 /** The usual figures of a sample set (same unit as the samples). */
 export interface Summary {
@@ -28,5 +29,18 @@ export function summarize(samples: readonly number[]): Summary {
     p99: percentile(sorted, 99),
     max: sorted.at(-1) ?? Number.NaN,
     mean: sorted.length > 0 ? sum / sorted.length : Number.NaN,
+  };
+}
+
+/** Summarizes a histogram of whole numbers, each `scale` times the unit of the summary (1000 for µs recorded, ms summarized). */
+export function summarizeHistogram(histogram: RecordableHistogram, scale: number): Summary {
+  if (histogram.count === 0) return summarize([]);
+  return {
+    n: histogram.count,
+    min: histogram.min / scale,
+    p50: histogram.percentile(50) / scale,
+    p99: histogram.percentile(99) / scale,
+    max: histogram.max / scale,
+    mean: histogram.mean / scale,
   };
 }
