@@ -27,7 +27,7 @@ export interface EngineStore extends HoldingStore {
  * How a `Leases` engine makes the store of an election it builds.
  * @internal
  */
-export type EngineStoreOf = (leaderName: string, options: ResolvedOptions) => EngineStore;
+export type EngineStoreOf = (leaderName: string) => EngineStore;
 
 /** The store source and the options of the `MysqlLeader` being built by {@link electionOfEngine}, for its constructor only. */
 let buildingFor: { readonly storeOf: EngineStoreOf; readonly options: ResolvedOptions } | undefined;
@@ -114,7 +114,7 @@ export class MysqlLeader<DB extends Queryable = Queryable> extends Elector {
     // and its options were resolved by the engine: one frozen object for all the elections of the same options.
     const name = building ? leaderName : checkName('leaderName', leaderName);
     const resolved = building?.options ?? resolveOptions(options);
-    const engineStore = building?.storeOf(name, resolved);
+    const engineStore = building?.storeOf(name);
     const driver = engineStore?.driver ?? new Driver(db);
     super(engineStore ?? new MysqlStore(driver, name, resolved), resolved);
     this.leaderName = name;

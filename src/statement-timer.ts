@@ -5,7 +5,8 @@ import { QueryTimeoutError } from './errors.js';
 export const SPARE_CONTROLLERS = 4;
 
 /**
- * Runs the statements of one elector, each with a time limit: when the limit
+ * Runs the statements of one elector (or of every election of a `Leases`
+ * engine, or of a scheduled job), each with a time limit: when the limit
  * passes (or the caller's signal aborts) the statement's signal aborts, so
  * that the store abandons it, and the call rejects at once.
  *
@@ -69,10 +70,11 @@ export class StatementTimer {
 }
 
 /**
- * A controller for statements, reused from one statement to the next. Its signal keeps a listener of its own: without it, Node
- * deletes and re-creates the signal's listener list whenever a statement's
- * listener is removed, which allocates in V8's old generation each time
- * (a third of the old-generation growth of 1,000 elections, measured).
+ * A controller for statements, reused from one statement to the next. Its
+ * signal keeps a listener of its own: without it, Node deletes and re-creates
+ * the signal's listener list whenever a statement's listener is removed,
+ * which allocates in V8's old generation each time (a third of the
+ * old-generation growth of 1,000 elections, measured).
  */
 function newStatementController(): AbortController {
   const controller = new AbortController();

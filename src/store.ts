@@ -4,8 +4,10 @@
  * elector supplies an `AbortSignal` that aborts when the statement's time
  * limit passes, after which the store abandons it (and its connection).
  * Once a statement has settled, its signal may serve the elector's next
- * one: a store removes the listeners it added to it before it settles.
- */ import type { StatementTimer } from './statement-timer.js';
+ * one (or, in a `Leases` engine, another election's): a store removes the
+ * listeners it added to it before it settles.
+ */
+import type { StatementTimer } from './statement-timer.js';
 
 /** One election row as the database sees it now. */
 export interface Lease {

@@ -131,7 +131,7 @@ describe('nodeSet: one handle over several nodes', () => {
       const starts = failures();
       const gaps = starts.slice(1, 5).map((at, i) => at - (starts[i] ?? 0));
       for (const [i, least] of [300, 600, 1_200, 1_200].entries()) {
-        assert.ok((gaps[i] ?? 0) >= least - 20, `attempt ${i + 2} came ${gaps.map((gap) => gap.toFixed(0)).join(', ')} ms after the one before`);
+        assert.ok((gaps[i] ?? 0) >= least - 20, `failure ${i + 2} came ${gaps.map((gap) => gap.toFixed(0)).join(', ')} ms after the one before`);
       }
     } finally {
       await node.close();
