@@ -9,6 +9,8 @@ export interface Clock {
   now(): number;
   setTimeout(callback: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** Arms the timer `handle` again (pending or fired) for the duration it was set with, from now: no new timer. */
+  refresh(handle: unknown): void;
 }
 
 /** `performance.now()` and Node's timers. */
@@ -16,4 +18,5 @@ export const systemClock: Clock = Object.freeze({
   now: () => performance.now(),
   setTimeout: (callback: () => void, ms: number): unknown => setTimeout(callback, ms),
   clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
+  refresh: (handle: unknown) => void (handle as NodeJS.Timeout).refresh(),
 });

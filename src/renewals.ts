@@ -167,24 +167,29 @@ export class RenewalSchedule {
       leases.length = 0; // keeps its room
       this.#spare.push(leases);
     });
-    // The tenures are the batch's items (name and term): no object per renewal.
-    const batch: HeldTenure[] = [];
-    const leases: Renewable[] = [];
+    // The tenures are the batch's items (name and term): no object per renewal. Arrays
+    // of the most the batch can hold, cut to size after, rather than grown one push at a time.
+    const room = Math.min(this.#ready.length, this.#pacing.maxBatch);
+    const batch = new Array<HeldTenure>(room);
+    const leases = new Array<Renewable>(room);
+    let size = 0;
     let taken = 0;
-    while (taken < this.#ready.length && batch.length < this.#pacing.maxBatch) {
+    while (taken < this.#ready.length && size < room) {
       const lease = this.#ready[taken++] as Renewable;
       const tenure = lease.tenure;
       const limit = tenure?.ask();
       if (tenure === undefined || limit === undefined) continue; // the tenure is over: nothing to send, and it is forgotten.
       if (lease.fenced) this.#apart(tenure, limit);
       else {
-        batch.push(tenure);
-        leases.push(lease);
+        batch[size] = tenure;
+        leases[size++] = lease;
       }
     }
+    batch.length = size;
+    leases.length = size;
     if (taken === this.#ready.length) this.#ready.length = 0;
     else this.#ready = this.#ready.slice(taken);
-    if (batch.length > 0) {
+    if (size > 0) {
       this.#lastSent = now;
       this.#inFlight = this.#send(batch, leases).finally(() => {
         this.#inFlight = undefined;

@@ -14,12 +14,38 @@
  * Writes report matched rows only as a total: when it is short of `n`, the
  * caller reads the rows again ({@link BatchStatements.owned}) to learn which
  * were written (see batches.ts, which says why that read is exact).
+ *
+ * The two statements of every tick, the read and the renewal, also come
+ * with their names (and terms) in the text when every name is plain (see
+ * {@link isPlainName}): a driver then formats two values, not 3,000 (the
+ * formatting of a batch of 1,000 was 40 % of what a renewal allocates, and
+ * a tenth of the engine's CPU time, measured).
  */
-import { HELD, LEASE_COLUMNS, NEXT, NOT_RELEASED, quoteTable } from './sql.js';
+import { HELD, LEASE_COLUMNS, NEXT, NOT_RELEASED, heldFor, quoteTable } from './sql.js';
 
 /** `?, ?, …`: `item` `n` times, joined by `separator`. */
 function list(n: number, item = '?', separator = ', '): string {
   return n <= 0 ? '' : item + (separator + item).repeat(n - 1);
+}
+
+/**
+ * Whether `name` can go into a statement as it is, between single quotes:
+ * no quote, backslash or `?` (and names never hold a NUL: `checkName`), so
+ * that it means the same with or without `NO_BACKSLASH_ESCAPES` (MySQL and
+ * MariaDB alike) and no driver's placeholder parser can take anything in it
+ * for a placeholder. Election names usually are (`shard-17`, `tenant:acme`);
+ * a batch with any other goes through placeholders.
+ */
+function isPlainName(name: string): boolean {
+  return !UNPLAIN.test(name);
+}
+
+const UNPLAIN = /['\\?]/;
+
+/** A lease to renew, as the renewal batch names it. */
+interface RenewItem {
+  readonly name: string;
+  readonly term: number;
 }
 
 /** The batch statements of one election table, built per batch size. */
@@ -30,11 +56,15 @@ export interface BatchStatements {
    * `Statements.read`; a single row of NULL lease columns when none has.
    */
   read(n: number): string;
+  /** `[]` → as {@link read}, with `names` in the text; `undefined` unless every name is plain. */
+  readInline(names: readonly string[]): string | undefined;
   /**
-   * `[ageUs, ...names, nodeName, ...(name, term) pairs]` → matched rows:
+   * `[ageUs, nodeName, ...names, ...(name, term) pairs]` → matched rows:
    * each lease held by `nodeName` under its term, extended by `age`.
    */
   renew(n: number): string;
+  /** `[]` → as {@link renew}, with every value in the text; `undefined` unless `nodeName` and every name are plain. */
+  renewInline(nodeName: string, ageUs: number, items: readonly RenewItem[]): string | undefined;
   /**
    * `[...(name, nodeName, term, ageUs) tuples]` → rows inserted: each
    * election that had no row gets one, held by `nodeName` under its term.
@@ -59,14 +89,50 @@ export interface BatchStatements {
 /** The batch statements for `tableName` (already validated). */
 export function batchStatements(tableName: string): BatchStatements {
   const table = quoteTable(tableName);
+  // A derived table without FROM, LEFT JOINed, as Statements.read.
+  const readHead = `SELECT answering.server_id, leader_name, ${LEASE_COLUMNS} FROM (SELECT @@server_id AS server_id) AS answering LEFT JOIN ${table} ON leader_name IN (`;
+  const renewHead = (held: string, nodeName: string): string => `UPDATE ${table} SET ${held} WHERE node_name = ${nodeName} AND leader_name IN (`;
+  const renewTail = `) AND ${NOT_RELEASED}`;
   return Object.freeze({
-    // A derived table without FROM, LEFT JOINed, as Statements.read.
-    read: (n: number) =>
-      `SELECT answering.server_id, leader_name, ${LEASE_COLUMNS} FROM (SELECT @@server_id AS server_id) AS answering ` +
-      `LEFT JOIN ${table} ON leader_name IN (${list(n)})`,
-    renew: (n: number) =>
-      `UPDATE ${table} SET ${HELD} WHERE leader_name IN (${list(n)}) AND node_name = ? ` +
-      `AND (leader_name, term) IN (${list(n, '(?, ?)')}) AND ${NOT_RELEASED}`,
+    read: (n: number) => `${readHead}${list(n)})`,
+    readInline: (names: readonly string[]) => {
+      // Pieces of one array of the statement's size, joined once: one string for a batch, not one per name.
+      const n = names.length;
+      if (n === 0) return undefined;
+      const parts = new Array<string>(2 * n + 2);
+      parts[0] = readHead;
+      for (let k = 0; k < n; k++) {
+        const name = names[k] as string;
+        if (!isPlainName(name)) return undefined;
+        parts[1 + 2 * k] = k === 0 ? "'" : "', '";
+        parts[2 + 2 * k] = name;
+      }
+      parts[2 * n + 1] = "')";
+      return parts.join('');
+    },
+    // node_name and the age come before the names: a driver that binds them need not look through the names.
+    renew: (n: number) => `${renewHead(HELD, '?')}${list(n)}) AND (leader_name, term) IN (${list(n, '(?, ?)')}${renewTail}`,
+    renewInline: (nodeName: string, ageUs: number, items: readonly RenewItem[]) => {
+      // `'a', 'b'` then `('a', 1), ('b', 2)`, written in one pass into one array joined once.
+      const n = items.length;
+      if (n === 0 || !isPlainName(nodeName)) return undefined;
+      const parts = new Array<string | number>(6 * n + 3);
+      parts[0] = renewHead(heldFor(String(ageUs)), `'${nodeName}'`);
+      const pairs = 2 * n + 2;
+      for (let k = 0; k < n; k++) {
+        const { name, term } = items[k] as RenewItem;
+        if (!isPlainName(name) || !Number.isSafeInteger(term)) return undefined;
+        parts[1 + 2 * k] = k === 0 ? "'" : "', '";
+        parts[2 + 2 * k] = name;
+        parts[pairs + 4 * k] = k === 0 ? "('" : "), ('";
+        parts[pairs + 1 + 4 * k] = name;
+        parts[pairs + 2 + 4 * k] = "', ";
+        parts[pairs + 3 + 4 * k] = term;
+      }
+      parts[2 * n + 1] = "') AND (leader_name, term) IN (";
+      parts[6 * n + 2] = `)${renewTail}`;
+      return parts.join('');
+    },
     // INSERT IGNORE: a row that exists is skipped, and not counted (whatever the client flags).
     insert: (n: number) =>
       `INSERT IGNORE INTO ${table} (leader_name, node_name, term, acquired_at, renewed_at, expires_at) VALUES ` +

@@ -66,7 +66,9 @@ export class MysqlBatches {
   async read(names: readonly string[], signal: AbortSignal): Promise<Observation[]> {
     const ask = (sql: string) => this.#runner.run('asking whether the server is a Galera node', sql, [], signal);
     const coordinator = (this.#coordinator ??= await abortable(learnCoordinator(this.#runner.driver.db, ask), signal));
-    const { rows } = await this.#runner.run('reading the election rows', readFor(coordinator, this.#sql.read(names.length)), [...names], signal);
+    const inline = this.#sql.readInline(names);
+    const [sql, values] = inline === undefined ? [this.#sql.read(names.length), [...names]] : [inline, []];
+    const { rows } = await this.#runner.run('reading the election rows', readFor(coordinator, sql), values, signal);
     const found = new Map<string, Row>();
     for (const row of rows) if (typeof row['leader_name'] === 'string') found.set(row['leader_name'], row);
     // On Galera, the answering node is no coordinator of its own.
@@ -80,18 +82,9 @@ export class MysqlBatches {
 
   /** Renews the leases of `items` held by `nodeName`, in one statement; `true` for each one renewed. */
   async renew(nodeName: string, items: readonly HeldItem[], signal: AbortSignal): Promise<boolean[]> {
-    // Filled in place: a batch of 1,000 leases makes no array per lease.
-    const n = items.length;
-    const values: unknown[] = new Array(2 + 3 * n);
-    values[0] = this.#ageUs;
-    values[n + 1] = nodeName;
-    for (let i = 0; i < n; i++) {
-      const item = items[i] as HeldItem;
-      values[1 + i] = item.name;
-      values[n + 2 + 2 * i] = item.name;
-      values[n + 3 + 2 * i] = item.term;
-    }
-    const sql = this.#sql.renew(n);
+    const inline = this.#sql.renewInline(nodeName, this.#ageUs, items);
+    const sql = inline ?? this.#sql.renew(items.length);
+    const values = inline === undefined ? this.#renewValues(nodeName, items) : [];
     let matched: number;
     try {
       matched = (await this.#runner.run('renewing the leases', sql, values, signal)).affectedRows;
@@ -107,6 +100,22 @@ export class MysqlBatches {
       const row = now.get(item.name);
       return row !== undefined && row.term === item.term && !row.released;
     });
+  }
+
+  /** The values of a renewal batch that goes through placeholders (see `BatchStatements.renew`). */
+  #renewValues(nodeName: string, items: readonly HeldItem[]): unknown[] {
+    // Filled in place: a batch of 1,000 leases makes no array per lease.
+    const n = items.length;
+    const values: unknown[] = new Array(2 + 3 * n);
+    values[0] = this.#ageUs;
+    values[1] = nodeName;
+    for (let i = 0; i < n; i++) {
+      const item = items[i] as HeldItem;
+      values[2 + i] = item.name;
+      values[n + 2 + 2 * i] = item.name;
+      values[n + 3 + 2 * i] = item.term;
+    }
+    return values;
   }
 
   /** Renews one lease by itself (one held by a fenced transaction of its own: see `BatchedStore`). */

@@ -57,8 +57,11 @@ export const LEASE_COLUMNS =
  */
 export const NEXT = 'GREATEST(UTC_TIMESTAMP(6), renewed_at + INTERVAL 1 MICROSECOND)';
 
-/** Held: `expires_at` a full age (`?` µs) after the new `renewed_at`, whichever order the assignments run in. */
-export const HELD = `renewed_at = ${NEXT}, expires_at = ${NEXT} + INTERVAL ? MICROSECOND`;
+/** Held: `expires_at` a full age (`ageUs` µs: a placeholder, or an integer in the text) after the new `renewed_at`, whichever order the assignments run in. */
+export const heldFor = (ageUs: string): string => `renewed_at = ${NEXT}, expires_at = ${NEXT} + INTERVAL ${ageUs} MICROSECOND`;
+
+/** {@link heldFor} the age bound to a placeholder. */
+export const HELD = heldFor('?');
 
 /** The lease is held, not released: a comparison within the row, with no clock. */
 export const NOT_RELEASED = 'expires_at > renewed_at';

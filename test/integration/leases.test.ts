@@ -167,6 +167,39 @@ describe('Leases', () => {
     assert.ok(sql.some((text) => text.startsWith('UPDATE') && text.includes('WHERE leader_name = ? AND node_name = ? AND term = ?')));
   });
 
+  it('reads and renews plain names in the text of its statements, and any other name through placeholders', async (t) => {
+    const plain = engine(t);
+    const odd = engine(t);
+    const plainNames = names(3, 'plain');
+    // A quote, a backslash or a placeholder's mark sends its batch through placeholders.
+    const oddNames = [`it's-${++elections}`, `back\\slash-${elections}`, `what?-${elections}`, `plain-among-odd-${elections}`];
+    const plainRun = campaign(plain.leases, plainNames);
+    const oddRun = campaign(odd.leases, oddNames);
+    await until(() => plainRun.leading() === plainNames.length && oddRun.leading() === oddNames.length);
+    await delay(3 * TICK);
+    assert.equal(plainRun.leading(), plainNames.length);
+    assert.equal(oddRun.leading(), oddNames.length);
+    assert.deepEqual([...plainRun.revoked.values(), ...oddRun.revoked.values()].flat(), []);
+    for (const [name, count] of [...plainRun.renewed, ...oddRun.renewed]) assert.ok(count >= 2, `${JSON.stringify(name)} renewed ${count} times`);
+    for (const name of oddNames) assert.equal((await readElection(db.pool, name))?.term, 1, `${JSON.stringify(name)} is held under its own row`);
+    const inline = plain.sql.filter(isRenewBatch);
+    // Leases elected together may renew in different batches (their first renewals are spread).
+    assert.ok(inline.length > 0 && inline.every((text) => !text.includes('?, ?')), 'no placeholders for plain names');
+    for (const name of plainNames)
+      assert.ok(
+        inline.some((text) => text.includes(`('${name}', 1)`)),
+        `${name} renewed in the text`,
+      );
+    assert.ok(
+      plain.sql.some((text) => text.includes('LEFT JOIN') && text.includes(`'${plainNames[0]}'`)),
+      'plain names read in the text',
+    );
+    assert.ok(
+      odd.sql.some((text) => isRenewBatch(text) && text.includes('(?, ?)')),
+      'a batch with an odd name renewed through placeholders',
+    );
+  });
+
   it('paces a burst of 2,000 claims at start-up into a few statements, then holds every lease', async (t) => {
     const { leases, sql } = engine(t, { maxBatch: 500 });
     const list = names(2000, 'burst');

@@ -3,6 +3,7 @@ import type { Clock } from '../../src/clock.js';
 interface Timer {
   readonly at: number;
   readonly id: number;
+  readonly ms: number;
   readonly callback: () => void;
 }
 
@@ -16,6 +17,8 @@ export class FakeClock implements Clock {
   #now = 1_000;
   #next = 0;
   readonly #timers = new Map<number, Timer>();
+  /** Timers that ran and were not cleared: `refresh()` can arm them again, as Node's can. */
+  readonly #fired = new Map<number, Timer>();
 
   now(): number {
     return this.#now;
@@ -23,12 +26,21 @@ export class FakeClock implements Clock {
 
   setTimeout(callback: () => void, ms: number): unknown {
     const id = ++this.#next;
-    this.#timers.set(id, { at: this.#now + Math.max(0, ms), id, callback });
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), id, ms, callback });
     return id;
+  }
+
+  /** Re-arms a timer, pending or fired, under its id: it runs its duration from now. */
+  refresh(handle: unknown): void {
+    const timer = this.#fired.get(handle as number) ?? this.#timers.get(handle as number);
+    if (!timer) return;
+    this.#fired.delete(timer.id);
+    this.#timers.set(timer.id, { ...timer, at: this.#now + Math.max(0, timer.ms) });
   }
 
   clearTimeout(handle: unknown): void {
     this.#timers.delete(handle as number);
+    this.#fired.delete(handle as number);
   }
 
   /** Number of timers still pending. */
@@ -47,6 +59,7 @@ export class FakeClock implements Clock {
       }
       if (!due) break;
       this.#timers.delete(due.id);
+      this.#fired.set(due.id, due);
       this.#now = due.at;
       due.callback();
     }

@@ -106,6 +106,35 @@ describe('elector: a tenure held by its store', () => {
     assert.equal(store.held[1]?.term, 2);
   });
 
+  it('after many renewals (its step-down timer refreshed, not remade), still steps down exactly at the last asking + age - margin', async () => {
+    // Renewals stop at different moments of the step-down timer's cycle (it fires every half lease and is looked at again).
+    for (const pause of [0, 170, 333, 700, 900]) {
+      const clock = new FakeClock();
+      const { subject, store, events } = elector(clock);
+      await clock.advance(0);
+      let asked = clock.now();
+      for (let renewal = 0; renewal < 12; renewal++) {
+        const tenure = store.held.at(-1) as HeldTenure;
+        await clock.advance(Math.max(0, tenure.due - clock.now()));
+        asked = clock.now();
+        tenure.ask();
+        await clock.advance(20);
+        tenure.settle(true);
+      }
+      assert.equal(clock.pending, 1, 'one timer, the step-down timer');
+      // The last renewal is asked for `pause` ms later and never answered: only the step-down timer can end the tenure.
+      await clock.advance(pause);
+      const last = store.held.at(-1) as HeldTenure;
+      const deadline = asked + AGE - MARGIN;
+      const inFlight = pause < deadline - clock.now() && last.ask() !== undefined;
+      await clock.advance(deadline - clock.now() - 1);
+      assert.equal(subject.leading, true, `pause ${pause}: still leading 1 ms before the deadline`);
+      await clock.advance(1);
+      assert.equal(events.at(-1), `revoked expired at ${deadline}`, `pause ${pause}`);
+      if (inFlight) last.settle(true); // answered at last: too late to renew anything, and close() can go on.
+    }
+  });
+
   it('steps down on a renewal the database refused, and on one whose outcome is unknown', async () => {
     const clock = new FakeClock();
     const { subject, store, events, errors } = elector(clock);
