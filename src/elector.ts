@@ -139,8 +139,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   /** The hand-over lock woke this follower while this term held the row: the lock is not where that leader is (see `#lockWait`). */
   #lockAway: number | undefined;
   #campaign: Campaign | undefined;
-  /** Ends the campaign loop's current pause early (see `#nudge`). */
-  #endPause: (() => void) | undefined;
+  /** Ends the campaign loop's current pause early (see `#nudge`): a timer's, or a tenure held by the store (woken). */
+  #endPause: (() => void) | { wake(): void } | undefined;
   /** The loop was nudged while between two pauses (in a statement): its next pause is skipped. */
   #nudged = false;
   /** Whether the hand-over lock was in use when last looked at (its changes are logged). */
@@ -291,10 +291,14 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       this.#endTenure(this.#tenure, reason === CLOSING ? 'closed' : 'aborted');
       this.#nudge();
     });
-    const onAbort = (): void => stop.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    let cleanUp = ignore;
+    if (signal) {
+      const onAbort = (): void => stop.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      cleanUp = () => signal.removeEventListener('abort', onAbort);
+    }
     // No async frame of its own: a campaign waits in #run only (an engine's 10,000 campaigns wait at once).
-    const campaign: Campaign = { stop, done: this.#run(stop, () => signal?.removeEventListener('abort', onAbort)) };
+    const campaign: Campaign = { stop, done: this.#run(stop, cleanUp) };
     this.#campaign = campaign;
     return campaign.done;
   }
@@ -659,66 +663,101 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    * the tenure ended, with the error of a renewal whose outcome is unknown.
    */
   #held(store: HoldingStore, ms: number): Promise<Pause> {
-    const tenure = this.#tenure as LocalTenure;
-    const { tick, queryTimeout } = this.#options;
     return new Promise<Pause>((resolve, reject) => {
-      let inFlight = false;
-      let over = false;
-      const finish = (error?: Error): void => {
-        if (over) return;
-        over = true;
-        if (this.#endPause === wake) this.#endPause = undefined;
-        if (error) reject(error);
-        else resolve({ ms: 0 });
-      };
-      // Nudged (resign(), a stop): the tenure has ended; the loop goes on once no renewal is in flight.
-      const wake = (): void => {
-        if (this.#tenure !== tenure && !inFlight) finish();
-      };
-      // `sent`, a field rather than a variable of the closures: a number field is written in place, where a
-      // closure's variable would take a new heap number per renewal, kept for a tick (old-generation garbage).
-      const held: HeldTenure & { due: number; sent: number } = {
-        name: store.name,
-        term: tenure.term,
-        due: this.#clock.now() + ms,
-        sent: 0.5, // a fraction: the field holds doubles from the start
-        ask: () => {
-          if (over) return undefined;
-          if (this.#liveTenure() !== tenure) {
-            finish(); // ended meanwhile (its deadline passed, resigned, stopped).
-            return undefined;
-          }
-          held.sent = this.#clock.now();
-          inFlight = true;
-          const left = tenure.deadline - held.sent;
-          // While this node's own fenced transaction holds the row, its renewal waits for it (see #renew).
-          return this.#work?.holdingRow === true ? left : Math.min(queryTimeout, left);
-        },
-        settle: (outcome) => {
-          inFlight = false;
-          if (outcome instanceof Error) {
-            this.#endTenure(tenure, this.#clock.now() >= tenure.deadline ? 'expired' : 'error', outcome);
-            finish(outcome);
-            return;
-          }
-          const deadline = this.#deadlineFrom(held.sent);
-          if (this.#tenure !== tenure) finish();
-          else if (!outcome || this.#clock.now() >= deadline) {
-            if (!outcome) this.#holdOffUntil = this.#clock.now() + this.#holdOff();
-            this.#endTenure(tenure, outcome ? 'expired' : 'lost');
-            finish();
-          } else {
-            tenure.deadline = deadline;
-            this.#emit('renewed', { term: tenure.term, latencyMs: this.#clock.now() - held.sent });
-            held.due = held.sent + tick;
-            store.hold(held);
-          }
-        },
-      };
-      this.#endPause = wake;
+      const held = new Elector.#HeldLease(this, store, this.#tenure as LocalTenure, this.#clock.now() + ms, resolve, reject);
+      this.#endPause = held;
       store.hold(held);
     });
   }
+
+  /**
+   * A tenure handed to a store that holds leases (`#held`): what the store
+   * asks for and tells, as one object with its methods on its class (an
+   * engine holds 10,000 of them: no closures of their own). Within the
+   * class body, so that it works on the elector's private state.
+   */
+  static readonly #HeldLease = class HeldLease implements HeldTenure {
+    readonly name: string;
+    readonly term: number;
+    due: number;
+    /** When the renewal in flight was asked for: its deadline counts from then. A fraction: the field holds doubles from the start. */
+    sent = 0.5;
+    #inFlight = false;
+    #over = false;
+    readonly #elector: Elector;
+    readonly #store: HoldingStore;
+    /** The elector's tenure that this is. */
+    readonly #local: LocalTenure;
+    readonly #resolve: (pause: Pause) => void;
+    readonly #reject: (error: Error) => void;
+
+    constructor(elector: Elector, store: HoldingStore, tenure: LocalTenure, due: number, resolve: (pause: Pause) => void, reject: (error: Error) => void) {
+      this.name = store.name;
+      this.term = tenure.term;
+      this.due = due;
+      this.#elector = elector;
+      this.#store = store;
+      this.#local = tenure;
+      this.#resolve = resolve;
+      this.#reject = reject;
+    }
+
+    ask(): number | undefined {
+      if (this.#over) return undefined;
+      const elector = this.#elector;
+      const tenure = this.#local;
+      // One reading of the clock for the check and the asking (10,000 leases ask every tick).
+      const now = elector.#clock.now();
+      if (elector.#tenure === tenure && now >= tenure.deadline) elector.#endTenure(tenure, 'expired');
+      if (elector.#tenure !== tenure) {
+        this.#finish(); // ended meanwhile (its deadline passed, resigned, stopped).
+        return undefined;
+      }
+      this.sent = now;
+      this.#inFlight = true;
+      const left = tenure.deadline - now;
+      // While this node's own fenced transaction holds the row, its renewal waits for it (see #renew).
+      return elector.#work?.holdingRow === true ? left : Math.min(elector.#options.queryTimeout, left);
+    }
+
+    settle(outcome: boolean | Error): void {
+      this.#inFlight = false;
+      const elector = this.#elector;
+      const tenure = this.#local;
+      if (outcome instanceof Error) {
+        elector.#endTenure(tenure, elector.#clock.now() >= tenure.deadline ? 'expired' : 'error', outcome);
+        this.#finish(outcome);
+        return;
+      }
+      const deadline = elector.#deadlineFrom(this.sent);
+      const now = elector.#clock.now();
+      if (elector.#tenure !== tenure) this.#finish();
+      else if (!outcome || now >= deadline) {
+        if (!outcome) elector.#holdOffUntil = now + elector.#holdOff();
+        elector.#endTenure(tenure, outcome ? 'expired' : 'lost');
+        this.#finish();
+      } else {
+        tenure.deadline = deadline;
+        elector.#emit('renewed', { term: tenure.term, latencyMs: now - this.sent });
+        this.due = this.sent + elector.#options.tick;
+        this.#store.hold(this);
+      }
+    }
+
+    /** Nudged (resign(), a stop): the tenure has ended; the loop goes on once no renewal is in flight. */
+    wake(): void {
+      if (this.#elector.#tenure !== this.#local && !this.#inFlight) this.#finish();
+    }
+
+    /** The tenure is over: the loop goes on (or fails with `error`, a renewal whose outcome is unknown). */
+    #finish(error?: Error): void {
+      if (this.#over) return;
+      this.#over = true;
+      if (this.#elector.#endPause === this) this.#elector.#endPause = undefined;
+      if (error) this.#reject(error);
+      else this.#resolve({ ms: 0 });
+    }
+  };
 
   /**
    * Takes the hand-over lock while leading, or checks it is still held. A
@@ -860,8 +899,10 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
    * then is acted on at once, not a tick later.
    */
   #nudge(): void {
-    if (this.#endPause) this.#endPause();
-    else this.#nudged = true;
+    const end = this.#endPause;
+    if (end === undefined) this.#nudged = true;
+    else if (typeof end === 'function') end();
+    else end.wake();
   }
 
   /**
@@ -956,7 +997,7 @@ export function firstRenewalEarly(leaderName: string, nodeName: string, term: nu
   return Math.round((hash / 2 ** 32) * JITTER * tick);
 }
 
-/** The default `error` listener of every elector (one function for all: an engine may have 10,000 electors). */
+/** The default `error` listener of every elector, and the clean-up of a campaign without a signal (one function for all: an engine may have 10,000 electors). */
 function ignore(): void {}
 
 /** The signal of `tenure`, made on first use (it aborts when the tenure ends). */
