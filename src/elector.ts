@@ -762,11 +762,16 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   /**
    * Takes the hand-over lock while leading, or checks it is still held. A
    * follower may be passing through it (woken, reading the row): wait a
-   * moment. On the leader's path, so bounded well within a tick.
+   * moment. On the leader's path, so bounded well within a tick. Without
+   * a lock in use (an engine's elections have none), nothing to wait for:
+   * `undefined`, and no async call for each of 10,000 elections.
    */
-  async #holdHandoverLock(): Promise<void> {
+  #holdHandoverLock(): Promise<void> | undefined {
     const lock = this.#usableHandoverLock();
-    if (!lock) return;
+    return lock && this.#takeHandoverLock(lock);
+  }
+
+  async #takeHandoverLock(lock: HandoverLock): Promise<void> {
     if (lock.holding) await this.#handoverLockStatement('checking the hand-over lock', (signal) => lock.check(signal));
     const wait = Math.min(HOLD_WAIT, this.#options.tick / 4);
     if (!lock.holding) await this.#handoverLockStatement('taking the hand-over lock', (signal) => lock.hold(wait, signal));
@@ -793,11 +798,10 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     return usable ? lock : undefined;
   }
 
-  /** Frees the hand-over lock, waking the first waiting follower. */
-  async #dropHandoverLock(): Promise<void> {
+  /** Frees the hand-over lock, waking the first waiting follower; `undefined` when it is not held (nothing to wait for). */
+  #dropHandoverLock(): Promise<void> | undefined {
     const lock = this.#store.handoverLock;
-    if (!lock?.holding) return;
-    await this.#handoverLockStatement('freeing the hand-over lock', (signal) => lock.drop(signal));
+    return lock?.holding ? this.#handoverLockStatement('freeing the hand-over lock', (signal) => lock.drop(signal)) : undefined;
   }
 
   /** The hand-over lock only speeds things up: its errors are reported, never fatal. */
@@ -992,9 +996,29 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
  * @internal
  */
 export function firstRenewalEarly(leaderName: string, nodeName: string, term: number, tick: number): number {
-  let hash = 0x811c9dc5; // FNV-1a, 32 bits
-  for (const char of `${leaderName}\0${nodeName}\0${term}`) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  // FNV-1a (32 bits) of `${leaderName}\0${nodeName}\0${term}`, character by character, without building that string.
+  let hash = fnv1a(0x811c9dc5, leaderName);
+  hash = fnv1a(Math.imul(hash, 0x01000193) >>> 0, nodeName); // the \0 between them: hash ^ 0 = hash.
+  hash = fnv1a(Math.imul(hash, 0x01000193) >>> 0, String(term));
   return Math.round((hash / 2 ** 32) * JITTER * tick);
+}
+
+/**
+ * FNV-1a over the characters of `text`, from `hash`: each character by its
+ * first UTF-16 code unit (a surrogate pair counts once, by its high
+ * surrogate), as followers of every version compute it.
+ */
+function fnv1a(hash: number, text: string): number {
+  let h = hash;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    h = Math.imul(h ^ unit, 0x01000193) >>> 0;
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+  }
+  return h;
 }
 
 /** The default `error` listener of every elector, and the clean-up of a campaign without a signal (one function for all: an engine may have 10,000 electors). */

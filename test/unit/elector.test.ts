@@ -7,7 +7,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { abortOnError } from '../../src/on-error.js';
 import { DatabaseError, LeadershipEndedError, QueryTimeoutError } from '../../src/errors.js';
-import { TERM_JUMP } from '../../src/elector.js';
+import { TERM_JUMP, firstRenewalEarly } from '../../src/elector.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { MemoryDatabase } from '../support/memory-store.js';
 
@@ -669,5 +669,32 @@ describe('elector: jitter', () => {
         .filter((entry) => entry.op === 'renew')
         .map((entry) => entry.at) ?? [];
     for (let i = 2; i < renewals.length; i++) assert.equal((renewals[i] ?? 0) - (renewals[i - 1] ?? 0), TICK);
+  });
+});
+
+describe('elector: the first renewal early', () => {
+  it('is the FNV-1a of leader, node and term joined by NUL, character by character, as every version computes it', () => {
+    // The definition, spelled out: followers of other versions read the row just after the time it gives.
+    const reference = (leaderName: string, nodeName: string, term: number, tick: number): number => {
+      let hash = 0x811c9dc5;
+      for (const char of `${leaderName}\0${nodeName}\0${term}`) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+      return Math.round((hash / 2 ** 32) * 0.2 * tick);
+    };
+    const cases: [string, string, number][] = [
+      ['a', 'b', 1],
+      ['shard-17', 'host-1', 123_456],
+      ['😀 emoji', 'ü\u{10400}', 7],
+      ['lone \ud800', 'lone \udc00', 9],
+      [`${'x'.repeat(255)}`, 'node', 1_000_001],
+    ];
+    for (const [leaderName, nodeName, term] of cases) {
+      for (const tick of [250, 1000, 7777]) {
+        assert.equal(
+          firstRenewalEarly(leaderName, nodeName, term, tick),
+          reference(leaderName, nodeName, term, tick),
+          `${leaderName} ${nodeName} ${term} ${tick}`,
+        );
+      }
+    }
   });
 });
