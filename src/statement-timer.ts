@@ -11,7 +11,8 @@ export const SPARE_CONTROLLERS = 4;
  * controller and one timer for all of them. A burst of 10,000 elections
  * reading their rows at once makes a few, not 10,000 (an AbortController,
  * its signal and a timer are about 2 KB, which would all live until the
- * batches are answered).
+ * batches are answered). At its limit, the statements still pending all
+ * reject with the same `QueryTimeoutError`.
  */
 interface Cohort {
   readonly what: string;

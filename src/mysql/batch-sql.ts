@@ -30,17 +30,24 @@ function list(n: number, item = '?', separator = ', '): string {
 
 /**
  * Whether `name` can go into a statement as it is, between single quotes:
- * no quote, backslash or `?` (and names never hold a NUL: `checkName`), so
- * that it means the same with or without `NO_BACKSLASH_ESCAPES` (MySQL and
- * MariaDB alike) and no driver's placeholder parser can take anything in it
- * for a placeholder. Election names usually are (`shard-17`, `tenant:acme`);
- * a batch with any other goes through placeholders.
+ * none of the characters a driver escapes (quotes, backslash, NUL, `\b`,
+ * tab, newline, carriage return, Ctrl-Z) and no `?`. Its literal is then the
+ * very text a driver's placeholder would give, with or without
+ * `NO_BACKSLASH_ESCAPES` or `ANSI_QUOTES`, so that both paths name the same
+ * row, and no driver's placeholder parser can take anything in it for a
+ * placeholder. Election names usually are (`shard-17`, `tenant:acme`); the
+ * engine's own rows are not (a semaphore's permits, a share's keys and the
+ * candidates hold U+0000), and a batch with any such name goes through
+ * placeholders. (As with placeholders, a connection character set whose
+ * encoding of some character holds the byte of a backslash, `sjis` or
+ * `cp932` for `¥`, is not safe for names that hold it.)
  */
 function isPlainName(name: string): boolean {
   return !UNPLAIN.test(name);
 }
 
-const UNPLAIN = /['\\?]/;
+// eslint-disable-next-line no-control-regex -- Ctrl-Z (\x1a) is one of the characters drivers escape.
+const UNPLAIN = /['"\\?\0\b\t\n\r\x1a]/;
 
 /** A lease to renew, as the renewal batch names it. */
 interface RenewItem {

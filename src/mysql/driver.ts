@@ -174,7 +174,7 @@ export class Driver {
    */
   #kill(threadId: number | undefined, sql: string | undefined): void {
     if (threadId === undefined) return;
-    const running = sql === undefined ? '%' : `${(sql.split('?')[0] ?? sql).replace(/[\\%_]/g, '\\$&')}%`;
+    const running = sql === undefined ? '%' : runningPattern(sql);
     this.#kills = this.#kills.then(() => this.#killNow(threadId, running));
   }
 
@@ -351,4 +351,20 @@ export function toNumber(value: unknown): number {
   const number = typeof value === 'number' ? value : Number(value);
   if (!Number.isFinite(number)) throw new TypeError(`expected a number from the database, received ${String(value)}`);
   return number;
+}
+
+/** The most characters of a statement's text that the check before a KILL compares (the server keeps the first 65,535 of it). */
+const RUNNING_PREFIX = 1000;
+
+/**
+ * The `LIKE` pattern that tells a thread still runs `sql`: its text up to
+ * the first value (a `?`, or a quoted literal: a batch of 1,000 names in the
+ * text is longer than the 65,535 characters the server shows of it), at most
+ * {@link RUNNING_PREFIX} characters, its `LIKE` wildcards escaped.
+ * @internal
+ */
+export function runningPattern(sql: string): string {
+  const values = sql.search(/[?']/);
+  const head = sql.slice(0, Math.min(values < 0 ? sql.length : values, RUNNING_PREFIX));
+  return `${head.replace(/[\\%_]/g, '\\$&')}%`;
 }

@@ -198,6 +198,8 @@ describe('Leases', () => {
       odd.sql.some((text) => isRenewBatch(text) && text.includes('(?, ?)')),
       'a batch with an odd name renewed through placeholders',
     );
+    // Every batch matched all its rows: none needed the read that tells a partly matched batch apart (which would hide a wrong statement).
+    assert.ok(!plain.sql.some(isOwnedRead) && !odd.sql.some(isOwnedRead), 'every renewal batch matched all its rows');
   });
 
   it('paces a burst of 2,000 claims at start-up into a few statements, then holds every lease', async (t) => {

@@ -24,6 +24,11 @@ export class FakeClock implements Clock {
     return this.#now;
   }
 
+  /** Timers set so far (`refresh()` sets none). */
+  get created(): number {
+    return this.#next;
+  }
+
   setTimeout(callback: () => void, ms: number): unknown {
     const id = ++this.#next;
     this.#timers.set(id, { at: this.#now + Math.max(0, ms), id, ms, callback });

@@ -113,6 +113,7 @@ describe('elector: a tenure held by its store', () => {
       const { subject, store, events } = elector(clock);
       await clock.advance(0);
       let asked = clock.now();
+      const timersBefore = clock.created;
       for (let renewal = 0; renewal < 12; renewal++) {
         const tenure = store.held.at(-1) as HeldTenure;
         await clock.advance(Math.max(0, tenure.due - clock.now()));
@@ -122,6 +123,7 @@ describe('elector: a tenure held by its store', () => {
         tenure.settle(true);
       }
       assert.equal(clock.pending, 1, 'one timer, the step-down timer');
+      assert.equal(clock.created, timersBefore, 'refreshed through 12 renewals, never remade');
       // The last renewal is asked for `pause` ms later and never answered: only the step-down timer can end the tenure.
       await clock.advance(pause);
       const last = store.held.at(-1) as HeldTenure;

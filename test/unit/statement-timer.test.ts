@@ -44,6 +44,7 @@ describe('StatementTimer', () => {
     const next = pending<number>();
     const later = timer.run('reading', next.statement, 1000);
     assert.equal(next.signal(), a.signal(), 'the settled signal is reused');
+    assert.equal(clock.pending, 1, 'by a new cohort, with a timer of its own: none joins a cohort that has ended');
     next.answer(4);
     assert.equal(await later, 4);
   });
@@ -69,27 +70,30 @@ describe('StatementTimer', () => {
     next.answer('ok');
   });
 
-  it('starts a new cohort, with its full limit, for a statement of another kind or limit, or started later', async () => {
+  it('starts a new cohort, with its full limit, for a statement started after the span, or of another kind or limit', async () => {
     const clock = new FakeClock();
     const timer = new StatementTimer(clock, 4);
     const first = pending<number>();
-    const firstRun = timer.run('reading', first.statement, 1000);
-    const other = pending<number>();
-    const otherRejects = assert.rejects(timer.run('claiming', other.statement, 1000), QueryTimeoutError);
-    assert.notEqual(other.signal(), first.signal(), 'another purpose');
-    await clock.advance(6);
+    const firstRejects = assert.rejects(timer.run('reading', first.statement, 1000), QueryTimeoutError);
+    await clock.advance(5);
+    const within = pending<number>();
+    const withinRejects = assert.rejects(timer.run('reading', within.statement, 1000), QueryTimeoutError);
+    assert.equal(within.signal(), first.signal(), 'within the span: the same cohort');
+    await clock.advance(1);
     const late = pending<number>();
-    const lateRun = timer.run('reading', late.statement, 1000);
-    assert.notEqual(late.signal(), first.signal(), 'started after the span');
-    const lateRejects = assert.rejects(lateRun, QueryTimeoutError);
-    const firstRejects = assert.rejects(firstRun, QueryTimeoutError);
+    const lateRejects = assert.rejects(timer.run('reading', late.statement, 1000), QueryTimeoutError);
+    assert.notEqual(late.signal(), first.signal(), 'after the span: a cohort of its own (the first is still pending)');
+    const other = pending<number>();
+    void timer.run('claiming', other.statement, 1000).catch(() => {});
+    const longer = pending<number>();
+    void timer.run('claiming', longer.statement, 2000).catch(() => {});
+    assert.notEqual(other.signal(), late.signal(), 'another purpose');
+    assert.notEqual(longer.signal(), other.signal(), 'another limit');
     await clock.advance(994);
-    await firstRejects;
+    await Promise.all([firstRejects, withinRejects]); // the cohort's limit: 1000 ms after its first statement
     assert.equal(late.signal().aborted, false, 'the later one has its own full limit');
     await clock.advance(6);
     await lateRejects;
-    await otherRejects; // timed out at 1000 too, as the first did
-    other.answer(2);
   });
 
   it("aborts a statement alone when its caller's signal aborts", async () => {
