@@ -143,7 +143,7 @@ function driverLoad(pool: Pool): Load {
   };
   const started = (async () => {
     const names = Array.from({ length: config.count }, (_, i) => `${config.prefix}-${i}`);
-    await Promise.all(names.map((name) => pool.query(sql.insert, [name, 'driver', ageUs])));
+    await Promise.all(names.map((name) => pool.query(sql.insert, [name, 'driver', 1, ageUs])));
     // Spread over a tick, as elections that start together end up (each renews a tick after it won).
     names.forEach((name, slot) => (timers[slot] = setTimeout(() => void renew(name, slot), Math.random() * config.tick)));
   })();
