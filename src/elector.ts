@@ -380,25 +380,9 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
           this.#failures = 0;
           this.#answered = true;
         } catch (caught) {
-          const error = toError(caught);
-          this.#emit('error', error);
-          this.#settleResign(error);
-          if (stop.aborted) break;
-          if (error instanceof DatabaseError && error.errno !== undefined) this.#answered = true; // the server answered, with an error.
-          // A transient error (a lost or refused connection, a cluster node
-          // not ready or cut off, a lock wait) never stops a campaign that the
-          // database has answered (with rows or an error: a node not ready
-          // answers); a time-out never stops one at all. Before the first
-          // answer, a connection that cannot be made at all (refused, no such
-          // host) is more likely a wrong address: onError judges it, and the
-          // rest (a missing table, no permission, a read-only server).
-          const unreachable = error instanceof DatabaseError && error.errno === undefined && CONNECT_FAILURES.has(error.sqlCode ?? '');
-          if (!(error instanceof QueryTimeoutError || (error instanceof DatabaseError && error.transient && (this.#answered || !unreachable)))) {
-            const verdict = await this.#options.onError(error);
-            if (verdict) throw verdict;
-          }
-          // Read the row again at once (a renewal in doubt), then back off.
-          pause = { ms: this.#failures++ === 0 ? 0 : this.#jitteredTick() };
+          const next = await this.#afterFailure(caught, stop);
+          if (next === undefined) break;
+          pause = next;
         }
         await this.#pause(pause, stop);
       }
@@ -407,21 +391,55 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       this.#endTenure(this.#tenure, 'error', error);
     }
     try {
-      await this.#work?.drain(); // also the work of a tenure that ended earlier (lost, expired).
-      try {
-        if (this.#heldTerm !== undefined) await this.#release(this.#heldTerm);
-        this.#settleResign();
-      } catch (error) {
-        this.#emit('error', toError(error));
-        this.#settleResign(error);
-      }
-      await this.#dropHandoverLock();
+      await this.#endCampaign();
     } finally {
       done();
       this.#campaign = undefined;
     }
     if (failure) throw failure.error;
     if (stop.aborted && stop.reason !== CLOSING) throw stop.reason;
+  }
+
+  /**
+   * A step of the campaign failed with `caught`: reports it, and returns how
+   * to wait before the next step, or `undefined` when the campaign stops
+   * (`stop` aborted); throws what `onError` returned to end it. Apart from
+   * `#run`, whose frame every waiting campaign keeps (an engine's 10,000):
+   * what only a failure needs is not in it.
+   */
+  async #afterFailure(caught: unknown, stop: CampaignStop): Promise<Pause | undefined> {
+    const error = toError(caught);
+    this.#emit('error', error);
+    this.#settleResign(error);
+    if (stop.aborted) return undefined;
+    if (error instanceof DatabaseError && error.errno !== undefined) this.#answered = true; // the server answered, with an error.
+    // A transient error (a lost or refused connection, a cluster node
+    // not ready or cut off, a lock wait) never stops a campaign that the
+    // database has answered (with rows or an error: a node not ready
+    // answers); a time-out never stops one at all. Before the first
+    // answer, a connection that cannot be made at all (refused, no such
+    // host) is more likely a wrong address: onError judges it, and the
+    // rest (a missing table, no permission, a read-only server).
+    const unreachable = error instanceof DatabaseError && error.errno === undefined && CONNECT_FAILURES.has(error.sqlCode ?? '');
+    if (!(error instanceof QueryTimeoutError || (error instanceof DatabaseError && error.transient && (this.#answered || !unreachable)))) {
+      const verdict = await this.#options.onError(error);
+      if (verdict) throw verdict;
+    }
+    // Read the row again at once (a renewal in doubt), then back off.
+    return { ms: this.#failures++ === 0 ? 0 : this.#jitteredTick() };
+  }
+
+  /** The end of a campaign: waits for the leader-only work, releases a lease of ours, frees the hand-over lock. */
+  async #endCampaign(): Promise<void> {
+    await this.#work?.drain(); // also the work of a tenure that ended earlier (lost, expired).
+    try {
+      if (this.#heldTerm !== undefined) await this.#release(this.#heldTerm);
+      this.#settleResign();
+    } catch (error) {
+      this.#emit('error', toError(error));
+      this.#settleResign(error);
+    }
+    await this.#dropHandoverLock();
   }
 
   /** One follower step: read the row, claim it if vacant; returns how to wait before the next step. */
