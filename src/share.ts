@@ -111,7 +111,7 @@ export interface ShareEvents {
   released: [KeyReleasedEvent];
   /** A task threw (other than by aborting with its signal). */
   taskError: [KeyTaskErrorEvent];
-  /** A read of the group's members or a key's statement failed (the share goes on; the engine's `onError` decides for the elections). */
+  /** A read of the group's members or a key's statement failed, once per error however many keys its batch had (the share goes on; the engine's `onError` decides for the elections). */
   error: [Error];
 }
 
@@ -190,6 +190,8 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
   #timer: NodeJS.Timeout | undefined;
   #reading: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  /** The errors emitted already (see `#error`). */
+  readonly #reported = new WeakSet<Error>();
 
   /** @internal Use `Leases.share()`. */
   constructor(group: string, keys: readonly string[], task: ShareTask, engine: ShareEngine<DB>) {
@@ -481,9 +483,17 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
     }
   }
 
+  /**
+   * Emits `error` once per error: a failed batch fails the statements of
+   * every key in it with the same error, which each key's election reports
+   * (1,000 keys, one statement: one event, not 1,000).
+   */
   #error(error: unknown): void {
     if (this.listenerCount('error') === 0) return; // each election logs its own errors; the reads are retried at the next tick.
-    this.#emit('error', error instanceof Error ? error : new Error(String(error)));
+    const reported = error instanceof Error ? error : new Error(String(error));
+    if (this.#reported.has(reported)) return;
+    this.#reported.add(reported);
+    this.#emit('error', reported);
   }
 
   /** Emits without letting a throwing listener break the share: its error is rethrown on its own. */

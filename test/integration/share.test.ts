@@ -232,6 +232,43 @@ describe('share', () => {
     );
   });
 
+  it('reports a failed batch once, not once per key of it', async (t) => {
+    // A pool whose statements fail while `failing` is set, as a lost server would make them fail.
+    const pool = db.newPool({ connectionLimit: 4 });
+    let failing = false;
+    let failed = 0;
+    const fail = (): Promise<never> => {
+      failed++;
+      return Promise.reject(Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST' }));
+    };
+    const handle = {
+      query: (text: string, values?: unknown[]) => (failing ? fail() : pool.query(text, values)),
+      getConnection: async () => {
+        const connection = await pool.getConnection();
+        return {
+          threadId: connection.threadId,
+          query: (text: string, values?: unknown[]) => (failing ? fail() : connection.query(text, values)),
+          release: () => connection.release(),
+          destroy: () => connection.destroy(),
+        };
+      },
+    };
+    const leases = new Leases(handle, { age: AGE, tick: TICK, nodeName: 'a' });
+    t.after(() => leases.close());
+    const keys = 40;
+    const share = leases.share(groupName(), keys, ({ signal }) => new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })));
+    await balancedWithin(() => [share.owned.length], keys, BOUND + SLACK, 'one member');
+    const errors: Error[] = [];
+    share.on('error', (error) => errors.push(error));
+    failing = true;
+    await delay(3 * TICK);
+    failing = false;
+    assert.ok(errors.length > 0, 'the failures were reported');
+    assert.equal(new Set(errors).size, errors.length, 'each error once');
+    assert.ok(errors.length <= failed, `${errors.length} errors for ${failed} failed statements (${keys} keys)`);
+    await balancedWithin(() => [share.owned.length], keys, BOUND + SLACK, 'after the failures');
+  });
+
   it('refuses bad arguments with typed errors naming them, writing nothing; a second share of a group in one engine; after close()', async (t) => {
     const leases = engine(t, 'checker');
     const task = (): void => {};
