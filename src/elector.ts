@@ -726,8 +726,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       const tenure = this.#local;
       // One reading of the clock for the check and the asking (10,000 leases ask every tick).
       const now = elector.#clock.now();
-      if (elector.#tenure === tenure && now >= tenure.deadline) elector.#endTenure(tenure, 'expired');
-      if (elector.#tenure !== tenure) {
+      if (elector.#liveTenure(now) !== tenure) {
         this.#finish(); // ended meanwhile (its deadline passed, resigned, stopped).
         return undefined;
       }
@@ -854,10 +853,10 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     return this.#work;
   }
 
-  /** The tenure, if its deadline has not passed; ends it on the spot if it has. */
-  #liveTenure(): LocalTenure | undefined {
+  /** The tenure, if its deadline has not passed at `now`; ends it on the spot if it has. */
+  #liveTenure(now = this.#clock.now()): LocalTenure | undefined {
     const tenure = this.#tenure;
-    if (tenure && this.#clock.now() >= tenure.deadline) {
+    if (tenure && now >= tenure.deadline) {
       this.#endTenure(tenure, 'expired');
       return undefined;
     }

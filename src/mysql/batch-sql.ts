@@ -17,9 +17,9 @@
  *
  * The two statements of every tick, the read and the renewal, also come
  * with their names (and terms) in the text when every name is plain (see
- * {@link isPlainName}): a driver then formats two values, not 3,000 (the
- * formatting of a batch of 1,000 was 40 % of what a renewal allocates, and
- * a tenth of the engine's CPU time, measured).
+ * {@link isPlainName}): a driver then formats no value, rather than 3,000
+ * (the formatting of a batch of 1,000 was 40 % of what a renewal allocated,
+ * measured).
  */
 import { HELD, LEASE_COLUMNS, NEXT, NOT_RELEASED, heldFor, quoteTable } from './sql.js';
 
@@ -117,7 +117,7 @@ export function batchStatements(tableName: string): BatchStatements {
       parts[2 * n + 1] = "')";
       return parts.join('');
     },
-    // node_name and the age come before the names: a driver that binds them need not look through the names.
+    // The same order as the statement with its values in the text (both from renewHead): age, node_name, names, pairs.
     renew: (n: number) => `${renewHead(HELD, '?')}${list(n)}) AND (leader_name, term) IN (${list(n, '(?, ?)')}${renewTail}`,
     renewInline: (nodeName: string, ageUs: number, items: readonly RenewItem[]) => {
       // `'a', 'b'` then `('a', 1), ('b', 2)`, written in one pass into one array joined once.
