@@ -720,12 +720,11 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       this.#reject = reject;
     }
 
-    ask(): number | undefined {
+    ask(now: number): number | undefined {
       if (this.#over) return undefined;
       const elector = this.#elector;
       const tenure = this.#local;
-      // One reading of the clock for the check and the asking (10,000 leases ask every tick).
-      const now = elector.#clock.now();
+      // The store's reading of the clock, before it sends the renewal, for the check and the asking (10,000 leases ask every tick).
       if (elector.#liveTenure(now) !== tenure) {
         this.#finish(); // ended meanwhile (its deadline passed, resigned, stopped).
         return undefined;
@@ -737,17 +736,17 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
       return elector.#work?.holdingRow === true ? left : Math.min(elector.#options.queryTimeout, left);
     }
 
-    settle(outcome: boolean | Error): void {
+    settle(outcome: boolean | Error, now: number): void {
       this.#inFlight = false;
       const elector = this.#elector;
       const tenure = this.#local;
       if (outcome instanceof Error) {
-        elector.#endTenure(tenure, elector.#clock.now() >= tenure.deadline ? 'expired' : 'error', outcome);
+        elector.#endTenure(tenure, now >= tenure.deadline ? 'expired' : 'error', outcome);
         this.#finish(outcome);
         return;
       }
+      // `now` was read after the answer arrived: a renewal confirmed by then, whose deadline has not passed, holds.
       const deadline = elector.#deadlineFrom(this.sent);
-      const now = elector.#clock.now();
       if (elector.#tenure !== tenure) this.#finish();
       else if (!outcome || now >= deadline) {
         if (!outcome) elector.#holdOffUntil = now + elector.#holdOff();

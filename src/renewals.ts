@@ -25,8 +25,8 @@ export interface Renewable {
   slot: number | undefined;
 }
 
-/** Renews many leases in one statement; `true` for each item renewed, in order. */
-export type RenewBatch = (items: readonly HeldItem[], signal: AbortSignal) => Promise<readonly boolean[]>;
+/** Renews many leases in one statement: `true` for each item renewed, in order, or `true` alone when every one was. */
+export type RenewBatch = (items: readonly HeldItem[], signal: AbortSignal) => Promise<readonly boolean[] | true>;
 
 /** Renews one lease by itself. */
 export type RenewOne = (item: HeldItem, signal: AbortSignal) => Promise<boolean>;
@@ -37,10 +37,12 @@ export type RenewOne = (item: HeldItem, signal: AbortSignal) => Promise<boolean>
  * schedule collects the renewals due by the end of the next window into one
  * batch (a renewal comes up to a window and a half early, never late: so
  * leases spread over a tick share about one statement per two windows),
- * asks each tenure for its renewal at that moment (`ask()`: the tenure takes
- * its deadline from then, before the batch is sent) and tells each the
- * outcome of its own row (`settle`). No timer, promise or signal per lease
- * and per renewal: a held lease costs its entry, whatever the tick.
+ * asks each tenure for its renewal at that moment (`ask(now)`: the tenure
+ * takes its deadline from the batch's one reading of the clock, made before
+ * the batch is sent) and tells each the outcome of its own row (`settle`,
+ * with one reading made after the answer). No timer, promise, signal or
+ * clock reading per lease and per renewal: a held lease costs its entry,
+ * whatever the tick.
  *
  * Paced as the other batches: at most one batch in flight, at most
  * `maxBatch` renewals in it, at least a `window` between two batches, so
@@ -152,43 +154,54 @@ export class RenewalSchedule {
     );
   }
 
-  /** Moves the leases due by the end of the next window to `#ready`, and sends the next batch of them. */
+  /**
+   * Sends the next batch: the leases left over from the last one first, then
+   * those due by the end of the next window, straight from their slots (what
+   * does not fit waits in `#ready`). The clock is read once for the batch:
+   * each tenure asked takes its deadline from that reading, made before the
+   * statement is sent.
+   */
   #flush(): void {
     const now = this.#clock.now();
     const last = Math.floor(now / this.#pacing.window) + 1; // the next window's too: one statement for both
+    let due = this.#ready.length;
     this.#slots.forEach((leases, slot) => {
-      if (slot > last) return;
-      this.#slots.delete(slot);
-      for (let i = 0; i < leases.length; i++) {
-        const lease = leases[i] as Renewable;
-        lease.slot = undefined;
-        this.#ready.push(lease);
-      }
-      leases.length = 0; // keeps its room
-      this.#spare.push(leases);
-    });
+      if (slot <= last) due += leases.length;
+    }); // no iterator objects (a few dozen slots, once a batch)
     // The tenures are the batch's items (name and term): no object per renewal. Arrays
     // of the most the batch can hold, cut to size after, rather than grown one push at a time.
-    const room = Math.min(this.#ready.length, this.#pacing.maxBatch);
+    const room = Math.min(due, this.#pacing.maxBatch);
     const batch = new Array<HeldTenure>(room);
     const leases = new Array<Renewable>(room);
     let size = 0;
-    let taken = 0;
-    while (taken < this.#ready.length && size < room) {
-      const lease = this.#ready[taken++] as Renewable;
+    const take = (lease: Renewable): void => {
       const tenure = lease.tenure;
-      const limit = tenure?.ask();
-      if (tenure === undefined || limit === undefined) continue; // the tenure is over: nothing to send, and it is forgotten.
+      const limit = tenure?.ask(now);
+      if (tenure === undefined || limit === undefined) return; // the tenure is over: nothing to send, and it is forgotten.
       if (lease.fenced) this.#apart(tenure, limit);
       else {
         batch[size] = tenure;
         leases[size++] = lease;
       }
-    }
-    batch.length = size;
-    leases.length = size;
+    };
+    let taken = 0;
+    while (taken < this.#ready.length && size < room) take(this.#ready[taken++] as Renewable);
     if (taken === this.#ready.length) this.#ready.length = 0;
     else this.#ready = this.#ready.slice(taken);
+    this.#slots.forEach((slotted, slot) => {
+      if (slot > last) return;
+      this.#slots.delete(slot);
+      for (let i = 0; i < slotted.length; i++) {
+        const lease = slotted[i] as Renewable;
+        lease.slot = undefined;
+        if (size < room) take(lease);
+        else this.#ready.push(lease); // the surplus of a full batch, oldest first
+      }
+      slotted.length = 0; // keeps its room
+      this.#spare.push(slotted);
+    });
+    batch.length = size;
+    leases.length = size;
     if (size > 0) {
       this.#lastSent = now;
       this.#inFlight = this.#send(batch, leases).finally(() => {
@@ -198,13 +211,13 @@ export class RenewalSchedule {
     } else this.#arm();
   }
 
-  /** Sends one batch within its time limit and tells each tenure its own outcome. */
+  /** Sends one batch within its time limit and tells each tenure its own outcome, with one reading of the clock after the answer. */
   async #send(batch: readonly HeldTenure[], leases: readonly Renewable[]): Promise<void> {
     const { timeout } = this.#pacing;
     const controller = new AbortController();
     const timer = this.#clock.setTimeout(() => controller.abort(new QueryTimeoutError('renewing the leases', timeout)), timeout);
     for (let i = 0; i < leases.length; i++) (leases[i] as Renewable).inBatch(true);
-    let answers: readonly boolean[] | undefined;
+    let answers: readonly boolean[] | true | undefined;
     let failure: Error | undefined;
     try {
       answers = await this.#renew(batch, controller.signal);
@@ -213,25 +226,21 @@ export class RenewalSchedule {
     } finally {
       this.#clock.clearTimeout(timer);
     }
+    const now = this.#clock.now();
     for (let i = 0; i < leases.length; i++) {
       (leases[i] as Renewable).inBatch(false);
-      (batch[i] as HeldTenure).settle(failure ?? answers?.[i] === true);
+      (batch[i] as HeldTenure).settle(failure ?? (answers === true || answers?.[i] === true), now);
     }
   }
 
-  /** Renews `tenure` by itself, within `limit` ms. */
+  /** Renews `tenure` by itself, within `limit` ms (asked at the batch's reading of the clock). */
   #apart(tenure: HeldTenure, limit: number): void {
     const controller = new AbortController();
     const timer = this.#clock.setTimeout(() => controller.abort(new QueryTimeoutError('renewing the lease', limit)), limit);
-    this.#renewOne(tenure, controller.signal).then(
-      (renewed) => {
-        this.#clock.clearTimeout(timer);
-        tenure.settle(renewed);
-      },
-      (error: unknown) => {
-        this.#clock.clearTimeout(timer);
-        tenure.settle(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
+    const settle = (outcome: boolean | Error): void => {
+      this.#clock.clearTimeout(timer);
+      tenure.settle(outcome, this.#clock.now());
+    };
+    this.#renewOne(tenure, controller.signal).then(settle, (error: unknown) => settle(error instanceof Error ? error : new Error(String(error))));
   }
 }

@@ -113,14 +113,19 @@ export interface HeldTenure {
   /** When the next renewal is due (monotonic ms). */
   readonly due: number;
   /**
-   * The store is about to send the renewal: the tenure reads the time (its
-   * next deadline counts from now) and returns the renewal's time limit in
-   * ms, or `undefined` when it wants none (the tenure is over: nothing is
-   * sent, and `settle` is not called).
+   * The store is about to send the renewal: `now` is a reading of the
+   * monotonic clock (ms) the store made before it sends the statement (one
+   * for a whole batch), from which the next deadline counts. Returns the
+   * renewal's time limit in ms, or `undefined` when the tenure wants none
+   * (it is over: nothing is sent, and `settle` is not called).
    */
-  ask(): number | undefined;
-  /** The renewal asked for was confirmed (`true`), found the lease no longer held (`false`), or failed: its outcome unknown. */
-  settle(outcome: boolean | Error): void;
+  ask(now: number): number | undefined;
+  /**
+   * The renewal asked for was confirmed (`true`), found the lease no longer
+   * held (`false`), or failed: its outcome unknown. `now` is a reading of
+   * the monotonic clock made after the answer arrived (one for a whole batch).
+   */
+  settle(outcome: boolean | Error, now: number): void;
 }
 
 /**

@@ -80,8 +80,8 @@ export class MysqlBatches {
     });
   }
 
-  /** Renews the leases of `items` held by `nodeName`, in one statement; `true` for each one renewed. */
-  async renew(nodeName: string, items: readonly HeldItem[], signal: AbortSignal): Promise<boolean[]> {
+  /** Renews the leases of `items` held by `nodeName`, in one statement: `true` for each one renewed, or `true` alone when all were. */
+  async renew(nodeName: string, items: readonly HeldItem[], signal: AbortSignal): Promise<boolean[] | true> {
     const inline = this.#sql.renewInline(nodeName, this.#ageUs, items);
     const sql = inline ?? this.#sql.renew(items.length);
     const values = inline === undefined ? this.#renewValues(nodeName, items) : [];
@@ -94,7 +94,7 @@ export class MysqlBatches {
       if (errnoOf(error) !== ER.LOCK_DEADLOCK) throw error;
       matched = (await this.#runner.run('renewing the leases', sql, values, signal)).affectedRows;
     }
-    if (matched === items.length) return items.map(() => true);
+    if (matched === items.length) return true;
     const now = await this.#owned(nodeName, items, signal);
     return items.map((item) => {
       const row = now.get(item.name);

@@ -77,9 +77,9 @@ describe('elector: a tenure held by its store', () => {
     assert.equal(tenure.due, 1000 + TICK - firstRenewalEarly('memory', 'a', 1, TICK));
     assert.equal(clock.pending, 1, 'no timer of the loop while held: only the step-down timer');
     await clock.advance(200);
-    assert.equal(tenure.ask(), TICK, 'the statement limit');
+    assert.equal(tenure.ask(clock.now()), TICK, 'the statement limit');
     await clock.advance(30); // the batch takes 30 ms
-    tenure.settle(true);
+    tenure.settle(true, clock.now());
     // The deadline counts from the asking (1200), not from the answer (1230).
     assert.equal(subject.remainingMs, 1200 + AGE - MARGIN - 1230);
     assert.equal(store.held.length, 2, 'held again for the next renewal');
@@ -93,12 +93,12 @@ describe('elector: a tenure held by its store', () => {
     await clock.advance(0);
     const tenure = store.held[0] as HeldTenure;
     await clock.advance(100);
-    tenure.ask();
+    tenure.ask(clock.now());
     await clock.advance(AGE);
     assert.equal(subject.leading, false);
     assert.deepEqual(events.slice(1), [`revoked expired at ${1000 + AGE - MARGIN}`]);
-    assert.equal(tenure.ask(), undefined, 'over: nothing more to send');
-    tenure.settle(true); // a late confirmation confers nothing
+    assert.equal(tenure.ask(clock.now()), undefined, 'over: nothing more to send');
+    tenure.settle(true, clock.now()); // a late confirmation confers nothing
     assert.equal(subject.leading, false);
     assert.equal(store.held.length, 1, 'not held again');
     // The loop goes on: the lapsed lease is claimed anew, under the next term.
@@ -118,9 +118,9 @@ describe('elector: a tenure held by its store', () => {
         const tenure = store.held.at(-1) as HeldTenure;
         await clock.advance(Math.max(0, tenure.due - clock.now()));
         asked = clock.now();
-        tenure.ask();
+        tenure.ask(clock.now());
         await clock.advance(20);
-        tenure.settle(true);
+        tenure.settle(true, clock.now());
       }
       assert.equal(clock.pending, 1, 'one timer, the step-down timer');
       assert.equal(clock.created, timersBefore, 'refreshed through 12 renewals, never remade');
@@ -128,12 +128,12 @@ describe('elector: a tenure held by its store', () => {
       await clock.advance(pause);
       const last = store.held.at(-1) as HeldTenure;
       const deadline = asked + AGE - MARGIN;
-      const inFlight = pause < deadline - clock.now() && last.ask() !== undefined;
+      const inFlight = pause < deadline - clock.now() && last.ask(clock.now()) !== undefined;
       await clock.advance(deadline - clock.now() - 1);
       assert.equal(subject.leading, true, `pause ${pause}: still leading 1 ms before the deadline`);
       await clock.advance(1);
       assert.equal(events.at(-1), `revoked expired at ${deadline}`, `pause ${pause}`);
-      if (inFlight) last.settle(true); // answered at last: too late to renew anything, and close() can go on.
+      if (inFlight) last.settle(true, clock.now()); // answered at last: too late to renew anything, and close() can go on.
     }
   });
 
@@ -141,16 +141,16 @@ describe('elector: a tenure held by its store', () => {
     const clock = new FakeClock();
     const { subject, store, events, errors } = elector(clock);
     await clock.advance(0);
-    (store.held[0] as HeldTenure).ask();
-    (store.held[0] as HeldTenure).settle(false);
+    (store.held[0] as HeldTenure).ask(clock.now());
+    (store.held[0] as HeldTenure).settle(false, clock.now());
     assert.equal(subject.leading, false);
     assert.deepEqual(events.slice(1), ['revoked lost at 1000']);
     // Held off for a tick and a bit, then elected again (the lease was found released).
     await clock.until(() => store.held.length === 2, 2 * AGE);
     const second = store.held[1] as HeldTenure;
     assert.ok(subject.leading && second.term > 1, 'elected again, under a new term');
-    second.ask();
-    second.settle(new QueryTimeoutError('renewing the leases', TICK));
+    second.ask(clock.now());
+    second.settle(new QueryTimeoutError('renewing the leases', TICK), clock.now());
     await flush();
     assert.equal(subject.leading, false);
     assert.match(events.at(-1) ?? '', /^revoked error/);
@@ -163,13 +163,13 @@ describe('elector: a tenure held by its store', () => {
     await clock.advance(0);
     const tenure = store.held[0] as HeldTenure;
     await clock.advance(200);
-    tenure.ask();
+    tenure.ask(clock.now());
     let closed = false;
     void subject.close().then(() => (closed = true));
     await clock.advance(100);
     assert.equal(subject.leading, false);
     assert.equal(closed, false, 'waits for the renewal in flight');
-    tenure.settle(true);
+    tenure.settle(true, clock.now());
     await clock.advance(0);
     assert.equal(closed, true);
     assert.deepEqual(events.slice(1), ['revoked closed at 1200']);

@@ -14,7 +14,7 @@ interface Sent {
   readonly items: readonly HeldItem[];
   readonly at: number;
   readonly signal: AbortSignal;
-  answer(renewed: readonly boolean[]): void;
+  answer(renewed: readonly boolean[] | true): void;
   fail(error: Error): void;
 }
 
@@ -25,31 +25,33 @@ function schedule(maxBatch = 100) {
   const apart: Sent[] = [];
   const record =
     (into: Sent[]) =>
-    (items: readonly HeldItem[], signal: AbortSignal): Promise<readonly boolean[]> =>
+    (items: readonly HeldItem[], signal: AbortSignal): Promise<readonly boolean[] | true> =>
       new Promise((resolve, reject) => into.push({ items, at: clock.now(), signal, answer: resolve, fail: reject }));
   const subject = new RenewalSchedule(clock, { window: WINDOW, maxBatch, timeout: TIMEOUT }, record(sent), async (item, signal) => {
-    const [renewed] = await record(apart)([item], signal);
-    return renewed === true;
+    const answer = await record(apart)([item], signal);
+    return answer === true || answer[0] === true;
   });
   return { clock, sent, apart, subject };
 }
 
 /** A held lease whose tenure records when it was asked and what it was told; it holds again after each renewal while `again`. */
-function lease(subject: RenewalSchedule, clock: FakeClock, name: string, due: number, options: { fenced?: boolean; limit?: number } = {}) {
+function lease(subject: RenewalSchedule, name: string, due: number, options: { fenced?: boolean; limit?: number } = {}) {
   const asked: number[] = [];
   const outcomes: (boolean | Error)[] = [];
+  const settledAt: number[] = [];
   const state = { again: true, over: false };
   const tenure: HeldTenure & { due: number } = {
     name,
     term: 7,
     due,
-    ask: () => {
+    ask: (now) => {
       if (state.over) return undefined;
-      asked.push(clock.now());
+      asked.push(now);
       return options.limit ?? TIMEOUT;
     },
-    settle: (outcome) => {
+    settle: (outcome, now) => {
       outcomes.push(outcome);
+      settledAt.push(now);
       if (state.again && outcome === true) {
         tenure.due = (asked.at(-1) as number) + 1000;
         subject.hold(held);
@@ -67,17 +69,17 @@ function lease(subject: RenewalSchedule, clock: FakeClock, name: string, due: nu
     },
   };
   subject.hold(held);
-  return { held, tenure, asked, outcomes, state };
+  return { held, tenure, asked, outcomes, settledAt, state };
 }
 
 describe('RenewalSchedule', () => {
   it('collects the renewals due by the end of the next window into one statement, each asked just before it is sent, on one timer', async () => {
     const { clock, sent, subject } = schedule();
     // FakeClock starts at 1000 ms: due at 1100, 1110 and 1190 (rounded to the 50 ms grid: 1100, 1100, 1200).
-    const a = lease(subject, clock, 'a', 1100);
-    const b = lease(subject, clock, 'b', 1110);
-    const c = lease(subject, clock, 'c', 1190);
-    const early = lease(subject, clock, 'early', 1140); // due in the next window: taken with a and b
+    const a = lease(subject, 'a', 1100);
+    const b = lease(subject, 'b', 1110);
+    const c = lease(subject, 'c', 1190);
+    const early = lease(subject, 'early', 1140); // due in the next window: taken with a and b
     assert.equal(clock.pending, 1, 'one timer for every held lease');
     await clock.advance(99);
     assert.equal(sent.length, 0, 'nothing before it is due');
@@ -113,9 +115,34 @@ describe('RenewalSchedule', () => {
     assert.equal(sent[2]?.at, 2100);
   });
 
+  it('asks every tenure of a batch with one reading of the clock made before it is sent, and settles each with one made after the answer', async () => {
+    const { clock, sent, subject } = schedule();
+    const leases = ['a', 'b', 'c'].map((name) => lease(subject, name, 1100));
+    for (const one of leases) one.state.again = false;
+    await clock.advance(100);
+    assert.deepEqual(
+      leases.map((one) => one.asked),
+      [[1100], [1100], [1100]],
+      'the reading the batch was made at (and sent after)',
+    );
+    assert.equal(sent[0]?.at, 1100);
+    await clock.advance(37); // the statement takes 37 ms
+    sent[0]?.answer(true); // every row of the batch renewed
+    await flush();
+    assert.deepEqual(
+      leases.map((one) => [one.outcomes, one.settledAt]),
+      [
+        [[true], [1137]],
+        [[true], [1137]],
+        [[true], [1137]],
+      ],
+      'each renewed, told at a reading made after the answer arrived',
+    );
+  });
+
   it('tells each tenure the answer for its own row, and every tenure of a failed or timed-out batch the error', async () => {
     const { clock, sent, subject } = schedule();
-    const leases = ['a', 'b', 'c'].map((name) => lease(subject, clock, name, 1000));
+    const leases = ['a', 'b', 'c'].map((name) => lease(subject, name, 1000));
     for (const one of leases) one.state.again = false;
     await clock.advance(0);
     sent[0]?.answer([true, false, true]);
@@ -124,14 +151,14 @@ describe('RenewalSchedule', () => {
       leases.map((one) => one.outcomes),
       [[true], [false], [true]],
     );
-    const d = lease(subject, clock, 'd', clock.now() + 100);
-    const e = lease(subject, clock, 'e', clock.now() + 100);
+    const d = lease(subject, 'd', clock.now() + 100);
+    const e = lease(subject, 'e', clock.now() + 100);
     await clock.advance(100);
     sent[1]?.fail(new Error('server gone'));
     await flush();
     assert.match(String(d.outcomes[0]), /server gone/);
     assert.match(String(e.outcomes[0]), /server gone/);
-    const f = lease(subject, clock, 'f', clock.now() + 100);
+    const f = lease(subject, 'f', clock.now() + 100);
     await clock.advance(100);
     await clock.advance(TIMEOUT);
     assert.ok(sent[2]?.signal.reason instanceof QueryTimeoutError, 'the batch times out at its limit');
@@ -142,8 +169,8 @@ describe('RenewalSchedule', () => {
 
   it('renews a fenced lease apart, under its own limit, without holding up the batch', async () => {
     const { clock, sent, apart, subject } = schedule();
-    const fenced = lease(subject, clock, 'fenced', 1000, { fenced: true, limit: 3000 });
-    const other = lease(subject, clock, 'other', 1000);
+    const fenced = lease(subject, 'fenced', 1000, { fenced: true, limit: 3000 });
+    const other = lease(subject, 'other', 1000);
     await clock.advance(0);
     assert.deepEqual(
       apart.map((one) => one.items.map((item) => item.name)),
@@ -163,7 +190,7 @@ describe('RenewalSchedule', () => {
 
   it('sends maxBatch renewals at a time, a window apart, the oldest first', async () => {
     const { clock, sent, subject } = schedule(2);
-    for (const name of ['a', 'b', 'c', 'd', 'e']) lease(subject, clock, name, 1000);
+    for (const name of ['a', 'b', 'c', 'd', 'e']) lease(subject, name, 1000);
     await clock.advance(0);
     sent[0]?.answer([true, true]);
     await clock.advance(WINDOW - 1);
@@ -183,10 +210,10 @@ describe('RenewalSchedule', () => {
 
   it('keeps one batch in flight: the next waits for its answer, then a window', async () => {
     const { clock, sent, subject } = schedule();
-    lease(subject, clock, 'a', 1000);
-    lease(subject, clock, 'b', 1100);
+    lease(subject, 'a', 1000);
+    lease(subject, 'b', 1100);
     await clock.advance(100);
-    lease(subject, clock, 'c', 1300); // held while a batch is in flight
+    lease(subject, 'c', 1300); // held while a batch is in flight
     await clock.advance(400);
     assert.equal(sent.length, 1);
     sent[0]?.answer([true]);
@@ -197,7 +224,7 @@ describe('RenewalSchedule', () => {
     );
     assert.equal(sent[1]?.at, 1500, 'b and c were asked for when they could be sent, not when they were due');
     sent[1]?.answer([true, true]);
-    lease(subject, clock, 'd', 1510);
+    lease(subject, 'd', 1510);
     await clock.advance(49);
     assert.equal(sent.length, 2, 'a window after the last batch');
     await clock.advance(1);
@@ -206,9 +233,9 @@ describe('RenewalSchedule', () => {
 
   it('sends nothing for a tenure that is over or a lease forgotten, and then holds no timer', async () => {
     const { clock, sent, subject } = schedule();
-    const over = lease(subject, clock, 'over', 1000);
+    const over = lease(subject, 'over', 1000);
     over.state.over = true;
-    const forgotten = lease(subject, clock, 'forgotten', 1200);
+    const forgotten = lease(subject, 'forgotten', 1200);
     subject.forget(forgotten.held);
     await clock.advance(1000);
     assert.equal(sent.length, 0);
