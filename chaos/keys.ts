@@ -21,12 +21,10 @@
  * - `key-view` (`owned`, `target`, `members`) whenever this member's view
  *   changes (looked at every 50 ms).
  *
- * The deadlines come from each key election's own `renewed` events: the
- * share does not hand its elections out, so the participant listens to the
- * events every `MysqlLeader` of the process emits (a read-only wrapper of
- * `emit`) and keeps those of the group's key rows. Each is reported with the
- * deadline the election holds at that instant (`remainingMs` is exact, and
- * read before the clock, so that a pause between the two can only make the
+ * The deadlines come from the share's own events, as a user would have
+ * them: each `acquired` and `renewed` is reported with the deadline the key's
+ * tenure holds at that instant (`share.remainingMs(key)` is exact, and read
+ * before the clock, so that a pause between the two can only make the
  * deadline later), so a member that is paused right after a renewal still
  * has its new deadline in the log once it runs again, and one killed has
  * its tenures cut at its exit. A pause between the election's own check and
@@ -34,7 +32,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'mysql2/promise';
-import { LeadershipEndedError, Leases, MysqlLeader } from '../src/index.js';
+import { LeadershipEndedError, Leases } from '../src/index.js';
 import { sharedNow as mono } from '../src/cli/shared-clock.js';
 
 /** The share group of the workload. */
@@ -55,44 +53,17 @@ export const DEFAULT_KEY_COUNT = 64;
  */
 export const TASK_DRAIN_MS = 100;
 
-/** The name of key `key`'s election row (src/share.ts: group, U+0000, `k:`, key). */
-const KEY_PREFIX = `${KEY_GROUP}\u0000k:`;
-
 /** Starts the share of `count` keys on an engine of its own over `pool`; `report` prints a line of the run log. `close()` leaves the group. */
 export function shareKeys(
   pool: Pool,
   options: { readonly nodeName: string; readonly age: number; readonly tick: number; readonly count: number },
   report: (fields: Record<string, unknown>) => void,
 ): { close(): Promise<void> } {
-  const elections = new Map<string, MysqlLeader>();
-  /** The deadline of `election`'s tenure on the shared clock, or the instant it was found passed. */
-  const deadline = (election: MysqlLeader | undefined): { until: number; expired?: true } => {
-    const left = election?.remainingMs ?? 0;
-    const now = mono();
-    return left > 0 ? { until: now + left } : { until: now, expired: true };
-  };
   let renewed: [string, number, number, 'expired'?][] = [];
   const flush = (): void => {
     if (renewed.length > 0) report({ event: 'key-renewed', renewed });
     renewed = [];
   };
-  // Every election of this process goes through here; only the group's key rows are kept.
-  const prototype = MysqlLeader.prototype as unknown as { emit: (this: MysqlLeader, event: string | symbol, ...args: unknown[]) => boolean };
-  const emit = prototype.emit;
-  prototype.emit = function (event, ...args) {
-    if (this.leaderName.startsWith(KEY_PREFIX) && (event === 'elected' || event === 'renewed')) {
-      const key = this.leaderName.slice(KEY_PREFIX.length);
-      elections.set(key, this);
-      const term = (args[0] as { term: number }).term;
-      if (event === 'renewed') {
-        if (renewed.length === 0) setImmediate(flush);
-        const { until, expired } = deadline(this);
-        renewed.push(expired ? [key, term, until, 'expired'] : [key, term, until]);
-      }
-    }
-    return emit.call(this, event, ...args);
-  };
-
   const leases = new Leases(pool, { nodeName: options.nodeName, age: options.age, tick: options.tick });
   const share = leases.share(KEY_GROUP, options.count, async ({ key, term, signal }) => {
     report({ event: 'task-start', key, term });
@@ -108,7 +79,18 @@ export function shareKeys(
     await sleep(TASK_DRAIN_MS);
     report({ event: 'task-end', key, term });
   });
-  share.on('acquired', ({ key, term }) => report({ event: 'key-acquired', key, term, ...deadline(elections.get(key)) }));
+  /** The deadline of this member's tenure of `key` on the shared clock, or the instant it was found passed. */
+  const deadline = (key: string): { until: number; expired?: true } => {
+    const left = share.remainingMs(key);
+    const now = mono();
+    return left > 0 ? { until: now + left } : { until: now, expired: true };
+  };
+  share.on('acquired', ({ key, term }) => report({ event: 'key-acquired', key, term, ...deadline(key) }));
+  share.on('renewed', ({ key, term }) => {
+    if (renewed.length === 0) setImmediate(flush);
+    const { until, expired } = deadline(key);
+    renewed.push(expired ? [key, term, until, 'expired'] : [key, term, until]);
+  });
   share.on('released', ({ key, term, reason }) => report({ event: 'key-released', key, term, reason }));
   share.on('taskError', ({ key, term, error }) => report({ event: 'key-task-error', key, term, message: String(error) }));
   share.on('error', (error) => report({ event: 'key-error', message: error.message }));

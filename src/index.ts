@@ -47,6 +47,15 @@ export { Leases } from './leases.js';
 export type { FencedLockOptions, LeaseOptions, LeasesOptions, LockOptions } from './leases-options.js';
 export { LockTimeoutError, PermitTimeoutError } from './errors.js';
 export { Semaphore, type Permit, type PermitEvent, type SemaphoreEvents } from './semaphore.js';
-export { Share, type KeyEvent, type KeyReleasedEvent, type KeyTaskErrorEvent, type ShareEvents, type ShareTask, type ShareTaskContext } from './share.js';
+export {
+  Share,
+  type KeyEvent,
+  type KeyReleasedEvent,
+  type KeyRenewedEvent,
+  type KeyTaskErrorEvent,
+  type ShareEvents,
+  type ShareTask,
+  type ShareTaskContext,
+} from './share.js';
 export type { Candidate } from './mysql/candidates.js';
 export type { LeaderOptions } from './candidates.js';

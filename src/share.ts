@@ -91,6 +91,12 @@ export interface KeyEvent {
   readonly term: number;
 }
 
+/** Payload of a {@link Share}'s `renewed` event. */
+export interface KeyRenewedEvent extends KeyEvent {
+  /** From the asking of the renewal to its confirmation, the wait for the engine's batch included (ms). */
+  readonly latencyMs: number;
+}
+
 /** Payload of a {@link Share}'s `released` event. */
 export interface KeyReleasedEvent extends KeyEvent {
   /** Why the tenure ended: `resigned` (given up for the balance), `closed`, or `lost`, `expired`, `error`. */
@@ -107,6 +113,8 @@ export interface KeyTaskErrorEvent extends KeyEvent {
 export interface ShareEvents {
   /** This member now owns `key`: its task starts. */
   acquired: [KeyEvent];
+  /** This member's tenure of `key` was renewed: its local deadline moved on (see {@link Share.remainingMs}). */
+  renewed: [KeyRenewedEvent];
   /** This member's tenure of `key` ended (its task's signal aborted): given up (`resigned`), `closed`, or lost (`lost`, `expired`, `error`). */
   released: [KeyReleasedEvent];
   /** A task threw (other than by aborting with its signal). */
@@ -215,6 +223,21 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
     return owned;
   }
 
+  /**
+   * How long this member is sure to own `key` without a further renewal, in
+   * ms (0 when it does not own it): the local deadline of its tenure, as
+   * {@link MysqlLeader.remainingMs} gives it. No query.
+   *
+   * Throws `OptionRangeError` naming `key` when it is not one of `keys`.
+   */
+  remainingMs(key: string): number {
+    const held = this.#keys.get(key);
+    if (held === undefined && !this.keys.includes(key)) {
+      throw new OptionRangeError(['key'], `key must be one of the share's keys, received ${show(key)}`);
+    }
+    return held?.term !== undefined && held.election.term === held.term ? held.election.remainingMs : 0;
+  }
+
   /** The live members of the group by node name, as this member last read them (itself included once registered). */
   get members(): readonly string[] {
     return this.#members;
@@ -285,6 +308,7 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
       this.#emit('acquired', { key: name, term });
       this.#rebalance();
     });
+    election.on('renewed', ({ term, latencyMs }) => this.#emit('renewed', { key: name, term, latencyMs }));
     election.on('revoked', ({ term, reason }) => {
       if (key.term === term) key.term = undefined;
       this.#emit('released', { key: name, term, reason });

@@ -232,6 +232,32 @@ describe('share', () => {
     );
   });
 
+  it("reports each key's renewals, and remainingMs(key) moves on with them: the tenure's local deadline, 0 for a key not owned", async (t) => {
+    const group = groupName();
+    const runs: Run[] = [];
+    const [a, b] = [member(t, 'a', group, 4, runs), member(t, 'b', group, 4, runs)];
+    await balancedWithin(() => [a.owned.length, b.owned.length], 4, BOUND + SLACK, 'two members');
+    const renewals: { key: string; term: number; latencyMs: number; left: number }[] = [];
+    a.on('renewed', (event) => renewals.push({ ...event, left: a.remainingMs(event.key) }));
+    await delay(3 * TICK);
+    const owned = a.owned;
+    assert.deepEqual([...new Set(renewals.map((r) => r.key))].sort(), [...owned].sort(), 'a renewal of each key it owns, and of no other');
+    for (const { key, term, latencyMs, left } of renewals) {
+      assert.equal(term, runs.find((run) => run.key === key && run.node === 'a' && run.end === Infinity)?.term, `key ${key}: the tenure's term`);
+      assert.ok(latencyMs >= 0 && latencyMs < TICK, `key ${key}: latency ${latencyMs} ms`);
+      // Right after a renewal, the deadline is age - margin from its asking (margin: age / 20 by default), less the latency.
+      const full = AGE - AGE / 20;
+      assert.ok(left <= full - latencyMs && left > full - latencyMs - SLACK / 10, `key ${key}: ${left} ms left just after a renewal (latency ${latencyMs} ms)`);
+    }
+    const other = b.owned[0] as string;
+    assert.equal(a.remainingMs(other), 0, 'a key another member owns: 0');
+    assert.ok(b.remainingMs(other) > 0, 'and its owner is sure of it for a while');
+    assert.throws(
+      () => a.remainingMs('no-such-key'),
+      (error: unknown) => error instanceof OptionRangeError && /key/.test(error.message),
+    );
+  });
+
   it('reports a failed batch once, not once per key of it', async (t) => {
     // A pool whose statements fail while `failing` is set, as a lost server would make them fail.
     const pool = db.newPool({ connectionLimit: 4 });
