@@ -3,6 +3,7 @@ import type { ClaimItem, HeldItem } from './mysql/batches.js';
 import type { Driver } from './mysql/driver.js';
 import type { RenewalSchedule, Renewable } from './renewals.js';
 import type { StatementTimer } from './statement-timer.js';
+import type { StepGate } from './step-gate.js';
 import type { HeldTenure, HoldingStore, Observation, ObservedLease } from './store.js';
 
 /** What an election's {@link BatchedStore} needs of its engine. */
@@ -11,6 +12,8 @@ export interface StoreEngine {
   readonly driver: Driver;
   /** The timer of every statement of the engine's elections. */
   readonly statements: StatementTimer;
+  /** The line of its elections' follower steps (see {@link StepGate}). */
+  readonly steps: StepGate;
   readonly reads: Batcher<string, Observation>;
   readonly claims: Batcher<ClaimItem, number | undefined>;
   readonly renewals: RenewalSchedule;
@@ -74,10 +77,14 @@ export class BatchedStore implements HoldingStore, Renewable {
   /** Asked before each claim of this election, when set (a share's balance). */
   claimGate: ClaimGate | undefined;
 
-  /** The election `name` of `engine`. */
-  constructor(engine: StoreEngine, name: string) {
+  /** The line this election's follower steps go through: the engine's, unless it goes unpaced (a lock: see `Leases.withLock`). */
+  readonly steps: StepGate | undefined;
+
+  /** The election `name` of `engine`, its follower steps in the engine's line if `paced`. */
+  constructor(engine: StoreEngine, name: string, paced: boolean) {
     this.#engine = engine;
     this.name = name;
+    this.steps = paced ? engine.steps : undefined;
   }
 
   /** The engine's driver, which its elections share. */

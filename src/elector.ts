@@ -7,6 +7,7 @@ import { LeaderWork } from './leader-work.js';
 import type { Leader } from './leader.js';
 import type { ResolvedOptions } from './options.js';
 import { SPARE_CONTROLLERS, StatementTimer } from './statement-timer.js';
+import type { StepGate } from './step-gate.js';
 import type { HandoverLock, HeldTenure, HoldingStore, Lease, LeaseStore, ObservedLease } from './store.js';
 import type { TaskHandle, TenureContext, TenureTask } from './tenure.js';
 
@@ -373,7 +374,14 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         try {
           if (this.#tenure) pause = store.hold ? await this.#held(store, 0) : { ms: await this.#renew(store) };
           else {
-            pause = await this.#follow(stop);
+            // An engine paces its elections' follower steps: wait in its line (stopped or nudged meanwhile: look again).
+            const steps = store.steps;
+            if (steps && !steps.enter() && !(await this.#inLine(steps))) continue;
+            try {
+              pause = await this.#follow(stop);
+            } finally {
+              steps?.leave();
+            }
             // Elected: a store that holds leases renews this one from now on, the first renewal due after the pause.
             if (this.#tenure && store.hold) pause = await this.#held(store, pause.ms);
           }
@@ -398,6 +406,28 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
     }
     if (failure) throw failure.error;
     if (stop.aborted && stop.reason !== CLOSING) throw stop.reason;
+  }
+
+  /**
+   * Waits in the store's line of follower steps until this one goes in
+   * (`true`: it must leave the line's gate when done), or until the
+   * campaign is stopped or nudged (`false`: it did not go in). Made only
+   * when the line is full (a burst of elections started together).
+   */
+  #inLine(steps: StepGate): Promise<boolean> {
+    return new Promise((resolve) => {
+      let waiting = true;
+      const end = (admitted: boolean): boolean => {
+        if (!waiting) return false;
+        waiting = false;
+        if (this.#endPause === waiter) this.#endPause = undefined;
+        resolve(admitted);
+        return admitted;
+      };
+      const waiter = { admitted: () => end(true), wake: () => void end(false) };
+      this.#endPause = waiter; // by #nudge(): resign(), and `stop` aborting.
+      steps.wait(waiter);
+    });
   }
 
   /**

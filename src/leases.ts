@@ -20,6 +20,7 @@ import { checkName, type ResolvedOptions } from './options.js';
 import type { Observation } from './store.js';
 import { RenewalSchedule } from './renewals.js';
 import { StatementTimer } from './statement-timer.js';
+import { StepGate } from './step-gate.js';
 import { Semaphore, SLOT_SEPARATOR, checkPermits, checkSemaphoreName } from './semaphore.js';
 import { Share, checkShare, type ShareTask } from './share.js';
 import { CandidateRegistry, candidateRowName, type Candidate } from './mysql/candidates.js';
@@ -97,6 +98,9 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
       driver,
       // One free list of statement controllers for every election, up to a batch of them.
       statements: new StatementTimer(systemClock, pacing.maxBatch),
+      // Follower steps a batch's worth at a time: a start-up burst of 10,000 is paced (10,000 leases: RSS max
+      // 124-130 MB instead of 134-142, all elected as soon; 300 at a time: 125 MB, but elected 1.8 s after the start, not 0.65).
+      steps: new StepGate(pacing.maxBatch),
       reads,
       claims,
       renewals,
@@ -313,11 +317,15 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
     return this.close();
   }
 
-  /** An election of the engine under `name` (already taken in `#names`). */
-  #build(name: string, options: ResolvedOptions, gate?: ClaimGate): { election: MysqlLeader<DB>; store: BatchedStore } {
+  /**
+   * An election of the engine under `name` (already taken in `#names`), its
+   * claims through `gate` if given, its follower steps in the engine's line
+   * unless `paced` is false (a lock, which one caller waits for).
+   */
+  #build(name: string, options: ResolvedOptions, gate?: ClaimGate, paced = true): { election: MysqlLeader<DB>; store: BatchedStore } {
     let store: BatchedStore | undefined;
     const election = electionOfEngine(this.#db, name, options, (leaderName) => {
-      store = new BatchedStore(this.#engine, leaderName);
+      store = new BatchedStore(this.#engine, leaderName, paced);
       store.claimGate = gate;
       return store;
     });
@@ -344,7 +352,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
       throw new ClosedError(method, 'Leases');
     }
     // 2. The lease itself, through an election that campaigns until `fn` is done.
-    const { election, store } = this.#build(lockName, this.#options);
+    const { election, store } = this.#build(lockName, this.#options, undefined, false);
     const stop = new AbortController();
     const onAbort = (): void => stop.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });

@@ -8,6 +8,7 @@
  * listeners it added to it before it settles.
  */
 import type { StatementTimer } from './statement-timer.js';
+import type { StepGate } from './step-gate.js';
 
 /** One election row as the database sees it now. */
 export interface Lease {
@@ -82,6 +83,7 @@ export interface LeaseStore extends StoreStatements {
   renew(nodeName: string, term: number, signal: AbortSignal): Promise<boolean>;
   readonly hold?: undefined;
   readonly statements?: undefined;
+  readonly steps?: undefined;
 }
 
 /**
@@ -96,6 +98,8 @@ export interface HoldingStore extends StoreStatements {
   readonly renew?: undefined;
   /** The timer of the statements of every election of the store's engine, if they share one (the elector then times its statements with it). */
   readonly statements?: StatementTimer;
+  /** The line every follower step of the election goes through first, if the engine paces them (so many at once: see {@link StepGate}). */
+  readonly steps?: StepGate | undefined;
 }
 
 /**
