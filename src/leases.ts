@@ -230,7 +230,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
       open: (slot) => {
         if (this.#closing || this.#names.has(slot)) return undefined;
         this.#names.take(slot);
-        return this.#build(slot, this.#options);
+        return this.#build(slot, this.#options, undefined, false); // a permit, as a lock: its caller waits for it.
       },
       closing: () => this.#closing !== undefined,
       closed: () => this.#names.free(own),
@@ -320,7 +320,8 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   /**
    * An election of the engine under `name` (already taken in `#names`), its
    * claims through `gate` if given, its follower steps in the engine's line
-   * unless `paced` is false (a lock, which one caller waits for).
+   * unless `paced` is false (a lock or a semaphore's permit, which a caller
+   * waits for, up to its `wait`: `wait: 0` tries once, at once).
    */
   #build(name: string, options: ResolvedOptions, gate?: ClaimGate, paced = true): { election: MysqlLeader<DB>; store: BatchedStore } {
     let store: BatchedStore | undefined;
