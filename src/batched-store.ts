@@ -77,7 +77,7 @@ export class BatchedStore implements HoldingStore, Renewable {
   /** Asked before each claim of this election, when set (a share's balance). */
   claimGate: ClaimGate | undefined;
 
-  /** The line this election's follower steps go through: the engine's, unless it goes unpaced (a lock: see `Leases.withLock`). */
+  /** The line this election's follower steps go through: the engine's, unless it goes unpaced (a lock, a semaphore's permit, a share's key or registration: see `Leases`). */
   readonly steps: StepGate | undefined;
 
   /** The election `name` of `engine`, its follower steps in the engine's line if `paced`. */

@@ -374,9 +374,14 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         try {
           if (this.#tenure) pause = store.hold ? await this.#held(store, 0) : { ms: await this.#renew(store) };
           else {
-            // An engine paces its elections' follower steps: wait in its line (stopped or nudged meanwhile: look again).
-            const steps = store.steps;
+            // An engine paces its elections' follower steps: wait in its line (stopped meanwhile: the loop ends). A step
+            // that first releases a lease of ours (which waits for the tenure's work to drain) takes no place.
+            const steps = this.#heldTerm === undefined ? store.steps : undefined;
             if (steps && !steps.enter() && !(await this.#inLine(steps))) continue;
+            if (steps && stop.aborted) {
+              steps.leave(); // stopped as it was let in: no step.
+              continue;
+            }
             try {
               pause = await this.#follow(stop);
             } finally {
@@ -411,8 +416,8 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
   /**
    * Waits in the store's line of follower steps until this one goes in
    * (`true`: it must leave the line's gate when done), or until the
-   * campaign is stopped or nudged (`false`: it did not go in). Made only
-   * when the line is full (a burst of elections started together).
+   * campaign is stopped (`false`: it did not go in). Made only when the
+   * line is full (a burst of elections started together).
    */
   #inLine(steps: StepGate): Promise<boolean> {
     return new Promise((resolve) => {
@@ -425,7 +430,7 @@ export class Elector extends EventEmitter<LeaderEvents> implements Leader {
         return admitted;
       };
       const waiter = { admitted: () => end(true), wake: () => void end(false) };
-      this.#endPause = waiter; // by #nudge(): resign(), and `stop` aborting.
+      this.#endPause = waiter; // by #nudge(), when `stop` aborts.
       steps.wait(waiter);
     });
   }

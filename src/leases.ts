@@ -272,7 +272,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
       open: (name, gate) => {
         if (this.#closing || this.#names.has(name)) return undefined;
         this.#names.take(name);
-        return this.#build(name, resolved, gate);
+        return this.#build(name, resolved, gate, false); // its claims may wait for the share's balance: not while holding a place in the line.
       },
       candidates: (name, signal) => this.#candidates.live(name, signal),
       closing: () => this.#closing !== undefined,

@@ -41,8 +41,8 @@ export type RenewOne = (item: HeldItem, signal: AbortSignal) => Promise<boolean>
  * takes its deadline from the batch's one reading of the clock, made before
  * the batch is sent) and tells each the outcome of its own row (`settle`,
  * with one reading made after the answer). No timer, promise, signal or
- * clock reading per lease and per renewal: a held lease costs its entry,
- * whatever the tick.
+ * clock reading per lease and per renewal in a batch (a renewal apart reads
+ * the clock once more): a held lease costs its entry, whatever the tick.
  *
  * Paced as the other batches: at most one batch in flight, at most
  * `maxBatch` renewals in it, at least a `window` between two batches, so

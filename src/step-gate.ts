@@ -19,6 +19,10 @@ export interface StepWaiter {
  *
  * Waiting never changes what a step does, only when: a read that comes
  * later is timed from its own arrival (the safety rule of `Elector`).
+ * Elections that a caller waits for (a lock, a semaphore's permit) go
+ * straight through, and so do a share's (its claims may wait for the
+ * share's balance, which must not hold a place); so does a step that first
+ * releases a lease of ours, which waits for the tenure's work to drain.
  */
 export class StepGate {
   readonly #limit: number;

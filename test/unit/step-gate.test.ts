@@ -105,4 +105,35 @@ describe('elector: follower steps through a StepGate', () => {
     assert.equal(gate.inside, 0, 'every place free again: the stopped one took none');
     for (const elector of electors) await elector.close();
   });
+
+  it('a step that first releases a lease of ours (after resign()) takes no place: it goes on while the line is full', async () => {
+    const clock = new FakeClock();
+    const gate = new StepGate(1);
+    const options = resolveOptions({
+      nodeName: 'a',
+      age: AGE,
+      tick: TICK,
+      margin: MARGIN,
+      queryTimeout: 10 * AGE,
+      onError: continueOnError,
+      handoverLock: false,
+    });
+    const store = new SlowReads('e', gate);
+    const elector = new Elector(store, options, clock);
+    void elector.acquire().catch(() => {});
+    await flush();
+    store.reads.shift()?.({ lease: undefined, coordinator: '' });
+    await flush();
+    assert.equal(elector.leading, true);
+    assert.equal(gate.enter(), true, 'another step takes the only place, and keeps it');
+    const resigned = elector.resign();
+    await clock.advance(0); // the loop's pause of 0 ms after the tenure, on the fake clock
+    assert.equal(store.reads.length, 1, 'the resigning step reads its row although the line is full');
+    const ours = { nodeName: 'a', term: 1, version: 'v', released: false, acquiredAt: new Date(), expiresInMs: AGE, renewedAt: new Date(), renewedMsAgo: 0 };
+    store.reads.shift()?.({ lease: ours, coordinator: '' });
+    await resigned;
+    assert.equal(gate.inside, 1, 'and took no place');
+    gate.leave();
+    await elector.close();
+  });
 });
