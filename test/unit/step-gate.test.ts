@@ -62,19 +62,13 @@ class SlowReads implements HoldingStore {
   }
 }
 
+/** The electors' options: statements that never time out on the fake clock (the test answers them). */
+const options = resolveOptions({ nodeName: 'a', age: AGE, tick: TICK, margin: MARGIN, queryTimeout: 10 * AGE, onError: continueOnError, handoverLock: false });
+
 describe('elector: follower steps through a StepGate', () => {
   it('never has more than `limit` steps in flight; one stopped while it waits ends at once and takes no place', async () => {
     const clock = new FakeClock();
     const gate = new StepGate(2);
-    const options = resolveOptions({
-      nodeName: 'a',
-      age: AGE,
-      tick: TICK,
-      margin: MARGIN,
-      queryTimeout: 10 * AGE,
-      onError: continueOnError,
-      handoverLock: false,
-    });
     const stores = ['e0', 'e1', 'e2', 'e3', 'e4'].map((name) => new SlowReads(name, gate));
     const electors = stores.map((store) => new Elector(store, options, clock));
     const stops = electors.map(() => new AbortController());
@@ -109,15 +103,6 @@ describe('elector: follower steps through a StepGate', () => {
   it('a step that first releases a lease of ours (after resign()) takes no place: it goes on while the line is full', async () => {
     const clock = new FakeClock();
     const gate = new StepGate(1);
-    const options = resolveOptions({
-      nodeName: 'a',
-      age: AGE,
-      tick: TICK,
-      margin: MARGIN,
-      queryTimeout: 10 * AGE,
-      onError: continueOnError,
-      handoverLock: false,
-    });
     const store = new SlowReads('e', gate);
     const elector = new Elector(store, options, clock);
     void elector.acquire().catch(() => {});
