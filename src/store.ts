@@ -105,9 +105,10 @@ export interface HoldingStore extends StoreStatements {
 /**
  * A tenure handed to a {@link HoldingStore}, as the elector keeps it. The
  * safety rule is the elector's: it takes the renewal's local deadline from
- * the moment of `ask()`, which the store calls before the statement that
- * renews the lease is sent, and counts the renewal only on `settle(true)`,
- * which the store calls only when the database confirmed that row.
+ * the reading of the clock given to `ask(now)`, which the store makes before
+ * the statement that renews the lease is sent, and counts the renewal only
+ * on `settle(true, now)`, which the store calls only when the database
+ * confirmed that row.
  */
 export interface HeldTenure {
   /** The election's name (the store's). */
