@@ -25,7 +25,7 @@ import { Semaphore, SLOT_SEPARATOR, checkPermits, checkSemaphoreName } from './s
 import { Share, checkShare, type ShareTask } from './share.js';
 import { CandidateRegistry, candidateRowName, type Candidate } from './mysql/candidates.js';
 import { registerWhileCampaigning, takeCandidate, type LeaderOptions } from './candidates.js';
-import type { LockContext, TenureContext } from './tenure.js';
+import { remainingUnder, type LockContext, type TenureContext } from './tenure.js';
 
 /**
  * One lease engine per process, database handle and table: many elections
@@ -148,13 +148,13 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
       throw new MysqlLeaderError('ERR_MYSQL_LEADER_BUSY', `this Leases engine already has an open election or lock "${leaderName}": close it first`);
     }
     this.#names.take(leaderName);
-    const election = this.#build(leaderName, resolved).election;
+    const election = this.#build(leaderName, resolved, { paced: true }).election;
     if (candidate) {
       const row = candidateRowName(leaderName, this.#options.nodeName);
       registerWhileCampaigning(election, () => {
         if (this.#closing || this.#names.has(row)) return undefined;
         this.#names.take(row);
-        return this.#build(row, resolved).election;
+        return this.#build(row, resolved, { paced: true }).election;
       });
     }
     return election;
@@ -230,7 +230,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
       open: (slot) => {
         if (this.#closing || this.#names.has(slot)) return undefined;
         this.#names.take(slot);
-        return this.#build(slot, this.#options, undefined, false); // a permit, as a lock: its caller waits for it.
+        return this.#build(slot, this.#options);
       },
       closing: () => this.#closing !== undefined,
       closed: () => this.#names.free(own),
@@ -272,7 +272,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
       open: (name, gate) => {
         if (this.#closing || this.#names.has(name)) return undefined;
         this.#names.take(name);
-        return this.#build(name, resolved, gate, false); // its claims may wait for the share's balance: not while holding a place in the line.
+        return this.#build(name, resolved, { gate });
       },
       candidates: (name, signal) => this.#candidates.live(name, signal),
       closing: () => this.#closing !== undefined,
@@ -320,10 +320,16 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
   /**
    * An election of the engine under `name` (already taken in `#names`), its
    * claims through `gate` if given, its follower steps in the engine's line
-   * unless `paced` is false (a lock or a semaphore's permit, which a caller
-   * waits for, up to its `wait`: `wait: 0` tries once, at once).
+   * if `paced` (a `leader()`'s). The others go straight through: a lock's or
+   * a semaphore's permit, which a caller waits for up to its `wait` (`wait:
+   * 0` tries once, at once), and a share's, whose claims may wait for the
+   * share's balance (not while holding a place in the line).
    */
-  #build(name: string, options: ResolvedOptions, gate?: ClaimGate, paced = true): { election: MysqlLeader<DB>; store: BatchedStore } {
+  #build(
+    name: string,
+    options: ResolvedOptions,
+    { gate, paced = false }: { gate?: ClaimGate | undefined; paced?: boolean } = {},
+  ): { election: MysqlLeader<DB>; store: BatchedStore } {
     let store: BatchedStore | undefined;
     const election = electionOfEngine(this.#db, name, options, (leaderName) => {
       store = new BatchedStore(this.#engine, leaderName, paced);
@@ -353,7 +359,7 @@ export class Leases<DB extends Queryable = Queryable> implements AsyncDisposable
       throw new ClosedError(method, 'Leases');
     }
     // 2. The lease itself, through an election that campaigns until `fn` is done.
-    const { election, store } = this.#build(lockName, this.#options, undefined, false);
+    const { election, store } = this.#build(lockName, this.#options);
     const stop = new AbortController();
     const onAbort = (): void => stop.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -378,7 +384,7 @@ function lockContext(election: MysqlLeader, { term, signal }: TenureContext): Lo
     term,
     signal,
     get remainingMs() {
-      return election.term === term ? election.remainingMs : 0;
+      return remainingUnder(election, term);
     },
   };
 }

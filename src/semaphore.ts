@@ -30,7 +30,7 @@ import type { RenewedEvent, RevokedEvent } from './events.js';
 import { checkWait, type LockOptions } from './leases-options.js';
 import type { MysqlLeader } from './mysql-leader.js';
 import type { Queryable } from './mysql/driver.js';
-import type { LockContext } from './tenure.js';
+import { remainingUnder, type LockContext } from './tenure.js';
 
 /** The most permits a semaphore has: each is a row, and a waiter campaigns for every free one. */
 export const MAX_PERMITS = 1000;
@@ -381,7 +381,7 @@ export class Semaphore<DB extends Queryable = Queryable> extends EventEmitter<Se
       term,
       signal,
       get remainingMs() {
-        return election.term === term ? election.remainingMs : 0;
+        return remainingUnder(election, term);
       },
       release,
       [Symbol.asyncDispose]: release,

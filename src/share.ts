@@ -50,7 +50,7 @@ import type { Queryable } from './mysql/driver.js';
 import { CANDIDATE_MARK, candidateRowName, type Candidate } from './mysql/candidates.js';
 import type { ResolvedOptions } from './options.js';
 import type { ObservedLease } from './store.js';
-import type { LockContext } from './tenure.js';
+import { remainingUnder, type LockContext } from './tenure.js';
 
 /** The most keys a share has: each is an election on every member (a whole elector each: about 8 KB of heap). */
 export const MAX_KEYS = 10_000;
@@ -235,7 +235,7 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
     if (held === undefined && !this.keys.includes(key)) {
       throw new OptionRangeError(['key'], `key must be one of the share's keys, received ${show(key)}`);
     }
-    return held?.term !== undefined && held.election.term === held.term ? held.election.remainingMs : 0;
+    return held?.term === undefined ? 0 : remainingUnder(held.election, held.term);
   }
 
   /** The live members of the group by node name, as this member last read them (itself included once registered). */
@@ -320,7 +320,7 @@ export class Share<DB extends Queryable = Queryable> extends EventEmitter<ShareE
         term,
         signal,
         get remainingMs() {
-          return election.term === term ? election.remainingMs : 0;
+          return remainingUnder(election, term);
         },
       });
     });

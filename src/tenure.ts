@@ -1,4 +1,4 @@
-/** Types of the work a leader does during a tenure. */
+/** Types of the work a leader does during a tenure, and how long a tenure has left. */
 
 /** The tenure leader-only work runs in. */
 export interface TenureContext {
@@ -27,4 +27,13 @@ export interface LockContext extends TenureContext {
    * starts; a supervisor can hand it on as a deadline.
    */
   readonly remainingMs: number;
+}
+
+/**
+ * How long `leader` is sure to lead under `term`, in ms: its `remainingMs`
+ * while that tenure lasts, 0 once it is over (even if a later tenure began).
+ * What a lock's, a permit's and a share key's `remainingMs` read.
+ */
+export function remainingUnder(leader: { readonly term: number | undefined; readonly remainingMs: number }, term: number): number {
+  return leader.term === term ? leader.remainingMs : 0;
 }
